@@ -1,0 +1,275 @@
+"""The command line: ``python -m benchmark run|list|show|report|results``.
+
+Every command checks its input before any work; a bad name, path, URL or number ends with one
+line naming the problem and the fix, and exit status 2. Ctrl-C ends a run with status 130; running
+the same command again resumes it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from enum import Enum
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from benchmark.errors import BenchmarkError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Benchmark suite and leaderboard generator for class-imbalance and long-tail learning.")
+console = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class ResultFormat(str, Enum):
+    csv = "csv"
+    json = "json"
+
+
+class Kind(str, Enum):
+    methods = "methods"
+    datasets = "datasets"
+    suites = "suites"
+
+
+class ShowKind(str, Enum):
+    method = "method"
+    dataset = "dataset"
+    suite = "suite"
+
+
+def split_names(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise BenchmarkError(f"the name list {value!r} is empty", "give comma-separated names, e.g. smote,baseline")
+    return names
+
+
+@app.command()
+def run(
+    suite: str = typer.Option(..., "--suite", help="Suite to run (see `list suites`)."),
+    methods: str | None = typer.Option(None, help="Comma-separated methods; default: the suite's."),
+    datasets: str | None = typer.Option(None, help="Comma-separated datasets; default: the suite's."),
+    trials: int | None = typer.Option(None, help="Tuning trials per (dataset, method) pair; default: the suite's."),
+    seeds: int | None = typer.Option(None, help="Seeds to re-run the best configuration with; default: the suite's."),
+    timeout: float | None = typer.Option(None, help="Wall-clock seconds of tuning per pair (trials stop early)."),
+    workers: int = typer.Option(1, help="Local worker processes sharing the trials of each study."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    storage: str | None = typer.Option(None, help="SQLAlchemy URL of the results store; default sqlite:///results/benchmark.db."),
+    data_root: str | None = typer.Option(None, help="Folder holding the datasets; default $BENCHMARK_DATA or the user cache."),
+    output: str = typer.Option("reports", help="Folder the HTML report is written to (<output>/<suite>/)."),
+    objective: str | None = typer.Option(None, help="Validation metric tuning maximises; default the suite's (minority_f1)."),
+    pruner: str | None = typer.Option(None, help="hyperband, successive-halving, median or none; default the suite's."),
+) -> None:
+    """Tune every (dataset, method) pair, re-run the best over seeds, store, and write the report."""
+    from benchmark.execution import Progress as RunProgress
+    from benchmark.execution import RunOptions, run_suite
+    from benchmark.report import build_report
+    from benchmark.store import Store
+
+    options = RunOptions(suite=suite, methods=split_names(methods), datasets=split_names(datasets), trials=trials,
+                         seeds=seeds, timeout=timeout, workers=workers, device=device, storage=storage,
+                         data_root=data_root, objective=objective, pruner=pruner)
+    options.resolve()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("eta"), TimeRemainingColumn(), console=console, transient=False) as bars:
+        pairs_task = bars.add_task("pairs", total=None)
+        trial_task = bars.add_task("trials", total=None, visible=False)
+
+        def on_trial(d: str, m: str, spent: dict[str, Any], best: float | None) -> None:
+            best_text = f"{best:.3f}" if best is not None else "-"
+            bars.update(trial_task, visible=True, total=options.trials or None, completed=spent["trials"],
+                        description=f"  {d} x {m}: {spent['complete']} done, {spent['pruned']} pruned, "
+                                    f"{spent['failed']} failed, best {best_text}")
+
+        def on_pair(d: str, m: str, status: str) -> None:
+            bars.advance(pairs_task)
+            bars.update(trial_task, visible=False)
+            if not status.startswith("skipped"):
+                console.print(f"  {d} x {m}: {status}")
+
+        summary = run_suite(options, RunProgress(
+            on_start=lambda total: bars.update(pairs_task, total=total),
+            on_pair=on_pair,
+            on_trial=on_trial,
+            on_seed=lambda d, m, seed, status: bars.update(trial_task, description=f"  {d} x {m}: seed {seed} {status}"),
+        ))
+    done = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items())) or "nothing new"
+    console.print(f"{summary.pairs} pairs: {summary.skipped} already complete; {done}; {summary.seconds:.1f} s")
+    path = build_report(Store(storage), suite, output)
+    console.print(f"report: {path}")
+
+
+@app.command("list")
+def list_(
+    kind: Kind = typer.Argument(..., help="methods, datasets or suites."),
+    pattern: str | None = typer.Argument(None, help="Shell-style filter on names, e.g. 'keel-*'."),
+    format: Format = typer.Option(Format.table, "--format", help="table or json."),
+) -> None:
+    """List what the registries hold."""
+    records = list_records(kind.value, pattern)
+    if format == Format.json:
+        sys.stdout.write(json.dumps(records, indent=2) + "\n")
+        return
+    table = Table(box=None)
+    columns = list(records[0]) if records else ["name"]
+    for col in columns:
+        table.add_column(col, no_wrap=col == "name", overflow="fold")
+    for rec in records:
+        table.add_row(*[", ".join(v) if isinstance(v, list) else str(v) for v in rec.values()])
+    out.print(table)
+
+
+def list_records(kind: str, pattern: str | None) -> list[dict[str, Any]]:
+    if kind == "methods":
+        from benchmark.methods import method_registry
+
+        return [{"name": n, "family": m.family, "modalities": list(m.modalities), "engines": list(m.engines),
+                 "summary": m.summary, "paper": m.paper_key or ""} for n, m in method_registry.items(pattern)]
+    if kind == "datasets":
+        from benchmark.datasets import dataset_registry
+
+        return [{"name": n, "modality": d.modality, "num_classes": d.num_classes, "source": d.source}
+                for n, d in dataset_registry.items(pattern)]
+    from benchmark.suites import suite_registry
+
+    return [{"name": n, "datasets": len(s.datasets), "methods": len(s.methods) if s.methods else "all",
+             "trials": s.budget.trials, "seeds": s.budget.seeds, "description": s.description}
+            for n, s in suite_registry.items(pattern)]
+
+
+@app.command()
+def show(
+    kind: ShowKind = typer.Argument(..., help="method, dataset or suite."),
+    name: str = typer.Argument(..., help="Its registered name."),
+    format: Format = typer.Option(Format.table, "--format", help="table or json."),
+    data_root: str | None = typer.Option(None, help="Datasets: folder holding the data (to count classes)."),
+    split_seed: int = typer.Option(0, help="Datasets: the split seed."),
+) -> None:
+    """Show one entry's card; for a dataset, with the class counts of its train, val and test splits."""
+    if kind == ShowKind.method:
+        from benchmark.methods import method_registry
+
+        card = method_registry.get(name).card()
+    elif kind == ShowKind.suite:
+        from benchmark.suites import suite_registry
+
+        card = suite_registry.get(name).card()
+    else:
+        from benchmark.datasets import dataset_registry
+
+        entry = dataset_registry.get(name)
+        card = entry.card()
+        split = entry.load(data_root, split_seed)
+        card.update(split.summary())
+    if format == Format.json:
+        sys.stdout.write(json.dumps(card, indent=2, default=str) + "\n")
+        return
+    table = Table(box=None, show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in card.items():
+        table.add_row(key, value if isinstance(value, str) else json.dumps(value, default=str))
+    out.print(table)
+
+
+@app.command()
+def report(
+    suite: str | None = typer.Option(None, help="Suite to report; default every suite in the store."),
+    storage: str | None = typer.Option(None, help="SQLAlchemy URL of the results store."),
+    output: str = typer.Option("reports", help="Folder to write <suite>/index.html into."),
+) -> None:
+    """Rebuild HTML reports from stored results, without re-running anything."""
+    from benchmark.report import build_report
+    from benchmark.store import Store
+
+    store = Store(storage)
+    suites = [suite] if suite else store.suites()
+    if not suites:
+        raise BenchmarkError(f"the store {store.safe_url} holds no results", "run a suite first, or pass --storage")
+    for name in suites:
+        console.print(f"report: {build_report(store, name, output)}")
+
+
+@app.command()
+def results(
+    suite: str | None = typer.Option(None, help="Only this suite."),
+    storage: str | None = typer.Option(None, help="SQLAlchemy URL of the results store."),
+    format: ResultFormat = typer.Option(ResultFormat.json, "--format", help="csv or json."),
+) -> None:
+    """Print stored results: one row per (suite, dataset, method, seed); pairs without seed rows
+    (not applicable, data unavailable, failed tuning) as one row with seed null."""
+    from benchmark.store import Store
+
+    rows = result_records(Store(storage), suite)
+    if format == ResultFormat.json:
+        sys.stdout.write(json.dumps(rows, indent=1, default=str) + "\n")
+        return
+    metric_names = sorted({k for r in rows for k in r["metrics"]})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["suite", "dataset", "method", "seed", "status", "reason", *metric_names, "params"])
+    for r in rows:
+        writer.writerow([r["suite"], r["dataset"], r["method"], r["seed"], r["status"], r["reason"] or "",
+                         *[r["metrics"].get(k, "") for k in metric_names], json.dumps(r["params"])])
+    sys.stdout.write(buffer.getvalue())
+
+
+def result_records(store, suite: str | None) -> list[dict[str, Any]]:
+    records = []
+    seen = set()
+    for r in store.results(suite):
+        seen.add((r.suite, r.dataset, r.method))
+        records.append({"suite": r.suite, "dataset": r.dataset, "method": r.method, "seed": r.seed,
+                        "status": r.status, "reason": r.reason, "params": r.params, "metrics": r.metrics,
+                        "val_metrics": r.val_metrics, "per_class": r.per_class, "timings": r.timings,
+                        "provenance": r.provenance})
+    for p in store.pairs(suite):
+        if (p.suite, p.dataset, p.method) not in seen and p.status in ("not-applicable", "data-unavailable", "failed"):
+            records.append({"suite": p.suite, "dataset": p.dataset, "method": p.method, "seed": None,
+                            "status": p.status, "reason": p.reason, "params": p.best_params or {}, "metrics": {},
+                            "val_metrics": {}, "per_class": {}, "timings": {}, "provenance": {}})
+    return records
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except BenchmarkError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("interrupted: every finished result is stored; run the same command again to resume")
+        sys.exit(130)
+    except Exception as exc:  # typer/click usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            console.print("interrupted: every finished result is stored; run the same command again to resume")
+            sys.exit(130)
+        raise

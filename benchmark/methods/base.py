@@ -1,0 +1,184 @@
+"""Methods are recipes of components; the training engines call a small, fixed set of hooks.
+
+=================  =========================================  ========================================
+hook (Recipe slot) when the engine calls it                   signature
+=================  =========================================  ========================================
+``resample``       once, before training, training split only ``resample(X, y, seed) -> (X, y)``;
+                                                              ``space`` = "input" (raw rows, texts) or
+                                                              "features" (after the featuriser)
+``batch_sampler``  each epoch (deep)                          ``batch_indices(epoch, state) -> LongTensor``
+``augment``        each batch, on the device (deep)           ``augment(x, y, state) -> (x, target)``;
+                                                              target: labels (B,) or soft labels (B, C)
+``loss``           each batch (deep)                          ``loss(logits, target, epoch) -> scalar``
+``stages``         training schedule (deep)                   list of :class:`Stage`
+``adjust``         at prediction (both engines)               ``fit(val_logits, val_y, train_counts)``
+                                                              (optional), ``adjust(logits) -> logits``
+``classifier``     classical engine: replaces its model       ``classifier(seed) -> sklearn estimator``
+``class_weight``   classical engine: per-class weights        array of C floats
+=================  =========================================  ========================================
+
+A method's ``search_space(trial, ctx)`` suggests its parameters with Optuna's ``trial.suggest_*``;
+its builder receives those parameters and a :class:`MethodContext` (the training class counts, the
+engine, ...) and returns a :class:`Recipe`. The engine refuses a recipe that uses a hook
+it does not run, so nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from benchmark.errors import BenchmarkError
+from benchmark.registry import Registry
+
+if TYPE_CHECKING:
+    import optuna
+
+    from benchmark.datasets.base import Split
+
+ENGINES = ("deep", "classical")
+DEEP_HOOKS = frozenset({"resample", "batch_sampler", "augment", "loss", "stages", "adjust"})
+CLASSICAL_HOOKS = frozenset({"resample", "adjust", "classifier", "class_weight"})
+
+
+@dataclass
+class Stage:
+    """One phase of a multi-stage schedule (two-stage training, cRT, DRW-style switches, EOS).
+
+    ``epochs`` is a fraction of the suite's epoch budget (the stages of a recipe sum to 1, so every
+    method trains for the same number of epochs). ``train`` is "all" or "head" (everything but the
+    last layer frozen); ``reinit_head`` re-initialises the last layer first. ``batch_sampler`` and
+    ``loss`` replace the recipe's for this stage; ``feature_resample`` (EOS and friends) resamples
+    penultimate-layer features of the training set and trains the head on them.
+    """
+
+    name: str
+    epochs: float
+    train: str = "all"
+    reinit_head: bool = False
+    batch_sampler: Any = None
+    loss: Any = None
+    feature_resample: Any = None
+
+
+@dataclass
+class Recipe:
+    """The components a method switches on. Slots left ``None`` mean "the engine's default"."""
+
+    resample: Any = None
+    batch_sampler: Any = None
+    augment: Any = None
+    loss: Any = None
+    stages: list[Stage] | None = None
+    adjust: Any = None
+    classifier: Callable[[int], Any] | None = None
+    class_weight: Any = None
+
+    def hooks(self) -> set[str]:
+        return {f.name for f in fields(self) if getattr(self, f.name) is not None}
+
+    def check_engine(self, engine: str, supported: frozenset[str]) -> None:
+        extra = self.hooks() - supported
+        if extra:
+            raise BenchmarkError(
+                f"the recipe uses hook(s) {sorted(extra)} that the {engine} engine does not run",
+                "declare only the engines that run every hook of the recipe",
+            )
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """What a builder may know: the training split's shape and counts, never its validation or test rows."""
+
+    modality: str
+    engine: str
+    num_classes: int
+    class_counts: tuple[int, ...]
+    minority_classes: tuple[int, ...]
+    epochs: int = 1
+    feature_kinds: tuple[str, ...] | None = None
+    seed: int = 0
+
+    @classmethod
+    def from_split(cls, split: Split, engine: str, epochs: int = 1, seed: int = 0) -> MethodContext:
+        return cls(
+            modality=split.modality,
+            engine=engine,
+            num_classes=split.num_classes,
+            class_counts=tuple(split.class_counts("train")),
+            minority_classes=tuple(split.minority_classes),
+            epochs=epochs,
+            feature_kinds=tuple(split.feature_kinds) if split.feature_kinds else None,
+            seed=seed,
+        )
+
+
+def no_search_space(trial: optuna.Trial, ctx: MethodContext) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class Method:
+    """A leaderboard row: a named recipe with its paper, search space and supported data.
+
+    ``applies_to(split)`` may return a reason why the method does not apply to a dataset (for
+    example SMOTENC without nominal features); the pair is then reported "not applicable".
+    """
+
+    name: str
+    build: Callable[[dict[str, Any], MethodContext], Recipe]
+    family: str
+    modalities: tuple[str, ...]
+    summary: str
+    paper: str
+    engines: tuple[str, ...] = ("deep",)
+    search_space: Callable[[optuna.Trial, MethodContext], dict[str, Any]] = no_search_space
+    differences: str = ""
+    applies_to: Callable[[Split], str | None] | None = None
+    tags: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        bad = set(self.engines) - set(ENGINES)
+        if bad or not self.engines:
+            raise BenchmarkError(f"method '{self.name}' declares engines {self.engines}", f"use some of {ENGINES}")
+
+    @property
+    def paper_key(self) -> str | None:
+        match = re.search(r"@\w+\s*\{\s*([^,\s]+)\s*,", self.paper)
+        return match.group(1) if match else None
+
+    def not_applicable_reason(self, split: Split, engine: str) -> str | None:
+        if split.modality not in self.modalities:
+            return f"{self.name} supports {', '.join(self.modalities)} data, not {split.modality}"
+        if engine not in self.engines:
+            return f"{self.name} runs on the {'/'.join(self.engines)} engine, not the {engine} engine"
+        if self.applies_to is not None:
+            return self.applies_to(split)
+        return None
+
+    def card(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "family": self.family,
+            "modalities": list(self.modalities),
+            "engines": list(self.engines),
+            "summary": self.summary,
+            "paper": self.paper,
+            "paper_key": self.paper_key,
+            "differences": self.differences,
+            "tags": list(self.tags),
+        }
+
+
+def _make_method(build: Callable[..., Recipe], *, name: str, **metadata: Any) -> Method:
+    metadata["modalities"] = tuple(metadata["modalities"])
+    metadata["engines"] = tuple(metadata.get("engines", ("deep",)))
+    return Method(name=name, build=build, **metadata)
+
+
+method_registry: Registry[Method] = Registry(
+    "method", make_entry=_make_method, package="benchmark.methods", entry_point_group="benchmark.methods"
+)
+register_method = method_registry.register

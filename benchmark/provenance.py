@@ -1,0 +1,61 @@
+"""What produced a result: versions, commit, host and device, stored with every row."""
+
+from __future__ import annotations
+
+import functools
+import platform
+import socket
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import benchmark
+
+PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "imbalanced-learn", "optuna", "pandas", "SQLAlchemy")
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    """The project's git commit (with '-dirty' when the tree has changes), or None outside a checkout."""
+    root = Path(benchmark.__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        if commit.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5)
+        return commit.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda"):
+        import torch
+
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def provenance(device: str = "cpu") -> dict[str, Any]:
+    return {
+        "benchmark_version": benchmark.__version__,
+        "git_commit": git_commit(),
+        "packages": package_versions(),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "device": device,
+        "device_name": device_name(device),
+    }

@@ -1,0 +1,152 @@
+"""One registry type for methods, datasets, suites and models.
+
+Each registry is one line (``method_registry = Registry("method", ...)``) and its decorator is
+``register_method = method_registry.register``. Built-in entries are discovered by importing the
+modules of a package; third-party packages add entries through an entry-point group. A lookup miss
+lists what exists and the closest match.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+from benchmark.errors import BenchmarkError, UnknownNameError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """A name -> entry mapping filled by decorators, package discovery and entry points.
+
+    Args:
+        kind: what the entries are ("method", "dataset", ...), used in messages.
+        make_entry: turns ``(obj, name=..., **metadata)`` given to :meth:`register` into the stored
+            entry; ``None`` stores the decorated object itself.
+        package: dotted name of the package whose modules register the built-in entries.
+        entry_point_group: the ``importlib.metadata`` group third-party plugins use.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        make_entry: Callable[..., T] | None = None,
+        package: str | None = None,
+        entry_point_group: str | None = None,
+    ):
+        self.kind = kind
+        self._make_entry = make_entry
+        self._package = package
+        self._group = entry_point_group
+        self._entries: dict[str, T] = {}
+        self._discovered = False
+        self._discovering = False
+
+    # -- filling -----------------------------------------------------------------------------
+    def register(self, name: str | None = None, **metadata: Any) -> Callable[[Any], Any]:
+        """Decorator: ``@register_method("focal-loss", family="loss", ...)``. Returns the object."""
+
+        def decorator(obj: Any) -> Any:
+            entry_name = name or getattr(obj, "__name__", None)
+            if not entry_name:
+                raise BenchmarkError(f"a {self.kind} needs a name", "pass name= to the register decorator")
+            entry = self._make_entry(obj, name=entry_name, **metadata) if self._make_entry else obj
+            self.add(entry_name, entry)
+            return obj
+
+        return decorator
+
+    def add(self, name: str, entry: T) -> T:
+        """Register ``entry`` under ``name``; a second entry with the same name is an error."""
+        if name in self._entries and self._entries[name] is not entry:
+            raise BenchmarkError(
+                f"{self.kind} '{name}' is registered twice",
+                "give the new entry another name, or remove the old plugin",
+            )
+        self._entries[name] = entry
+        return entry
+
+    # -- discovery ---------------------------------------------------------------------------
+    def _discover(self) -> None:
+        if self._discovered or self._discovering:
+            return
+        self._discovering = True
+        try:
+            if self._package:
+                package = importlib.import_module(self._package)
+                for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+                    if not info.name.startswith("_"):
+                        importlib.import_module(f"{self._package}.{info.name}")
+            if self._group:
+                for ep in entry_points(group=self._group):
+                    self._load_plugin(ep)
+            self._discovered = True
+        finally:
+            self._discovering = False
+
+    def _load_plugin(self, ep: Any) -> None:
+        try:
+            loaded = ep.load()
+        except Exception as exc:  # a broken plugin must not hide the built-ins, but must be visible
+            raise BenchmarkError(
+                f"plugin '{ep.name}' ({ep.value}) of group {self._group} failed to import: {exc!r}",
+                "fix or uninstall that package",
+            ) from exc
+        # A plugin is a module that registered its entries on import, an entry, or a list of entries.
+        if isinstance(loaded, type(importlib)):
+            return
+        items = loaded if isinstance(loaded, list | tuple) else [loaded]
+        for item in items:
+            item_name = getattr(item, "name", None) or ep.name
+            if self._entries.get(item_name) is not item:
+                self.add(item_name, item)
+
+    # -- lookup ------------------------------------------------------------------------------
+    def get(self, name: str) -> T:
+        self._discover()
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownNameError(self._miss_message(name)) from None
+
+    def _miss_message(self, name: str) -> str:
+        names = sorted(self._entries)
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        shown = ", ".join(names[:30]) + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
+        return (
+            f"unknown {self.kind} '{name}': {hint}"
+            f"known {self.kind}s: {shown}; `python -m benchmark list {self.kind}s` shows them all"
+        )
+
+    def __contains__(self, name: object) -> bool:
+        self._discover()
+        return name in self._entries
+
+    def names(self, pattern: str | None = None) -> list[str]:
+        """Sorted names, filtered by a shell-style ``pattern`` (``"smote*"``) when given."""
+        self._discover()
+        names = sorted(self._entries)
+        return [n for n in names if pattern is None or fnmatch.fnmatchcase(n, pattern)]
+
+    def items(self, pattern: str | None = None) -> Iterator[tuple[str, T]]:
+        for name in self.names(pattern):
+            yield name, self._entries[name]
+
+    def resolve(self, names: Iterable[str]) -> list[T]:
+        """Look up several names; every unknown one is reported, not just the first."""
+        names = list(names)
+        missing = [n for n in names if n not in self]
+        if missing:
+            raise UnknownNameError("; ".join(self._miss_message(n) for n in missing))
+        return [self._entries[n] for n in names]
+
+    def __len__(self) -> int:
+        self._discover()
+        return len(self._entries)

@@ -1,0 +1,275 @@
+"""The results database (SQLAlchemy): SQLite by default, any SQLAlchemy URL (PostgreSQL) works.
+
+Two tables of our own beside Optuna's (which live in the same database):
+
+- ``benchmark_pairs``: one row per (suite, dataset, method): status, reason, budget asked for and
+  spent, best parameters and validation value.
+- ``benchmark_results``: one row per (suite, dataset, method, seed): test metrics of a re-run of the
+  best configuration. A row is first inserted as ``running`` (a claim, so that two workers never run
+  the same seed), then completed as ``ok`` or ``failed``. A unique constraint makes duplicates
+  impossible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from benchmark.errors import StorageError
+
+SCHEMA_VERSION = 1
+DEFAULT_DB = Path("results") / "benchmark.db"
+
+# Status vocabulary shared by store, runner and report.
+OK, FAILED, RUNNING = "ok", "failed", "running"
+NOT_APPLICABLE, DATA_UNAVAILABLE, COMPLETE, PENDING = "not-applicable", "data-unavailable", "complete", "pending"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Meta(Base):
+    __tablename__ = "benchmark_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+
+
+class PairRow(Base):
+    __tablename__ = "benchmark_pairs"
+    __table_args__ = (UniqueConstraint("suite", "dataset", "method", name="uq_pair"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    suite: Mapped[str] = mapped_column(String(128), index=True)
+    dataset: Mapped[str] = mapped_column(String(128))
+    method: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(32), default=PENDING)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    engine: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    study_name: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    budget: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    spent: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    best_params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    best_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now, onupdate=now)
+
+
+class ResultRow(Base):
+    __tablename__ = "benchmark_results"
+    __table_args__ = (UniqueConstraint("suite", "dataset", "method", "seed", name="uq_result"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    suite: Mapped[str] = mapped_column(String(128), index=True)
+    dataset: Mapped[str] = mapped_column(String(128))
+    method: Mapped[str] = mapped_column(String(128))
+    seed: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    val_metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    per_class: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    claimed_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now, onupdate=now)
+
+
+def default_storage_url() -> str:
+    DEFAULT_DB.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_DB.resolve()}"
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _claim_is_stale(claimed_by: str | None, updated_at: dt.datetime, stale_after: float) -> bool:
+    """A 'running' claim is stale when its process is gone (same host) or it is older than stale_after."""
+    if claimed_by and ":" in claimed_by:
+        host, _, pid = claimed_by.rpartition(":")
+        if host == socket.gethostname() and pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                pass
+            else:
+                return False
+    return (now() - updated_at).total_seconds() > stale_after
+
+
+class Store:
+    """Results of benchmark runs. ``url`` is any SQLAlchemy URL; None means ``results/benchmark.db``."""
+
+    def __init__(self, url: str | None = None, *, stale_after: float = 6 * 3600):
+        self.url = url or default_storage_url()
+        self.stale_after = stale_after
+        try:
+            kwargs: dict[str, Any] = {"pool_pre_ping": True}
+            if self.url.startswith("sqlite"):
+                kwargs["connect_args"] = {"timeout": 60}
+            self.engine = create_engine(self.url, **kwargs)
+            if self.url.startswith("sqlite"):
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            with self.engine.begin() as conn:
+                Base.metadata.create_all(conn)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise StorageError(
+                f"cannot open the results store {self.safe_url}: {str(exc).splitlines()[0]}",
+                "check --storage (a reachable SQLAlchemy URL such as sqlite:///results/benchmark.db or "
+                "postgresql+psycopg://user@host/db) and that its driver is installed",
+            ) from exc
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._check_schema()
+
+    @property
+    def safe_url(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:
+            return "<unparseable URL>"
+
+    def _check_schema(self) -> None:
+        with self.session() as s:
+            row = s.get(Meta, "schema_version")
+            if row is None:
+                s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+                try:
+                    s.commit()
+                except IntegrityError:  # another worker wrote it first
+                    s.rollback()
+                    row = s.get(Meta, "schema_version")
+            if row is not None and row.value != str(SCHEMA_VERSION):
+                raise StorageError(
+                    f"the results store {self.safe_url} has schema version {row.value}; this version of the "
+                    f"benchmark uses {SCHEMA_VERSION}",
+                    "use a new --storage for this version, or the benchmark version that wrote the store",
+                )
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions() as s:
+            yield s
+
+    # -- pairs ---------------------------------------------------------------------------------
+    def get_pair(self, suite: str, dataset: str, method: str) -> PairRow | None:
+        with self.session() as s:
+            return s.scalar(select(PairRow).filter_by(suite=suite, dataset=dataset, method=method))
+
+    def update_pair(self, suite: str, dataset: str, method: str, **fields: Any) -> None:
+        """Create the pair row when missing, then set ``fields`` (only those given)."""
+        for attempt in range(2):
+            with self.session() as s:
+                row = s.scalar(select(PairRow).filter_by(suite=suite, dataset=dataset, method=method))
+                if row is None:
+                    row = PairRow(suite=suite, dataset=dataset, method=method, budget={}, spent={}, info={})
+                    s.add(row)
+                for key, value in fields.items():
+                    setattr(row, key, value)
+                try:
+                    s.commit()
+                    return
+                except IntegrityError:  # two workers created it at once: update the winner's row
+                    s.rollback()
+                    if attempt:
+                        raise
+
+    def pairs(self, suite: str | None = None) -> list[PairRow]:
+        with self.session() as s:
+            query = select(PairRow).order_by(PairRow.suite, PairRow.dataset, PairRow.method)
+            if suite:
+                query = query.filter_by(suite=suite)
+            return list(s.scalars(query))
+
+    # -- seed results --------------------------------------------------------------------------
+    def claim_seed(self, suite: str, dataset: str, method: str, seed: int) -> bool:
+        """Insert a 'running' row for this seed; False when another live worker holds it or it is done."""
+        me = worker_id()
+        with self.session() as s:
+            s.add(ResultRow(suite=suite, dataset=dataset, method=method, seed=seed, status=RUNNING, claimed_by=me,
+                            params={}, metrics={}, val_metrics={}, per_class={}, timings={}, provenance={}))
+            try:
+                s.commit()
+                return True
+            except IntegrityError:
+                s.rollback()
+            row = s.scalar(select(ResultRow).filter_by(suite=suite, dataset=dataset, method=method, seed=seed))
+            if row is None or row.status != RUNNING:
+                return False
+            if row.claimed_by == me or _claim_is_stale(row.claimed_by, row.updated_at, self.stale_after):
+                row.claimed_by, row.updated_at = me, now()
+                s.commit()
+                return True
+            return False
+
+    def finish_seed(self, suite: str, dataset: str, method: str, seed: int, **fields: Any) -> None:
+        with self.session() as s:
+            row = s.scalar(select(ResultRow).filter_by(suite=suite, dataset=dataset, method=method, seed=seed))
+            if row is None:
+                row = ResultRow(suite=suite, dataset=dataset, method=method, seed=seed)
+                s.add(row)
+            for key, value in fields.items():
+                setattr(row, key, value)
+            row.claimed_by = None
+            s.commit()
+
+    def release_seed(self, suite: str, dataset: str, method: str, seed: int) -> None:
+        """Drop our own unfinished claim (an interrupted re-run leaves no row behind)."""
+        with self.session() as s:
+            row = s.scalar(select(ResultRow).filter_by(suite=suite, dataset=dataset, method=method, seed=seed))
+            if row is not None and row.status == RUNNING and row.claimed_by == worker_id():
+                s.delete(row)
+                s.commit()
+
+    def results(self, suite: str | None = None, *, include_running: bool = False) -> list[ResultRow]:
+        with self.session() as s:
+            query = select(ResultRow).order_by(ResultRow.suite, ResultRow.dataset, ResultRow.method, ResultRow.seed)
+            if suite:
+                query = query.filter_by(suite=suite)
+            rows = list(s.scalars(query))
+        return [r for r in rows if include_running or r.status != RUNNING]
+
+    def suites(self) -> list[str]:
+        with self.session() as s:
+            return sorted(set(s.scalars(select(PairRow.suite))) | set(s.scalars(select(ResultRow.suite))))
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    import sqlite3
+
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+        cursor.execute("PRAGMA busy_timeout=60000")
+    except sqlite3.Error:  # a read-only or network file system: keep SQLite's defaults
+        pass
+    finally:
+        cursor.close()

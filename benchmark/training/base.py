@@ -1,0 +1,77 @@
+"""What every training engine shares: the training configuration, devices, the fitted model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from benchmark.errors import BenchmarkError
+
+# Called after every epoch with (epoch, validation class probabilities); may raise optuna.TrialPruned.
+EpochCallback = Callable[[int, np.ndarray], None]
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Shared training settings of a suite; every method of a suite trains under the same ones.
+
+    ``lr`` and ``weight_decay`` may be tuned per pair, for every method alike (see ``Suite.tune``).
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9, nesterov)
+    model: str | None = None  # backbone; None = the dataset's default for the engine
+    classical_model: str = "logreg"  # classical engine: "logreg", "rf" or "hgb"
+    text_features: str = "tfidf"  # featuriser of raw texts (see training/features.py)
+    tfidf_max_features: int = 5000
+    eval_batch_size: int = 4096
+    precision: str = "auto"  # "auto" (bf16 autocast on CUDA), "bf16" or "fp32"
+    compile: bool = False  # torch.compile the model (pays off on long GPU runs)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise BenchmarkError(f"epochs={self.epochs} is invalid", "train for at least 1 epoch")
+        if self.batch_size < 1:
+            raise BenchmarkError(f"batch_size={self.batch_size} is invalid", "use a positive batch size")
+        if self.optimizer not in ("adam", "sgd"):
+            raise BenchmarkError(f"optimizer {self.optimizer!r} is unknown", "use 'adam' or 'sgd'")
+
+
+def resolve_device(device: str = "auto") -> str:
+    """'auto' picks CUDA when present; 'cuda' without a GPU is an error before any work."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchmarkError("--device cuda was asked for but no CUDA device is visible", "use --device cpu or auto")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise BenchmarkError(f"device {device!r} is unknown", "use auto, cpu or cuda")
+    return device
+
+
+class TrainedModel(Protocol):
+    """A fitted model: class probabilities for rows of the same kind as the split's X."""
+
+    timings: dict[str, float]
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray: ...
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_adjuster(adjust: Any, val_logits: np.ndarray, val_y: np.ndarray, train_counts: list[int]) -> None:
+    """Post-hoc components tune themselves on validation logits, never on test."""
+    if adjust is not None and hasattr(adjust, "fit"):
+        adjust.fit(val_logits, val_y, train_counts)

@@ -1,0 +1,96 @@
+"""The classical engine: resample the training features, then fit a scikit-learn classifier."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from benchmark.datasets.base import Split
+from benchmark.errors import BenchmarkError
+from benchmark.methods.base import CLASSICAL_HOOKS, Recipe
+from benchmark.training.base import EpochCallback, TrainingConfig, fit_adjuster, softmax
+from benchmark.training.features import make_featurizer
+
+
+def default_classifier(name: str, seed: int, class_weight: dict[int, float] | None) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    if name == "logreg":
+        return LogisticRegression(max_iter=2000, class_weight=class_weight, random_state=seed)
+    if name == "rf":
+        return RandomForestClassifier(n_estimators=200, class_weight=class_weight, random_state=seed, n_jobs=1)
+    if name == "hgb":
+        return HistGradientBoostingClassifier(class_weight=class_weight, random_state=seed)
+    raise BenchmarkError(f"classical model {name!r} is unknown", "use 'logreg', 'rf' or 'hgb'")
+
+
+class ClassicalModel:
+    def __init__(self, estimator: Any, featurizer: Any, adjust: Any, num_classes: int, timings: dict[str, float]):
+        self.estimator, self.featurizer, self.adjust = estimator, featurizer, adjust
+        self.num_classes, self.timings = num_classes, timings
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        """Log-probabilities over all classes (a class absent after resampling gets probability 0)."""
+        proba = np.zeros((len(X), self.num_classes))
+        proba[:, self.estimator.classes_] = self.estimator.predict_proba(self.featurizer.transform(X))
+        return np.log(np.clip(proba, 1e-12, 1.0))
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        logits = self.logits(X)
+        if self.adjust is not None:
+            logits = self.adjust.adjust(logits)
+        return softmax(logits)
+
+
+class ClassicalEngine:
+    """Runs the resample, class_weight, classifier and adjust hooks."""
+
+    name = "classical"
+    hooks = CLASSICAL_HOOKS
+
+    def fit(self, split: Split, recipe: Recipe, config: TrainingConfig, *, seed: int, device: str = "cpu",
+            on_epoch: EpochCallback | None = None) -> ClassicalModel:
+        recipe.check_engine(self.name, self.hooks)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        X, y = split.train.X, split.train.y
+        sampler = recipe.resample
+        if sampler is not None and getattr(sampler, "space", "features") == "input":
+            X, y = sampler.resample(X, y, seed=seed)
+        featurizer = make_featurizer(split.modality, config, split.feature_kinds, dense=False).fit(X)
+        if split.modality == "image":  # classical models see flattened pixels in [0, 1]
+            featurizer = _Flatten(featurizer)
+        features = featurizer.transform(X)
+        if sampler is not None and getattr(sampler, "space", "features") == "features":
+            features, y = sampler.resample(features, y, seed=seed)
+        timings["resample_seconds"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        if recipe.classifier is not None:
+            estimator = recipe.classifier(seed)
+        else:
+            weights = None
+            if recipe.class_weight is not None:
+                weights = {c: float(w) for c, w in enumerate(np.asarray(recipe.class_weight))}
+            estimator = default_classifier(config.classical_model, seed, weights)
+        estimator.fit(features, y)
+        timings["train_seconds"] = time.perf_counter() - t0
+        timings["epochs"] = 1
+        model = ClassicalModel(estimator, featurizer, recipe.adjust, split.num_classes, timings)
+        val_logits = model.logits(split.val.X)
+        if on_epoch is not None:
+            on_epoch(0, softmax(val_logits))
+        fit_adjuster(recipe.adjust, val_logits, split.val.y, split.class_counts("train"))
+        return model
+
+
+class _Flatten:
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        out = self.inner.transform(X)
+        return out.reshape(len(out), -1).astype(np.float32) / 255.0
