@@ -243,12 +243,12 @@ def result_records(store, suite: str | None) -> list[dict[str, Any]]:
         records.append({"suite": r.suite, "dataset": r.dataset, "method": r.method, "seed": r.seed,
                         "status": r.status, "reason": r.reason, "params": r.params, "metrics": r.metrics,
                         "val_metrics": r.val_metrics, "per_class": r.per_class, "timings": r.timings,
-                        "provenance": r.provenance})
+                        "provenance": r.provenance, "artifacts": r.artifacts})
     for p in store.pairs(suite):
         if (p.suite, p.dataset, p.method) not in seen and p.status in ("not-applicable", "data-unavailable", "failed"):
             records.append({"suite": p.suite, "dataset": p.dataset, "method": p.method, "seed": None,
                             "status": p.status, "reason": p.reason, "params": p.best_params or {}, "metrics": {},
-                            "val_metrics": {}, "per_class": {}, "timings": {}, "provenance": {}})
+                            "val_metrics": {}, "per_class": {}, "timings": {}, "provenance": {}, "artifacts": {}})
     return records
 
 

@@ -13,7 +13,7 @@ import multiprocessing
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import optuna
@@ -25,7 +25,7 @@ from benchmark.protocol import Budget
 from benchmark.provenance import provenance
 from benchmark.store import COMPLETE, DATA_UNAVAILABLE, FAILED, NOT_APPLICABLE, OK, RUNNING, Store
 from benchmark.suites import Suite, suite_registry
-from benchmark.training.base import resolve_device
+from benchmark.training.base import TrainingConfig, resolve_device
 from benchmark.tuning import (
     PairJob,
     best_trial,
@@ -177,10 +177,11 @@ def run_worker(options: RunOptions, progress: Progress | None = None, device: st
                 progress.on_pair(dataset_name, method_name, DATA_UNAVAILABLE)
                 _count(summary, DATA_UNAVAILABLE)
             continue
-        config = suite.training[split.modality]
+        base_config = suite.training[split.modality]
         for method_name in todo:
             method = method_registry.get(method_name)
             engine = suite.engine_for(split.modality, method.engines)
+            config = model_config(base_config, entry.default_model, engine)
             reason = method.not_applicable_reason(split, engine)
             if reason:
                 store.update_pair(suite.name, dataset_name, method_name, status=NOT_APPLICABLE, reason=reason,
@@ -196,6 +197,13 @@ def run_worker(options: RunOptions, progress: Progress | None = None, device: st
             _count(summary, status)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def model_config(config: TrainingConfig, default_model: dict[str, str], engine: str) -> TrainingConfig:
+    """The suite's settings, with the dataset's default backbone where the suite names none."""
+    if engine == "deep" and config.model is None and default_model.get("deep"):
+        return replace(config, model=default_model["deep"])
+    return config
 
 
 def _count(summary: RunSummary, status: str) -> None:

@@ -135,6 +135,22 @@ def compute_metrics(
     return metrics, per_class
 
 
+def pr_curves(y_true: np.ndarray, proba: np.ndarray, classes: Sequence[int], points: int = 100) -> dict[str, dict]:
+    """Precision-recall curve of each class in ``classes`` (one-vs-rest), thinned to about
+    ``points`` points, for report plots: ``{class: {"precision": [...], "recall": [...]}}``."""
+    from sklearn.metrics import precision_recall_curve
+
+    curves = {}
+    for c in classes:
+        positives = np.asarray(y_true) == c
+        if not positives.any():
+            continue
+        precision, recall, _ = precision_recall_curve(positives, np.asarray(proba)[:, c])
+        keep = np.unique(np.linspace(0, len(precision) - 1, min(points, len(precision))).round().astype(int))
+        curves[str(c)] = {"precision": np.round(precision[keep], 4).tolist(), "recall": np.round(recall[keep], 4).tolist()}
+    return curves
+
+
 def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
     """Mean and half-width of the Student-t confidence interval over seeds (NaN width for n < 2)."""
     arr = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=np.float64)

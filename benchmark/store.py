@@ -94,6 +94,9 @@ class ResultRow(Base):
     per_class: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     provenance: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Report material that is not a number: precision-recall curve points per minority class, grids of
+    # generated samples (base64 PNG), ... Kept small (curves are thinned to about 100 points).
+    artifacts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     claimed_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now, onupdate=now)
@@ -215,7 +218,8 @@ class Store:
         me = worker_id()
         with self.session() as s:
             s.add(ResultRow(suite=suite, dataset=dataset, method=method, seed=seed, status=RUNNING, claimed_by=me,
-                            params={}, metrics={}, val_metrics={}, per_class={}, timings={}, provenance={}))
+                            params={}, metrics={}, val_metrics={}, per_class={}, timings={}, provenance={},
+                            artifacts={}))
             try:
                 s.commit()
                 return True

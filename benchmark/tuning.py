@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 from benchmark.datasets.base import Split
 from benchmark.errors import BenchmarkError
 from benchmark.methods.base import Method, MethodContext
-from benchmark.metrics import OBJECTIVES, compute_metrics
+from benchmark.metrics import OBJECTIVES, compute_metrics, pr_curves
 from benchmark.protocol import Budget, trial_seed
 from benchmark.suites import SHARED_RANGES
 from benchmark.training import get_engine
@@ -255,11 +255,13 @@ def rerun_seed(job: PairJob, params: dict[str, Any], seed: int) -> dict[str, Any
     split = job.split
     train_counts = split.class_counts("train")
     t_pred = time.perf_counter()
-    test_metrics, per_class = compute_metrics(split.test.y, model.predict_proba(split.test.X),
-                                              split.minority_classes, train_counts)
+    test_proba = model.predict_proba(split.test.X)
+    test_metrics, per_class = compute_metrics(split.test.y, test_proba, split.minority_classes, train_counts)
     val_metrics, _ = compute_metrics(split.val.y, model.predict_proba(split.val.X), split.minority_classes,
                                      train_counts)
     timings = dict(model.timings)
     timings["predict_seconds"] = time.perf_counter() - t_pred
     timings["total_seconds"] = time.perf_counter() - t0
-    return {"metrics": test_metrics, "val_metrics": val_metrics, "per_class": per_class, "timings": timings}
+    artifacts = {"pr_curves": pr_curves(split.test.y, test_proba, split.minority_classes)}
+    return {"metrics": test_metrics, "val_metrics": val_metrics, "per_class": per_class, "timings": timings,
+            "artifacts": artifacts}
