@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.errors import BenchmarkError
+from benchmark.errors import BenchmarkError, DataUnavailableError
 from benchmark.protocol import minority_classes as default_minority_classes
 from benchmark.registry import Registry
 
@@ -137,7 +137,13 @@ class Split:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write to a temporary file and rename, so a crash never leaves a half-written cache entry.
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
+            try:
+                np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
+            except BaseException:
+                tmp.close()
+                os.unlink(tmp.name)
+                raise
+        os.chmod(tmp.name, 0o644)  # temporary files are private; a split cache may be shared
         os.replace(tmp.name, path)
 
     @classmethod
@@ -165,11 +171,23 @@ class LoadRequest:
     data_root: Path
     split_seed: int
     params: dict[str, Any]
+    family: str = ""  # entries of one family (rho and profile variants) share their random streams
+    scratch_dir: Path | None = None  # where a builder may unpack files (never the data root)
 
     def rng(self, purpose: str) -> np.random.Generator:
-        """A generator per purpose, so adding a step never shifts the random draws of another."""
-        digest = hashlib.sha256(f"{self.name}|{purpose}|{self.split_seed}".encode()).digest()
+        """A generator per purpose, so adding a step never shifts the random draws of another.
+
+        Keyed by the family, not the entry name: ``cifar10-lt-r10`` and ``cifar10-lt`` draw each
+        class in the same random order, so the rho=100 subsample is nested in the rho=10 one.
+        """
+        digest = hashlib.sha256(f"{self.family or self.name}|{purpose}|{self.split_seed}".encode()).digest()
         return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+    def scratch(self) -> Path:
+        """A folder for unpacked files (the split cache folder); the data root may be read-only."""
+        path = self.scratch_dir or resolve_cache_dir(self.data_root)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
 
 @dataclass(frozen=True)
@@ -189,6 +207,9 @@ class Dataset:
     default_model: dict[str, str] = field(default_factory=dict)  # engine -> backbone name
     tags: tuple[str, ...] = ()
     label_preserving_transforms: tuple[str, ...] | None = None
+    class_names: tuple[str, ...] = ()
+    stats: dict[str, Any] = field(default_factory=dict)  # size, class counts, imbalance ratio: known without data
+    family: str | None = None  # variants of one source (rho, profile) share random streams; see LoadRequest.rng
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
@@ -203,29 +224,43 @@ class Dataset:
     def load(self, data_root: str | os.PathLike | None = None, split_seed: int = 0, *, cache: bool = True) -> Split:
         """Build (or read from the cache) the split of this dataset for ``split_seed``."""
         root = resolve_data_root(data_root)
-        path = resolve_cache_dir(root) / f"{self.cache_key(split_seed)}.npz"
+        cache_dir = resolve_cache_dir(root)
+        path = cache_dir / f"{self.cache_key(split_seed)}.npz"
         if cache and path.exists():
             try:
                 return Split.load(path)
             except Exception:  # a damaged cache entry is rebuilt, never trusted
                 path.unlink(missing_ok=True)
-        split = self.builder(LoadRequest(self.name, root, split_seed, dict(self.params)))
+        request = LoadRequest(self.name, root, split_seed, dict(self.params), self.family or "", cache_dir)
+        try:
+            split = self.builder(request)
+        except DataUnavailableError:
+            raise
+        except BenchmarkError as exc:  # name the dataset, whatever step of its build failed
+            if f"'{self.name}'" in exc.message:
+                raise
+            raise BenchmarkError(f"dataset '{self.name}': {exc.message}", exc.fix) from exc
         split.info.setdefault("split_seed", split_seed)
-        if cache:
+        if cache:  # only a split that was built completely reaches the cache, and atomically
             split.save(path)
         return split
 
     def card(self) -> dict[str, Any]:
+        """What the dataset is, where it comes from and how to cite it; ``stats`` holds its size,
+        class counts and imbalance ratio as known without loading the data."""
         return {
             "name": self.name,
+            "description": self.description,
             "modality": self.modality,
             "num_classes": self.num_classes,
+            "class_names": list(self.class_names),
+            "stats": self.stats,
             "source": self.source,
-            "description": self.description,
             "license": self.license,
             "citation": self.citation,
             "params": self.params,
             "files": list(self.files),
+            "default_model": self.default_model,
             "tags": list(self.tags),
             "label_preserving_transforms": (
                 list(self.label_preserving_transforms) if self.label_preserving_transforms is not None else None

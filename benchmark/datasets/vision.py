@@ -1,38 +1,137 @@
-"""Vision long-tail datasets."""
+"""Vision long-tail datasets: MNIST-LT, Fashion-MNIST-LT, CIFAR-10-LT, CIFAR-100-LT and digits-lt.
+
+The protocol of the long-tail literature (Cui et al. 2019, Cao et al. 2019): the balanced official
+training set is subsampled to n_i = floor(n_max * rho^(-i/(C-1))) images of class i, classes in their
+natural order, with the split seed choosing which images; the official balanced test set is the test
+split. The validation split is drawn from the long-tailed pool with the same per-class proportions
+(``val_fraction`` of each class, at least one), so tuning never sees a test image and faces the same
+imbalance as training.
+
+Names: ``<family>`` is the exponential profile at rho=100; ``<family>-r10``, ``-r50`` and ``-r100`` pick
+rho; ``<family>-step`` (rho=100), ``-step-r10`` and ``-step-r100`` use the step profile (half the classes
+keep n_max, half keep n_max/rho), as in Cao et al. 2019. Every variant of a family draws each class in
+the same random order, so for one split seed the rho=100 subsample is nested in the rho=10 one.
+
+``label_preserving_transforms`` names the augmentations that keep the label, for augmentation methods
+to respect: ``hflip`` (mirror left-right), ``crop`` (pad and random crop), ``affine-small`` (rotation
+up to about 15 degrees, small shifts and scaling), ``colour-jitter``, ``noise``, ``blur``, ``erasing``
+(Cutout / random erasing), ``autoaugment`` (a learned policy for natural images).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
 from benchmark.datasets.base import DataPart, LoadRequest, Split, register_dataset
-from benchmark.protocol import PROFILES, balanced_holdout, stratified_holdout, subsample_per_class
+from benchmark.datasets.torchvision_files import (
+    CIFAR10_LAYOUT,
+    CIFAR100_LAYOUT,
+    ImageSource,
+    load_cifar,
+    load_mnist_family,
+    mnist_expected,
+)
+from benchmark.errors import BenchmarkError
+from benchmark.protocol import PROFILES, balanced_holdout, check_rho, stratified_holdout, subsample_per_class
 
 VAL_FRACTION = 0.2
+
+# Digits: no flips (2/5 and 6/9 mirror each other) and no large rotations (6 vs 9).
+DIGIT_TRANSFORMS = ("crop", "affine-small", "noise", "blur", "erasing")
+# Fashion-MNIST: a mirrored garment is the same garment; an upside-down one is not a natural image.
+FASHION_TRANSFORMS = ("hflip", "crop", "affine-small", "noise", "blur", "erasing")
+# Natural images: the standard CIFAR recipe (flip + pad-4 crop) and the stronger policies built on it.
+CIFAR_TRANSFORMS = ("hflip", "crop", "affine-small", "colour-jitter", "noise", "blur", "erasing", "autoaugment")
+
+# torchvision's class names (a test checks them against torchvision)
+MNIST_CLASSES = ("0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
+                 "8 - eight", "9 - nine")
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot")
+MNIST_URL = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+FASHION_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR100_CLASSES = tuple("""apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus
+butterfly camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup
+dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo keyboard lamp lawn_mower leopard lion
+lizard lobster man maple_tree motorcycle mountain mouse mushroom oak_tree orange orchid otter palm_tree pear
+pickup_truck pine_tree plain plate poppy porcupine possum rabbit raccoon ray road rocket rose sea seal shark shrew
+skunk skyscraper snail snake spider squirrel streetcar sunflower sweet_pepper table tank telephone television tiger
+tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm""".split())
 
 DIGITS_BIB = """@misc{alpaydin1998optical,
   title={Optical Recognition of Handwritten Digits},
   author={Alpaydin, E. and Kaynak, C.},
   howpublished={UCI Machine Learning Repository}, year={1998}, doi={10.24432/C50P49}}"""
+MNIST_BIB = """@article{lecun1998gradient,
+  title={Gradient-Based Learning Applied to Document Recognition},
+  author={LeCun, Yann and Bottou, L{\\'e}on and Bengio, Yoshua and Haffner, Patrick},
+  journal={Proceedings of the IEEE}, volume={86}, number={11}, pages={2278--2324}, year={1998}}"""
+FASHION_BIB = """@article{xiao2017fashion,
+  title={Fashion-{MNIST}: a Novel Image Dataset for Benchmarking Machine Learning Algorithms},
+  author={Xiao, Han and Rasul, Kashif and Vollgraf, Roland},
+  journal={arXiv preprint arXiv:1708.07747}, year={2017}}"""
+CIFAR_BIB = """@techreport{krizhevsky2009learning,
+  title={Learning Multiple Layers of Features from Tiny Images},
+  author={Krizhevsky, Alex}, institution={University of Toronto}, year={2009}}"""
+LONG_TAIL_BIB = """@inproceedings{cui2019class,
+  title={Class-Balanced Loss Based on Effective Number of Samples},
+  author={Cui, Yin and Jia, Menglin and Lin, Tsung-Yi and Song, Yang and Belongie, Serge},
+  booktitle={CVPR}, pages={9268--9277}, year={2019}}
+@inproceedings{cao2019learning,
+  title={Learning Imbalanced Datasets with Label-Distribution-Aware Margin Loss},
+  author={Cao, Kaidi and Wei, Colin and Gaidon, Adrien and Arechiga, Nikos and Ma, Tengyu},
+  booktitle={NeurIPS}, year={2019}}"""
+
+
+# -- the long-tail protocol ------------------------------------------------------------------------
+def long_tail_counts(n_max: int, num_classes: int, rho: float, profile: str = "exp") -> list[int]:
+    """Per-class training counts of the long-tailed pool (before the validation hold-out)."""
+    if profile not in PROFILES:
+        raise BenchmarkError(f"imbalance profile {profile!r} is unknown", f"use one of {sorted(PROFILES)}")
+    check_rho(rho)
+    return PROFILES[profile](n_max, num_classes, rho)
 
 
 def long_tail_split(name: str, request: LoadRequest, X: np.ndarray, y: np.ndarray, X_test: np.ndarray,
                     y_test: np.ndarray, class_names: list[str], n_max: int | None = None) -> Split:
     """Subsample a balanced training pool to the entry's profile, hold out a validation share with the
-    same per-class proportions (at least one per class), keep the balanced test set as it is."""
+    same per-class proportions (at least one per class), keep the test set (balanced to its smallest
+    class when the entry's ``balance_test`` is set)."""
     params = request.params
     num_classes = len(class_names)
     pool_counts = np.bincount(y, minlength=num_classes)
-    n_max = int(n_max or pool_counts.min())
-    counts = PROFILES[params.get("profile", "exp")](n_max, num_classes, params.get("rho", 100))
+    n_max = int(params.get("n_max") or n_max or pool_counts.min())
+    profile, rho = params.get("profile", "exp"), params.get("rho", 100)
+    val_fraction = params.get("val_fraction", VAL_FRACTION)
+    counts = long_tail_counts(n_max, num_classes, rho, profile)
+    for c, n in enumerate(counts):
+        if n < 2:
+            raise BenchmarkError(
+                f"the {profile} profile with rho={rho} and n_max={n_max} leaves class {c} ({class_names[c]}) "
+                f"{n} training image(s): too few for one training and one validation image",
+                "lower rho or raise n_max so that every class keeps at least 2 images")
+        if n > pool_counts[c]:
+            raise BenchmarkError(
+                f"class {c} ({class_names[c]}) has {pool_counts[c]} training images but the profile asks for {n}",
+                "lower n_max, or check that the data files are complete")
     keep = subsample_per_class(y, counts, request.rng("long-tail"))
     X_lt, y_lt = X[keep], y[keep]
-    train_idx, val_idx = stratified_holdout(y_lt, params.get("val_fraction", VAL_FRACTION), request.rng("validation"))
-    info = {"profile": params.get("profile", "exp"), "rho": params.get("rho", 100), "long_tail_counts": counts,
-            "val_fraction": params.get("val_fraction", VAL_FRACTION)}
+    train_idx, val_idx = stratified_holdout(y_lt, val_fraction, request.rng("validation"))
+    if params.get("balance_test"):
+        test_counts = np.bincount(y_test, minlength=num_classes)
+        test_keep = subsample_per_class(y_test, [int(test_counts.min())] * num_classes, request.rng("test"))
+        X_test, y_test = X_test[test_keep], y_test[test_keep]
+    info = {"profile": profile, "rho": rho, "n_max": n_max, "long_tail_counts": counts,
+            "long_tail_size": int(sum(counts)), "val_fraction": val_fraction}
     return Split(name, "image", class_names, DataPart(X_lt[train_idx], y_lt[train_idx]),
                  DataPart(X_lt[val_idx], y_lt[val_idx]), DataPart(X_test, y_test), info=info)
 
 
+# -- digits-lt: scikit-learn's bundled digits, for tests and the smoke suite --------------------------
 @register_dataset(
     "digits-lt",
     modality="image",
@@ -44,7 +143,10 @@ def long_tail_split(name: str, request: LoadRequest, X: np.ndarray, y: np.ndarra
     citation=DIGITS_BIB,
     params={"rho": 10, "profile": "exp", "test_per_class": 40},
     default_model={"deep": "small-cnn"},
-    label_preserving_transforms=("crop", "noise", "blur", "erasing", "affine-small"),
+    label_preserving_transforms=DIGIT_TRANSFORMS,
+    class_names=tuple(str(d) for d in range(10)),
+    stats={"pool_size": 1797, "test_counts": [40] * 10, "long_tail_counts": long_tail_counts(138, 10, 10),
+           "imbalance_ratio": 10.0},
 )
 def digits_lt(request: LoadRequest) -> Split:
     """Digits: 1,797 images; a balanced test set is held out first, the rest is the long-tail pool."""
@@ -56,3 +158,86 @@ def digits_lt(request: LoadRequest) -> Split:
     pool, test = balanced_holdout(labels, request.params["test_per_class"], request.rng("test"))
     return long_tail_split(request.name, request, images[pool], labels[pool], images[test], labels[test],
                            [str(d) for d in range(10)])
+
+
+# -- the torchvision long-tail families ------------------------------------------------------------
+def build_long_tail(request: LoadRequest, read: Callable[[LoadRequest], ImageSource], class_names: tuple[str, ...]
+                    ) -> Split:
+    data = read(request)
+    return long_tail_split(request.name, request, data.X_train, data.y_train, data.X_test, data.y_test,
+                           list(class_names))
+
+
+FAMILIES = {
+    "mnist-lt": dict(
+        title="MNIST-LT", n_max=5421, test_counts=[892] * 10, pool="60,000 training images",
+        read=partial(load_mnist_family, "MNIST", source=MNIST_URL),
+        class_names=MNIST_CLASSES, files=tuple(mnist_expected("MNIST")), source=MNIST_URL,
+        license="CC BY-SA 3.0 (Y. LeCun and C. Cortes)", citation=MNIST_BIB + "\n" + LONG_TAIL_BIB,
+        model="small-cnn", transforms=DIGIT_TRANSFORMS, balance_test=True,
+        note="n_max=5,421 is the smallest MNIST training class (digit 5); the official test set "
+             "(892 to 1,135 per class) is balanced to 892 per class with the split seed"),
+    "fashion-mnist-lt": dict(
+        title="Fashion-MNIST-LT", n_max=6000, test_counts=[1000] * 10, pool="60,000 training images",
+        read=partial(load_mnist_family, "FashionMNIST", source=FASHION_URL),
+        class_names=FASHION_CLASSES, files=tuple(mnist_expected("FashionMNIST")),
+        source=FASHION_URL, license="MIT (Zalando Research)",
+        citation=FASHION_BIB + "\n" + LONG_TAIL_BIB, model="small-cnn", transforms=FASHION_TRANSFORMS,
+        balance_test=False, note="official balanced test set of 1,000 images per class"),
+    "cifar10-lt": dict(
+        title="CIFAR-10-LT", n_max=5000, test_counts=[1000] * 10, pool="50,000 training images",
+        read=partial(load_cifar, CIFAR10_LAYOUT, num_classes=10),
+        class_names=CIFAR10_CLASSES, files=tuple(CIFAR10_LAYOUT.files), source=CIFAR10_LAYOUT.url,
+        license="no licence stated; free for research (A. Krizhevsky)", citation=CIFAR_BIB + "\n" + LONG_TAIL_BIB,
+        model="resnet32", transforms=CIFAR_TRANSFORMS, balance_test=False,
+        note="official balanced test set of 1,000 images per class"),
+    "cifar100-lt": dict(
+        title="CIFAR-100-LT", n_max=500, test_counts=[100] * 100, pool="50,000 training images",
+        read=partial(load_cifar, CIFAR100_LAYOUT, num_classes=100),
+        class_names=CIFAR100_CLASSES, files=tuple(CIFAR100_LAYOUT.files), source=CIFAR100_LAYOUT.url,
+        license="no licence stated; free for research (A. Krizhevsky)", citation=CIFAR_BIB + "\n" + LONG_TAIL_BIB,
+        model="resnet32", transforms=CIFAR_TRANSFORMS, balance_test=False,
+        note="official balanced test set of 100 images per class"),
+}
+
+# suffix -> (profile, rho); the bare family name is the exponential profile at rho=100
+VARIANTS = {"": ("exp", 100), "-r10": ("exp", 10), "-r50": ("exp", 50), "-r100": ("exp", 100),
+            "-step": ("step", 100), "-step-r10": ("step", 10), "-step-r100": ("step", 100)}
+
+
+def register_long_tail(name: str, family: str, profile: str, rho: float, *, val_fraction: float = VAL_FRACTION
+                       ) -> None:
+    """Register a long-tail variant of one of the :data:`FAMILIES` (plugins may add other rhos)."""
+    spec = FAMILIES[family]
+    counts = long_tail_counts(spec["n_max"], len(spec["class_names"]), rho, profile)  # checks rho now
+    if not 0 < val_fraction < 1:
+        raise BenchmarkError(f"val_fraction={val_fraction!r} of '{name}' is invalid", "use a number between 0 and 1")
+    shape = ("an exponential (n_i = n_max * rho^(-i/(C-1)))" if profile == "exp"
+             else "a step (half the classes n_max, half n_max/rho)")
+    register_dataset(
+        name,
+        modality="image",
+        num_classes=len(spec["class_names"]),
+        source=spec["source"],
+        description=(f"{spec['title']}: the {spec['pool']} subsampled to {shape} profile with rho={rho:g} and "
+                     f"n_max={spec['n_max']:,}: {sum(counts):,} images, "
+                     f"{round(val_fraction * 100)}% of each class held out for validation (at least 1); "
+                     f"{spec['note']}."),
+        license=spec["license"],
+        citation=spec["citation"],
+        params={"profile": profile, "rho": rho, "n_max": spec["n_max"], "val_fraction": val_fraction,
+                "balance_test": spec["balance_test"]},
+        files=spec["files"],
+        default_model={"deep": spec["model"]},
+        tags=("long-tail", profile, f"rho={rho:g}"),
+        label_preserving_transforms=spec["transforms"],
+        class_names=spec["class_names"],
+        stats={"long_tail_counts": counts, "long_tail_size": sum(counts), "imbalance_ratio": counts[0] / counts[-1],
+               "test_counts": spec["test_counts"], "test_size": sum(spec["test_counts"])},
+        family=family,
+    )(partial(build_long_tail, read=spec["read"], class_names=spec["class_names"]))
+
+
+for _family in FAMILIES:
+    for _suffix, (_profile, _rho) in VARIANTS.items():
+        register_long_tail(_family + _suffix, _family, _profile, _rho)
