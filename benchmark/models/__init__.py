@@ -1,4 +1,5 @@
-"""Backbones, one module per family: ``cnn`` (images), ``mlp`` (tabular and text features).
+"""Backbones, one module per family: ``cnn`` (small CNN), ``resnet`` (ResNet-32), ``text`` (token models
+and a linear head over sentence embeddings), ``mlp`` (tabular rows and text feature vectors).
 
 A backbone builder takes an :class:`~benchmark.training.features.InputSpec` and the number of
 classes and returns a :class:`Backbone`: ``features`` (input -> penultimate embedding) and ``head``

@@ -38,7 +38,7 @@ def build_model(name: str, spec, num_classes: int) -> Backbone:
     try:
         model = builder(spec, num_classes)
         with torch.no_grad():  # fail before training, not in the middle of it
-            probe = torch.zeros((2, *spec.shape))
+            probe = torch.zeros((2, *spec.shape), dtype=getattr(torch, getattr(spec, "dtype", "float32")))
             out = model.eval()(probe)
         model.train()
     except BenchmarkError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,11 +29,15 @@ class TrainingConfig:
     optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9, nesterov)
     model: str | None = None  # backbone; None = the dataset's default for the engine
     classical_model: str = "logreg"  # classical engine: "logreg", "rf" or "hgb"
-    text_features: str = "tfidf"  # featuriser of raw texts (see training/features.py)
+    text_features: str = "tfidf"  # featuriser of raw texts: "tfidf", "tokens" or "minilm" (training/features.py)
     tfidf_max_features: int = 5000
+    token_vocab_size: int = 20000  # "tokens": vocabulary size, padding and out-of-vocabulary ids included
+    max_tokens: int = 64  # "tokens": ids kept per text
     eval_batch_size: int = 4096
     precision: str = "auto"  # "auto" (bf16 autocast on CUDA), "bf16" or "fp32"
-    compile: bool = False  # torch.compile the model (pays off on long GPU runs)
+    cuda_graphs: bool = True  # on CUDA, replay each training step as a CUDA graph when every batch hook allows it
+    channels_last: bool = True  # on CUDA, image models and batches in channels-last memory layout
+    deterministic: bool = True  # same seed, same device -> same result (deterministic cuDNN algorithms)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -42,6 +47,12 @@ class TrainingConfig:
             raise BenchmarkError(f"batch_size={self.batch_size} is invalid", "use a positive batch size")
         if self.optimizer not in ("adam", "sgd"):
             raise BenchmarkError(f"optimizer {self.optimizer!r} is unknown", "use 'adam' or 'sgd'")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise BenchmarkError(f"precision {self.precision!r} is unknown", "use 'auto', 'bf16' or 'fp32'")
+        if self.text_features not in ("tfidf", "tokens", "minilm"):
+            raise BenchmarkError(f"text features {self.text_features!r} are unknown", "use 'tfidf', 'tokens' or 'minilm'")
+        if self.eval_batch_size < 1:
+            raise BenchmarkError(f"eval_batch_size={self.eval_batch_size} is invalid", "use a positive batch size")
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -55,6 +66,24 @@ def resolve_device(device: str = "auto") -> str:
     if device != "cpu" and not device.startswith("cuda"):
         raise BenchmarkError(f"device {device!r} is unknown", "use auto, cpu or cuda")
     return device
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and torch (CPU and every CUDA device); with ``deterministic``, also ask cuDNN
+    for deterministic algorithms and cuBLAS for a fixed workspace, so a seed reproduces a run on the
+    same device."""
+    import random
+
+    import torch
+
+    if deterministic and "CUBLAS_WORKSPACE_CONFIG" not in os.environ:
+        # Read by cuBLAS when its handle is created; without it, split reductions may vary run to run.
+        os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # seeds the CUDA generators too
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
 
 
 class TrainedModel(Protocol):

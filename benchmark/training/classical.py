@@ -1,4 +1,11 @@
-"""The classical engine: resample the training features, then fit a scikit-learn classifier."""
+"""The classical engine: resample the training features, then fit a scikit-learn classifier.
+
+Default models (``TrainingConfig.classical_model``): ``logreg`` (LogisticRegression), ``rf``
+(RandomForestClassifier, 200 trees) and ``hgb`` (HistGradientBoostingClassifier); each takes the
+recipe's ``class_weight`` (re-weighting methods) as scikit-learn's ``class_weight`` mapping. A
+recipe's ``classifier`` hook (imbalanced-learn's ensembles) replaces the default model. Images are
+flattened pixels in [0, 1]; texts TF-IDF (sparse) or MiniLM sentence embeddings.
+"""
 
 from __future__ import annotations
 
@@ -54,6 +61,9 @@ class ClassicalEngine:
     def fit(self, split: Split, recipe: Recipe, config: TrainingConfig, *, seed: int, device: str = "cpu",
             on_epoch: EpochCallback | None = None) -> ClassicalModel:
         recipe.check_engine(self.name, self.hooks)
+        if split.modality == "text" and config.text_features == "tokens":
+            raise BenchmarkError("the classical engine cannot learn from padded token ids (text_features='tokens')",
+                                 "use text_features 'tfidf' or 'minilm' with the classical engine")
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         X, y = split.train.X, split.train.y

@@ -2,36 +2,55 @@
 
 The whole (featurised) training set lives on the device for the trial; an epoch is a tensor of
 indices (``torch.randperm`` or a batch sampler's indices); each batch is gathered by indexing,
-converted and normalised on the device, augmented on the device, and fed to the model. Validation
-is one batched pass per epoch. No ``DataLoader`` is involved.
+converted and normalised on the device, augmented on the device, and fed to the model (the step
+itself is :mod:`benchmark.training.step`). Validation is one batched pass per epoch. No
+``DataLoader`` is involved.
+
+Where each recipe hook runs (``benchmark/methods/base.py`` has the full contract):
+``resample`` once on the training rows before featurisation (``space="input"``) or after it
+(``space="features"``); ``batch_sampler.batch_indices(epoch, state)`` at the start of every
+epoch; ``augment.augment(x, y, state)`` on every batch (images as floats in [0, 1], before
+standardisation); ``loss(logits, target, epoch)`` on every batch; ``stages`` split the epochs into
+phases (head-only training freezes ``features``, ``reinit_head`` re-initialises the head,
+``feature_resample`` resamples penultimate embeddings and trains the head on them); ``adjust.fit``
+on the final validation logits, ``adjust.adjust`` at every prediction.
 """
 
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from benchmark.datasets.base import Split
 from benchmark.errors import BenchmarkError, DivergedError
 from benchmark.methods.base import DEEP_HOOKS, Recipe, Stage
 from benchmark.metrics import confusion, per_class_scores
 from benchmark.models.base import Backbone, build_model
-from benchmark.training.base import EpochCallback, TrainingConfig, fit_adjuster, resolve_device, softmax
+from benchmark.training.base import (
+    EpochCallback,
+    TrainingConfig,
+    fit_adjuster,
+    resolve_device,
+    seed_everything,
+    softmax,
+)
 from benchmark.training.features import make_featurizer
+from benchmark.training.step import StepRunner, autocast_for, default_loss, graph_safe, make_optimizer
 
 DEFAULT_MODELS = {"image": "small-cnn", "tabular": "mlp", "text": "mlp"}
+
+__all__ = ["DeepEngine", "DeepModel", "TrainState", "default_loss", "stage_epochs"]
 
 
 @dataclass
 class TrainState:
     """What per-epoch and per-batch hooks may read (all about the training split, plus the last
-    validation scores for dynamic sampling)."""
+    validation scores for dynamic sampling). In a ``feature_resample`` stage ``y`` and
+    ``class_counts`` describe the resampled embeddings."""
 
     y: torch.Tensor  # training labels on the device, after resampling
     class_counts: torch.Tensor  # (C,) training counts on the device
@@ -41,17 +60,10 @@ class TrainState:
     device: torch.device
     epoch: int = 0
     stage: str = "main"
+    seed: int = 0
     val_per_class_f1: np.ndarray | None = None
     val_per_class_recall: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def seed_everything(seed: int) -> None:
-    import random
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def stage_epochs(stages: list[Stage], total: int) -> list[int]:
@@ -80,8 +92,13 @@ class DeepModel:
         self.device, self.config, self.normalise, self.timings = device, config, normalise, timings
 
     def logits(self, X: np.ndarray) -> np.ndarray:
-        features = torch.as_tensor(self.featurizer.transform(X)).to(self.device)
+        features = torch.as_tensor(np.ascontiguousarray(self.featurizer.transform(X))).to(self.device)
         return predict_logits(self.model, features, self.normalise, self.config, self.device)
+
+    def embed(self, X: np.ndarray) -> np.ndarray:
+        """Penultimate-layer embeddings (``Backbone.features``) of raw rows."""
+        features = torch.as_tensor(np.ascontiguousarray(self.featurizer.transform(X))).to(self.device)
+        return embed(self.model, features, self.normalise, self.config, self.device).cpu().numpy()
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         logits = self.logits(X)
@@ -90,43 +107,56 @@ class DeepModel:
         return softmax(logits)
 
 
-def autocast_for(config: TrainingConfig, device: torch.device):
-    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
-    return torch.autocast(device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
+def _batched(module: torch.nn.Module, X: torch.Tensor, normalise: Any, config: TrainingConfig,
+             device: torch.device) -> torch.Tensor:
+    was_training = module.training
+    module.eval()
+    out = []
+    channels_last = config.channels_last and device.type == "cuda" and X.dim() == 4
+    with torch.no_grad(), autocast_for(config, device):
+        for start in range(0, X.shape[0], config.eval_batch_size):
+            xb = X[start : start + config.eval_batch_size]
+            xb = normalise(xb.float().div_(255) if xb.dtype == torch.uint8 else xb)
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            out.append(module(xb).float())
+    module.train(was_training)
+    return torch.cat(out) if out else torch.zeros((0, 0), device=device)
 
 
-@torch.no_grad()
-def predict_logits(model: Backbone, X: torch.Tensor, normalise: Any, config: TrainingConfig,
+def predict_logits(model: torch.nn.Module, X: torch.Tensor, normalise: Any, config: TrainingConfig,
                    device: torch.device) -> np.ndarray:
     """Logits of every row of ``X`` in large batches (one pass, no per-sample loop)."""
-    model.eval()
-    out = []
-    with autocast_for(config, device):
-        for start in range(0, X.shape[0], config.eval_batch_size):
-            out.append(model(normalise(X[start : start + config.eval_batch_size])).float())
-    model.train()
-    return torch.cat(out).cpu().numpy() if out else np.zeros((0, model.head.out_features), np.float32)
+    out = _batched(model, X, normalise, config, device)
+    if out.numel() == 0:
+        return np.zeros((0, model.head.out_features if hasattr(model, "head") else model.out_features), np.float32)
+    return out.cpu().numpy()
+
+
+def embed(model: Backbone, X: torch.Tensor, normalise: Any, config: TrainingConfig,
+          device: torch.device) -> torch.Tensor:
+    """Penultimate embeddings of every row of ``X`` (eval mode, large batches), float32 on the device."""
+    return _batched(model.features, X, normalise, config, device)
 
 
 def make_normaliser(X_train: np.ndarray, modality: str, device: torch.device):
-    """Images: uint8 -> [0, 1] -> per-channel standardisation with training statistics."""
+    """Images: [0, 1] floats -> per-channel standardisation with training statistics (one fused op)."""
     if modality != "image":
         return lambda x: x
-    mean = torch.tensor(X_train.mean(axis=(0, 2, 3), dtype=np.float64) / 255, dtype=torch.float32, device=device)
-    std = torch.tensor(X_train.std(axis=(0, 2, 3), dtype=np.float64) / 255, dtype=torch.float32, device=device)
-    mean, std = mean.view(1, -1, 1, 1), std.clamp_min(1e-6).view(1, -1, 1, 1)
-    return lambda x: (x - mean) / std if x.dtype != torch.uint8 else (x.float() / 255 - mean) / std
+    mean = X_train.mean(axis=(0, 2, 3), dtype=np.float64) / 255
+    std = np.maximum(X_train.std(axis=(0, 2, 3), dtype=np.float64) / 255, 1e-6)
+    scale = torch.tensor(1 / std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+    shift = torch.tensor(-mean / std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+    return lambda x: torch.addcmul(shift, x, scale)
 
 
-def default_loss(logits: torch.Tensor, target: torch.Tensor, epoch: int) -> torch.Tensor:
-    """Cross-entropy; soft targets (B, C) from mixing augmentations are accepted as they are."""
-    return F.cross_entropy(logits, target)
-
-
-def make_optimizer(params, config: TrainingConfig) -> torch.optim.Optimizer:
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+def _check_finite(total: torch.Tensor, state: TrainState) -> None:
+    # One host sync per epoch, not per batch: a NaN anywhere in the epoch makes the sum NaN.
+    if not torch.isfinite(total).item():
+        raise DivergedError(
+            f"training diverged: the loss became {total.item()} in epoch {state.epoch} (stage {state.stage})",
+            "lower the learning rate, or check the method's loss for invalid values",
+        )
 
 
 class DeepEngine:
@@ -135,35 +165,35 @@ class DeepEngine:
     name = "deep"
     hooks = DEEP_HOOKS
 
-    def fit(
-        self,
-        split: Split,
-        recipe: Recipe,
-        config: TrainingConfig,
-        *,
-        seed: int,
-        device: str = "auto",
-        on_epoch: EpochCallback | None = None,
-    ) -> DeepModel:
+    def fit(self, split: Split, recipe: Recipe, config: TrainingConfig, *, seed: int, device: str = "auto",
+            on_epoch: EpochCallback | None = None) -> DeepModel:
+        """Train on ``split.train`` with ``recipe``; ``on_epoch(epoch, val_proba)`` after every epoch."""
         recipe.check_engine(self.name, self.hooks)
         dev = torch.device(resolve_device(device))
-        seed_everything(seed)
+        try:
+            return self._fit(split, recipe, config, seed, dev, on_epoch)
+        except torch.cuda.OutOfMemoryError as exc:
+            torch.cuda.empty_cache()
+            raise BenchmarkError(
+                f"out of GPU memory training {config.model or DEFAULT_MODELS[split.modality]} on {split.dataset} "
+                f"at batch size {config.batch_size}: {str(exc).splitlines()[0]}",
+                "lower the batch size, or run fewer trials at once on this GPU",
+            ) from exc
+
+    def _fit(self, split: Split, recipe: Recipe, config: TrainingConfig, seed: int, dev: torch.device,
+             on_epoch: EpochCallback | None) -> DeepModel:
+        seed_everything(seed, config.deterministic)
         timings: dict[str, float] = {}
 
         # 1. resample (training split only), before and after featurisation as the sampler asks
         t0 = time.perf_counter()
-        X, y = split.train.X, split.train.y
-        sampler = recipe.resample
-        if sampler is not None and getattr(sampler, "space", "features") == "input":
-            X, y = sampler.resample(X, y, seed=seed)
-        featurizer = make_featurizer(split.modality, config, split.feature_kinds).fit(X)
-        F_train = featurizer.transform(X)
-        if sampler is not None and getattr(sampler, "space", "features") == "features":
-            F_train, y = sampler.resample(F_train, y, seed=seed)
+        featurizer, F_train, y = prepare_training_data(split, recipe, config, seed)
         timings["resample_seconds"] = time.perf_counter() - t0
 
         # 2. data onto the device for the whole trial
         model = build_model(config.model or DEFAULT_MODELS[split.modality], featurizer.spec, split.num_classes).to(dev)
+        if config.channels_last and dev.type == "cuda" and F_train.ndim == 4:
+            model = model.to(memory_format=torch.channels_last)
         X_dev = torch.as_tensor(np.ascontiguousarray(F_train)).to(dev)
         y_dev = torch.as_tensor(np.asarray(y, dtype=np.int64)).to(dev)
         X_val = torch.as_tensor(np.ascontiguousarray(featurizer.transform(split.val.X))).to(dev)
@@ -172,29 +202,58 @@ class DeepEngine:
         generator = torch.Generator(device=dev)
         generator.manual_seed(seed)
         counts = torch.bincount(y_dev, minlength=split.num_classes)
-        state = TrainState(y_dev, counts, split.num_classes, config.epochs, generator, dev)
+        state = TrainState(y_dev, counts, split.num_classes, config.epochs, generator, dev, seed=seed)
 
         # 3. the training schedule
         t0 = time.perf_counter()
         stages = recipe.stages or [Stage("main", 1.0)]
         epoch = 0
+        timings["feature_resample_seconds"] = 0.0
         for stage, n_epochs in zip(stages, stage_epochs(stages, config.epochs), strict=True):
             state.stage = stage.name
-            optimizer = self._configure_stage(model, stage, config)
+            self._configure_stage(model, stage)
             batch_sampler = stage.batch_sampler or recipe.batch_sampler
             loss_fn = stage.loss or recipe.loss or default_loss
+            if stage.feature_resample is not None:
+                t_fr = time.perf_counter()
+                X_stage, y_stage = self._resample_embeddings(model, stage, X_dev, y_dev, normalise, config, dev, seed)
+                timings["feature_resample_seconds"] += time.perf_counter() - t_fr
+                val_emb = embed(model, X_val, normalise, config, dev)
+                trained, stage_X, stage_norm, augment = model.head, X_stage, (lambda x: x), None
+                state.y, state.class_counts = y_stage, torch.bincount(y_stage, minlength=split.num_classes)
+            else:
+                trained, stage_X, stage_norm, augment = model, X_dev, normalise, recipe.augment
+                state.y, state.class_counts = y_dev, counts
+                y_stage = y_dev
+            use_graphs = (config.cuda_graphs and dev.type == "cuda" and graph_safe(augment)
+                          and graph_safe(loss_fn))
+            optimizer = make_optimizer([p for p in trained.parameters() if p.requires_grad], config, dev, use_graphs)
+            runner = StepRunner(trained, optimizer, stage_X, y_stage, stage_norm, augment, loss_fn, state, config,
+                                dev, use_graphs)
             for _ in range(n_epochs):
                 state.epoch = epoch
-                self._train_epoch(model, optimizer, X_dev, y_dev, normalise, batch_sampler, recipe.augment, loss_fn,
-                                  state, config, dev, head_only=stage.train == "head")
-                val_logits = predict_logits(model, X_val, normalise, config, dev)
+                model.train()
+                if stage.train == "head" or stage.feature_resample is not None:
+                    model.features.eval()  # frozen features: no dropout noise, no batch-norm statistic updates
+                if batch_sampler is not None:
+                    order = torch.as_tensor(batch_sampler.batch_indices(epoch, state), device=dev).long()
+                else:
+                    order = torch.randperm(stage_X.shape[0], generator=generator, device=dev)
+                runner.run_epoch(order)
+                _check_finite(runner.total, state)
+                if stage.feature_resample is not None:
+                    val_logits = predict_logits(model.head, val_emb, lambda x: x, config, dev)
+                else:
+                    val_logits = predict_logits(model, X_val, normalise, config, dev)
                 _, recall, f1 = per_class_scores(confusion(y_val, val_logits.argmax(1), split.num_classes))
                 state.val_per_class_f1, state.val_per_class_recall = f1, recall
                 if on_epoch is not None:
                     on_epoch(epoch, softmax(val_logits))
                 epoch += 1
+            del runner, optimizer  # frees the stage's captured graphs
         timings["train_seconds"] = time.perf_counter() - t0
         timings["epochs"] = epoch
+        timings["train_samples"] = int(y_dev.shape[0])
         for p in model.parameters():
             p.requires_grad_(True)
 
@@ -204,49 +263,45 @@ class DeepEngine:
         return DeepModel(model, featurizer, recipe.adjust, dev, config, normalise, timings)
 
     @staticmethod
-    def _configure_stage(model: Backbone, stage: Stage, config: TrainingConfig) -> torch.optim.Optimizer:
+    def _configure_stage(model: Backbone, stage: Stage) -> None:
         if stage.train not in ("all", "head"):
             raise BenchmarkError(f"stage '{stage.name}' trains {stage.train!r}", "use 'all' or 'head'")
+        if stage.feature_resample is not None and not hasattr(stage.feature_resample, "resample"):
+            raise BenchmarkError(f"stage '{stage.name}' has a feature_resample without a resample() method",
+                                 "give it resample(features, y, seed) -> (features, y)")
         if stage.reinit_head:
             model.reset_head()
-        head_only = stage.train == "head"
+        head_only = stage.train == "head" or stage.feature_resample is not None
         for p in model.features.parameters():
             p.requires_grad_(not head_only)
         for p in model.head.parameters():
             p.requires_grad_(True)
-        return make_optimizer([p for p in model.parameters() if p.requires_grad], config)
 
     @staticmethod
-    def _train_epoch(model, optimizer, X, y, normalise, batch_sampler, augment, loss_fn, state, config, dev,
-                     head_only: bool) -> None:
-        model.train()
-        if head_only:  # frozen features: no dropout noise, no batch-norm statistic updates
-            model.features.eval()
-        if batch_sampler is not None:
-            order = batch_sampler.batch_indices(state.epoch, state).to(dev)
-        else:
-            order = torch.randperm(X.shape[0], generator=state.generator, device=dev)
-        total = torch.zeros((), device=dev)
-        bs = config.batch_size
-        with autocast_for(config, dev):
-            for start in range(0, order.numel(), bs):
-                idx = order[start : start + bs]
-                if idx.numel() < 2 and order.numel() > 1:  # a lone sample breaks batch statistics
-                    continue
-                xb, target = X[idx], y[idx]
-                if xb.dtype == torch.uint8:
-                    xb = xb.float().div_(255)
-                if augment is not None:
-                    xb, target = augment.augment(xb, target, state)
-                logits = model(normalise(xb))
-                loss = loss_fn(logits.float(), target, state.epoch)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.detach()
-        # One host sync per epoch, not per batch: a NaN anywhere in the epoch makes the sum NaN.
-        if not torch.isfinite(total).item():
-            raise DivergedError(
-                f"training diverged: the loss became {total.item()} in epoch {state.epoch} (stage {state.stage})",
-                "lower the learning rate, or check the method's loss for invalid values",
+    def _resample_embeddings(model: Backbone, stage: Stage, X: torch.Tensor, y: torch.Tensor, normalise: Any,
+                             config: TrainingConfig, dev: torch.device, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """EOS-style stages: embed the training set, let the component resample the embeddings."""
+        features = embed(model, X, normalise, config, dev)
+        F_new, y_new = stage.feature_resample.resample(features, y, seed=seed)
+        F_new = torch.as_tensor(F_new, dtype=torch.float32, device=dev)
+        y_new = torch.as_tensor(y_new, device=dev).long()
+        if F_new.ndim != 2 or F_new.shape[1] != features.shape[1] or F_new.shape[0] != y_new.shape[0]:
+            raise BenchmarkError(
+                f"stage '{stage.name}': feature_resample returned features {tuple(F_new.shape)} and labels "
+                f"{tuple(y_new.shape)} for embeddings of shape {tuple(features.shape)}",
+                "return (N', D) features with the embedding's D and N' labels",
             )
+        return F_new, y_new
+
+
+def prepare_training_data(split: Split, recipe: Recipe, config: TrainingConfig, seed: int):
+    """The ``resample`` hook around featurisation: returns (fitted featuriser, training features, labels)."""
+    X, y = split.train.X, split.train.y
+    sampler = recipe.resample
+    if sampler is not None and getattr(sampler, "space", "features") == "input":
+        X, y = sampler.resample(X, y, seed=seed)
+    featurizer = make_featurizer(split.modality, config, split.feature_kinds).fit(X)
+    F_train = featurizer.transform(X)
+    if sampler is not None and getattr(sampler, "space", "features") == "features":
+        F_train, y = sampler.resample(F_train, y, seed=seed)
+    return featurizer, np.asarray(F_train), np.asarray(y, dtype=np.int64)

