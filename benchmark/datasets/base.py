@@ -268,6 +268,12 @@ class Dataset:
         }
 
 
+def count_stats(counts: list[int], **more: Any) -> dict[str, Any]:
+    """Card statistics of a dataset whose class counts are known: size, counts, imbalance ratio."""
+    return {"samples": int(sum(counts)), "class_counts": [int(c) for c in counts],
+            "imbalance_ratio": round(max(counts) / min(counts), 2), **more}
+
+
 def _make_dataset(builder: Callable[[LoadRequest], Split], *, name: str, **card: Any) -> Dataset:
     return Dataset(name=name, builder=builder, **card)
 

@@ -56,10 +56,14 @@ def download_file(url: str, dest: Path) -> Path:
     return dest
 
 
-def install_checked(src: Path, dest: Path, check: Callable[[Path], object]) -> Path:
+def install_checked(src: Path, dest: Path, check: Callable[[Path], object], origin: str = "") -> Path:
     """Run ``check`` on ``src`` (it raises on bad content); only then move ``src`` to ``dest``."""
     try:
         check(src)
+    except BenchmarkError as exc:
+        src.unlink(missing_ok=True)
+        raise BenchmarkError(f"the downloaded {dest.name}{' from ' + origin if origin else ''} is damaged and was "
+                             f"not installed: {exc.message}", exc.fix) from exc
     except BaseException:
         src.unlink(missing_ok=True)
         raise
@@ -68,7 +72,7 @@ def install_checked(src: Path, dest: Path, check: Callable[[Path], object]) -> P
     return dest
 
 
-def extract_member(archive: Path, member: str, dest: Path, check: Callable[[Path], object]) -> Path:
+def extract_member(archive: Path, member: str, dest: Path, check: Callable[[Path], object], origin: str = "") -> Path:
     """Copy the zip member whose base name is ``member`` to ``dest``, checked, without a partial file."""
     try:
         with zipfile.ZipFile(archive) as zf:
@@ -85,7 +89,7 @@ def extract_member(archive: Path, member: str, dest: Path, check: Callable[[Path
     except zipfile.BadZipFile as exc:
         raise BenchmarkError(f"the downloaded archive {archive} is not a valid zip file ({exc})",
                              "download it again, or fetch the file by hand") from exc
-    return install_checked(Path(tmp.name), dest, check)
+    return install_checked(Path(tmp.name), dest, check, origin)
 
 
 def fetch_zip_member(dataset: str, urls: list[str], member: str, dest: Path, expected: list[str], source: str,
@@ -104,5 +108,5 @@ def fetch_zip_member(dataset: str, urls: list[str], member: str, dest: Path, exp
             except OSError as exc:  # URLError, HTTPError, timeouts, refused connections
                 failures.append(f"{url}: {exc}")
                 continue
-            return extract_member(archive, member, dest, check)
+            return extract_member(archive, member, dest, check, origin=url)
     raise DataUnavailableError(dataset, expected, source, "the download failed: " + "; ".join(failures))

