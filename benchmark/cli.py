@@ -177,11 +177,17 @@ def show(
         card = suite_registry.get(name).card()
     else:
         from benchmark.datasets import dataset_registry
+        from benchmark.errors import DataUnavailableError
 
         entry = dataset_registry.get(name)
         card = entry.card()
-        split = entry.load(data_root, split_seed)
-        card.update(split.summary())
+        try:
+            split = entry.load(data_root, split_seed)
+        except DataUnavailableError as exc:  # the card still says where the data comes from
+            card["split"] = f"unavailable: {exc}"
+            console.print(f"[yellow]note:[/] {exc}", highlight=False, soft_wrap=True)
+        else:
+            card.update(split.summary())
     if format == Format.json:
         sys.stdout.write(json.dumps(card, indent=2, default=str) + "\n")
         return

@@ -145,6 +145,19 @@ def test_show_dataset_reports_long_tail_validation_and_test(data_root, tmp_path,
     assert "@article{xiao2017fashion" in card["citation"] and "vflip" not in card["label_preserving_transforms"]
 
 
+def test_show_dataset_without_data_prints_the_card(tmp_path, offline):
+    from typer.testing import CliRunner
+
+    from benchmark.cli import app
+
+    result = CliRunner().invoke(app, ["show", "dataset", "cifar100-lt", "--data-root", str(tmp_path),
+                                      "--format", "json"])
+    assert result.exit_code == 0, result.output
+    card = json.loads(result.stdout)
+    assert card["split"].startswith("unavailable: data for 'cifar100-lt'") and CIFAR100_LAYOUT.url in card["split"]
+    assert card["stats"]["long_tail_size"] == 10847 and card["class_names"][:2] == ["apple", "aquarium_fish"]
+
+
 # -- literature counts from files in torchvision's formats --------------------------------------------
 def test_cifar10_lt_from_torchvision_batches(cifar10_root):
     split = dataset_registry.get("cifar10-lt").load(cifar10_root, cache=False)
@@ -251,6 +264,23 @@ def test_download_is_used_when_files_are_absent(tmp_path, monkeypatch):
     split = dataset_registry.get("fashion-mnist-lt").builder(request)
     assert calls == [str(tmp_path / "FashionMNIST" / "raw")]
     assert np.add(split.class_counts("train"), split.class_counts("val")).tolist() == long_tail_counts(60, 10, 10)
+
+
+def test_archive_in_the_data_root_is_unpacked_even_offline(cifar10_root, tmp_path, monkeypatch, offline):
+    """An archive already in the data root needs no network: torchvision checks and unpacks it
+    (mocked here, since torchvision would reject the test files' md5)."""
+    from torchvision.datasets import CIFAR10
+
+    (tmp_path / CIFAR10_LAYOUT.archive).write_bytes(b"stands for the archive")
+    unpacked = []
+
+    def fake_unpack(self):
+        unpacked.append(self.root)
+        shutil.copytree(cifar10_root / CIFAR10_LAYOUT.folder, Path(self.root) / CIFAR10_LAYOUT.folder)
+
+    monkeypatch.setattr(CIFAR10, "download", fake_unpack)
+    split = dataset_registry.get("cifar10-lt").load(tmp_path, cache=False)
+    assert unpacked == [str(tmp_path)] and len(split.train) + len(split.val) == 12406
 
 
 def test_failed_download_is_data_unavailable(tmp_path, monkeypatch):

@@ -222,8 +222,12 @@ def load_cifar(layout: CifarLayout, request: LoadRequest, num_classes: int) -> I
     files = layout.files
     expected = [*files, f"(or the archive {layout.archive})"]
     if not all((root / f).is_file() for f in files):
-        require_download(request.name, root, expected, source)
-        try:
+        if not (root / layout.archive).is_file():
+            require_download(request.name, root, expected, source)
+        elif not os.access(root, os.W_OK):  # torchvision unpacks the archive beside itself
+            raise DataUnavailableError(request.name, expected, source,
+                                       f"{root / layout.archive} is there but {root} is read-only: unpack it there")
+        try:  # downloads the archive, or only checks and unpacks one already present
             cls(str(root), train=True, download=True)
         except (RuntimeError, OSError) as exc:
             raise DataUnavailableError(request.name, expected, source,
