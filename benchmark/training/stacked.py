@@ -192,8 +192,8 @@ class _StackedRun:
         self.image = split.modality == "image"
         if self.image:  # per-member standardisation as (M, 1, C, 1, 1) tensors
             stats = [self._stats(p[1]) for p in prepared] * (M if shared else 1)
-            self.scale = torch.stack([s[0] for s in stats]).view(M, 1, -1, 1, 1)
-            self.shift = torch.stack([s[1] for s in stats]).view(M, 1, -1, 1, 1)
+            self.scale = torch.stack([s[0] for s in stats]).view(M, 1, -1, 1, 1).to(dev)
+            self.shift = torch.stack([s[1] for s in stats]).view(M, 1, -1, 1, 1).to(dev)
         self.X_val = torch.as_tensor(np.ascontiguousarray(self.featurizers[0].transform(split.val.X))).to(dev)
 
         name = config.model or DEFAULT_MODELS[split.modality]
@@ -234,7 +234,7 @@ class _StackedRun:
         if x.dtype == torch.uint8:
             x = x.float().div_(255)
         if self.image:
-            x = torch.addcmul(self.shift.to(x.device), x, self.scale.to(x.device))
+            x = torch.addcmul(self.shift, x, self.scale)
         return x
 
     def _body(self, idx: torch.Tensor, loss_fns: list[Any], epoch: int, autocast_cache: bool = True) -> None:
