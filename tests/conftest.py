@@ -35,7 +35,7 @@ def data_root() -> Path:
     value = os.environ.get("BENCHMARK_DATA")
     if not value or not Path(value).is_dir():
         pytest.skip("BENCHMARK_DATA is not set to the datasets folder (e.g. ../shared/datasets)")
-    return Path(value)
+    return Path(value).resolve()
 
 
 def cuda_available() -> bool:
