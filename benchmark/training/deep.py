@@ -208,7 +208,7 @@ class DeepEngine:
         t0 = time.perf_counter()
         stages = recipe.stages or [Stage("main", 1.0)]
         epoch = 0
-        timings["feature_resample_seconds"] = 0.0
+        timings.update(feature_resample_seconds=0.0, graph_capture_seconds=0.0, validation_seconds=0.0)
         for stage, n_epochs in zip(stages, stage_epochs(stages, config.epochs), strict=True):
             state.stage = stage.name
             self._configure_stage(model, stage)
@@ -241,15 +241,18 @@ class DeepEngine:
                     order = torch.randperm(stage_X.shape[0], generator=generator, device=dev)
                 runner.run_epoch(order)
                 _check_finite(runner.total, state)
+                t_val = time.perf_counter()
                 if stage.feature_resample is not None:
                     val_logits = predict_logits(model.head, val_emb, lambda x: x, config, dev)
                 else:
                     val_logits = predict_logits(model, X_val, normalise, config, dev)
+                timings["validation_seconds"] += time.perf_counter() - t_val
                 _, recall, f1 = per_class_scores(confusion(y_val, val_logits.argmax(1), split.num_classes))
                 state.val_per_class_f1, state.val_per_class_recall = f1, recall
                 if on_epoch is not None:
                     on_epoch(epoch, softmax(val_logits))
                 epoch += 1
+            timings["graph_capture_seconds"] += runner.capture_seconds
             del runner, optimizer  # frees the stage's captured graphs
         timings["train_seconds"] = time.perf_counter() - t0
         timings["epochs"] = epoch

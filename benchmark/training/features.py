@@ -172,8 +172,9 @@ class MiniLMFeatures:
 
     def fit(self, X: np.ndarray) -> MiniLMFeatures:
         encoder = load_minilm(self.device)
-        dim = encoder.get_sentence_embedding_dimension() if hasattr(encoder, "get_sentence_embedding_dimension") \
-            else int(encoder.encode(["probe"]).shape[1])
+        # sentence-transformers renamed the method in version 6; older releases only have the old name
+        dimension = getattr(encoder, "get_embedding_dimension", None) or encoder.get_sentence_embedding_dimension
+        dim = dimension()
         self.spec = InputSpec("text", (int(dim),))
         return self
 

@@ -17,6 +17,7 @@ A loss hook gets the epoch as a Python number, so a custom loss is captured anew
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
@@ -92,6 +93,7 @@ class StepRunner:
         self.loss_needs_epoch = loss_fn is not default_loss
         self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self._graph_epoch: int | None = None
+        self.capture_seconds = 0.0  # warm-up and capture of the graphs, reported in the timings
 
     def _body(self, idx: torch.Tensor, autocast_cache: bool = True) -> None:
         xb, target = self.X[idx], self.y[idx]
@@ -131,11 +133,13 @@ class StepRunner:
                 self._body(idx)
 
     def _capture(self, idx: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
+        t0 = time.perf_counter()
         static_idx = idx.clone()
         graph = capture_step(lambda: self._body(static_idx, autocast_cache=False),
                              lambda: _state_tensors(self.model, self.optimizer, [self.total]),
                              self.optimizer.zero_grad, self.device)
         self._graphs[idx.numel()] = (graph, static_idx)
+        self.capture_seconds += time.perf_counter() - t0
         return graph, static_idx
 
 
@@ -143,17 +147,16 @@ def capture_step(body: Callable[[], None], state_tensors: Callable[[], list[torc
                  zero_grad: Callable[..., None], device: torch.device) -> torch.cuda.CUDAGraph:
     """Capture ``body`` (one whole training step on static inputs) as a CUDA graph.
 
-    Capture needs a few warm-up steps first (they allocate optimiser state and library
-    workspaces); their effect on every tensor of ``state_tensors()`` is undone afterwards, so a
+    Capture needs a warm-up step first (it allocates optimiser state and library workspaces); its
+    effect on every tensor of ``state_tensors()`` is undone afterwards, so a
     graph-replayed run takes the same steps as an eager one.
     """
     before = {id(t): t.detach().clone() for t in state_tensors()}
     side = torch.cuda.Stream(device)
     side.wait_stream(torch.cuda.current_stream(device))
-    with torch.cuda.stream(side):
-        for _ in range(2):
-            zero_grad(set_to_none=True)
-            body()
+    with torch.cuda.stream(side):  # one warm-up step suffices once the optimiser state exists (measured)
+        zero_grad(set_to_none=True)
+        body()
     torch.cuda.current_stream(device).wait_stream(side)
     with torch.no_grad():
         for t in state_tensors():
