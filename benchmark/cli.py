@@ -204,8 +204,13 @@ def report(
     suite: str | None = typer.Option(None, help="Suite to report; default every suite in the store."),
     storage: str | None = typer.Option(None, help="SQLAlchemy URL of the results store."),
     output: str = typer.Option("reports", help="Folder to write <suite>/index.html into."),
+    data_root: str | None = typer.Option(None, help="Folder holding the datasets: dataset cards then show class "
+                                                    "counts the store lacks (the split's fingerprint is checked)."),
 ) -> None:
-    """Rebuild HTML reports from stored results, without re-running anything."""
+    """Rebuild HTML reports from stored results, without re-running anything.
+
+    A damaged or incomplete store still gives a report that says what is missing; the exit status is
+    non-zero only when the store holds nothing for the suite."""
     from benchmark.report import build_report
     from benchmark.store import Store
 
@@ -214,7 +219,10 @@ def report(
     if not suites:
         raise BenchmarkError(f"the store {store.safe_url} holds no results", "run a suite first, or pass --storage")
     for name in suites:
-        console.print(f"report: {build_report(store, name, output)}")
+        built = build_report(store, name, output, data_root=data_root)
+        for problem in built.problems:
+            console.print(f"[yellow]note:[/] {problem}", highlight=False, soft_wrap=True)
+        console.print(f"report: {built.index} (results hash sha256:{built.results_hash[:12]})")
 
 
 @app.command()
@@ -225,11 +233,12 @@ def results(
 ) -> None:
     """Print stored results: one row per (suite, dataset, method, seed); pairs without seed rows
     (not applicable, data unavailable, failed tuning) as one row with seed null."""
+    from benchmark.report.records import records_json, result_records
     from benchmark.store import Store
 
     rows = result_records(Store(storage), suite)
     if format == ResultFormat.json:
-        sys.stdout.write(json.dumps(rows, indent=1, default=str) + "\n")
+        sys.stdout.write(records_json(rows))
         return
     metric_names = sorted({k for r in rows for k in r["metrics"]})
     buffer = io.StringIO()
@@ -239,23 +248,6 @@ def results(
         writer.writerow([r["suite"], r["dataset"], r["method"], r["seed"], r["status"], r["reason"] or "",
                          *[r["metrics"].get(k, "") for k in metric_names], json.dumps(r["params"])])
     sys.stdout.write(buffer.getvalue())
-
-
-def result_records(store, suite: str | None) -> list[dict[str, Any]]:
-    records = []
-    seen = set()
-    for r in store.results(suite):
-        seen.add((r.suite, r.dataset, r.method))
-        records.append({"suite": r.suite, "dataset": r.dataset, "method": r.method, "seed": r.seed,
-                        "status": r.status, "reason": r.reason, "params": r.params, "metrics": r.metrics,
-                        "val_metrics": r.val_metrics, "per_class": r.per_class, "timings": r.timings,
-                        "provenance": r.provenance, "artifacts": r.artifacts})
-    for p in store.pairs(suite):
-        if (p.suite, p.dataset, p.method) not in seen and p.status in ("not-applicable", "data-unavailable", "failed"):
-            records.append({"suite": p.suite, "dataset": p.dataset, "method": p.method, "seed": None,
-                            "status": p.status, "reason": p.reason, "params": p.best_params or {}, "metrics": {},
-                            "val_metrics": {}, "per_class": {}, "timings": {}, "provenance": {}, "artifacts": {}})
-    return records
 
 
 @app.command()

@@ -1,99 +1,234 @@
-"""Build ``reports/<suite>/index.html`` from the store: every figure comes from stored rows."""
+"""Build ``reports/<suite>/``: every figure comes from the results store, nothing is re-run.
+
+Writes ``index.html`` (suite leaderboard, statistical ranking, dataset list, provenance, how to
+cite), ``datasets/<dataset>.html`` (card, leaderboard, per-class recall, precision-recall curves,
+generated samples, tuning history, best configurations), ``leaderboard.csv``, ``results.json``,
+``leaderboard.tex`` and ``references.bib``. Pages are self-contained: styles, script and figures
+(SVG) are inline, nothing is fetched from a network, and the folder can be opened from disk,
+mailed or archived.
+
+Damaged or incomplete stores still give a report that says what is missing or wrong; only a store
+with no row at all for the suite is an error (after writing a page that says so).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 import benchmark
 from benchmark.errors import BenchmarkError
-from benchmark.metrics import DEFINITIONS, HEADLINE, mean_interval
-from benchmark.store import OK, Store
+from benchmark.metrics import DEFINITIONS, HEADLINE
+from benchmark.report import pages, plots
+from benchmark.report.aggregation import LABELS, SHOTS, SHOWN, STATUS_TEXT, aggregate
+from benchmark.report.cards import dataset_card, method_cards
+from benchmark.report.citation import report_bibtex, unique_entries
+from benchmark.report.exports import leaderboard_csv, leaderboard_tex, references_bib
+from benchmark.report.history import TuningHistory, read_histories
+from benchmark.report.provenance import summarize
+from benchmark.report.records import StoredRun, read_run, records_from_run, records_json, results_hash
+from benchmark.store import Store
 
-SHOWN = HEADLINE + ("balanced_accuracy", "macro_f1")
-LABELS = {
-    "minority_recall": "Minority recall",
-    "minority_f1": "Minority F1",
-    "minority_pr_auc": "Minority PR-AUC",
-    "balanced_accuracy": "Balanced accuracy",
-    "macro_f1": "Macro-F1",
-}
+SHORT = {"minority_recall": "Min. recall", "minority_f1": "Min. F1", "minority_pr_auc": "Min. PR-AUC",
+         "balanced_accuracy": "bal. acc.", "macro_f1": "macro-F1", "accuracy": "accuracy", "gmean": "G-mean"}
+RANK_DEFINITION = ("Mean over datasets of the method's rank among the methods with a result on that dataset "
+                   "(1 = best; ties share the average rank).")
+COST_DEFINITION = ("Device-seconds spent: the wall time of every tuning trial and every seed re-run on its device "
+                   "(one CPU or GPU each), summed over datasets.")
 
 
 @dataclass
-class Cell:
-    """One (dataset, method, metric) figure: mean and 95% half-width over seeds, or a status."""
+class BuiltReport:
+    """What :func:`build_report` wrote. Behaves as the path of ``index.html`` (``str()``, ``os.fspath``)."""
 
-    mean: float | None = None
-    half: float | None = None
-    n: int = 0
-    status: str = OK
-    reason: str | None = None
+    index: Path
+    results_hash: str
+    problems: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
 
-    def text(self) -> str:
-        if self.mean is None:
-            return self.status
-        if self.half is None or self.half != self.half:  # NaN: a single seed
-            return f"{self.mean:.3f}"
-        return f"{self.mean:.3f} ± {self.half:.3f}"
+    @property
+    def folder(self) -> Path:
+        return self.index.parent
 
+    def __fspath__(self) -> str:
+        return str(self.index)
 
-def collect(store: Store, suite: str) -> dict[str, Any]:
-    """Gather the suite's pairs and seed rows into per-dataset tables of cells."""
-    pairs = store.pairs(suite)
-    rows = store.results(suite)
-    datasets = sorted({p.dataset for p in pairs} | {r.dataset for r in rows})
-    methods = sorted({p.method for p in pairs} | {r.method for r in rows})
-    by_pair: dict[tuple[str, str], list] = {}
-    for r in rows:
-        by_pair.setdefault((r.dataset, r.method), []).append(r)
-    pair_info = {(p.dataset, p.method): p for p in pairs}
-    tables = {}
-    for d in datasets:
-        table = {}
-        for m in methods:
-            ok = [r for r in by_pair.get((d, m), []) if r.status == OK]
-            pair = pair_info.get((d, m))
-            cells = {}
-            for metric in SHOWN:
-                if ok:
-                    mean, half = mean_interval([r.metrics.get(metric) for r in ok])
-                    cells[metric] = Cell(mean, half, len(ok))
-                else:
-                    failed = [r for r in by_pair.get((d, m), []) if r.status != OK]
-                    status = pair.status if pair is not None else (failed[0].status if failed else "missing")
-                    reason = (pair.reason if pair is not None else None) or (failed[0].reason if failed else None)
-                    cells[metric] = Cell(status=status, reason=reason)
-            if pair is not None or ok:
-                table[m] = {"cells": cells, "seeds": len(ok), "best_params": pair.best_params if pair else None,
-                            "spent": pair.spent if pair else {}}
-        tables[d] = table
-    return {"datasets": datasets, "methods": methods, "tables": tables, "rows": rows, "pairs": pairs}
+    def __str__(self) -> str:
+        return str(self.index)
 
 
-def build_report(store: Store, suite: str, output: str | Path = "reports") -> Path:
-    """Write ``<output>/<suite>/index.html``; returns its path. Errors only when nothing is stored."""
-    data = collect(store, suite)
-    if not data["datasets"]:
-        raise BenchmarkError(f"the store {store.safe_url} holds no results for suite '{suite}'",
-                             f"run `python -m benchmark run --suite {suite}` first, or pass the --storage it used")
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _duration(seconds: float | None) -> str:
+    if not seconds:
+        return "–"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _date(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "unknown"
+
+
+def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("benchmark", "report/templates"),
-                             autoescape=jinja2.select_autoescape(["html", "j2"]))
-    html = env.get_template("leaderboard.html.j2").render(
-        suite=suite,
-        data=data,
-        metrics=SHOWN,
-        labels=LABELS,
-        definitions=DEFINITIONS,
-        version=benchmark.__version__,
-        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    )
+                             autoescape=jinja2.select_autoescape(["html", "j2"]), undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(finite=_finite, duration=_duration, date=_date)
+    return env
+
+
+def _asset(name: str) -> Markup:
+    # Inline, read as files (not templates): CSS and JS are not Jinja syntax.
+    return Markup(resources.files("benchmark.report").joinpath("templates", name).read_text(encoding="utf-8"))
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "dataset"
+
+
+def _write(path: Path, text: str, files: list[Path]) -> None:
+    # Write beside and rename, so a reader never sees a half-written page.
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    files.append(path)
+
+
+def build_report(store: Store, suite: str, output: str | Path = "reports", *,
+                 data_root: str | None = None) -> BuiltReport:
+    """Write the report of ``suite`` into ``<output>/<suite>/`` and return what was written.
+
+    ``data_root`` (default ``$BENCHMARK_DATA`` when set) lets dataset cards show class counts the
+    store lacks: the split is rebuilt and its fingerprint checked against the stored one. Raises
+    :class:`BenchmarkError` only when the store holds nothing for the suite, after writing an
+    ``index.html`` that says so.
+    """
+    from benchmark.suites import suite_registry
+
+    data_root = data_root or os.environ.get("BENCHMARK_DATA") or None
+
+    run = read_run(store, suite)
+    problems = list(run.problems)
     folder = Path(output) / suite
+    if not run.pairs and not run.results:
+        stored = store.suites()
+        if suite not in suite_registry and suite not in stored:
+            known = ", ".join(stored) or "none"
+            raise BenchmarkError(f"suite '{suite}' is neither registered nor in the store {store.safe_url} "
+                                 f"(suites with results there: {known})", "check the --suite name")
+        problems.insert(0, f"the store {store.safe_url} holds no results for suite '{suite}' (it holds results for: "
+                           f"{', '.join(stored) or 'no suite'}); run `python -m benchmark run --suite {suite}` "
+                           "first, or pass the --storage it used")
+
+    histories = _histories(store, run, problems)
+    digest = results_hash(run, {f"{d}::{m}": h.trials for (d, m), h in histories.items()})
+    prov = summarize(run, histories, digest)
+
+    names = sorted({p.method for p in run.pairs} | {r.method for r in run.results})
+    mcards = method_cards(names, problems)
+    agg = aggregate(run, {m: c.family for m, c in mcards.items()}, {m for m, c in mcards.items() if c.registered},
+                    problems)
+    cards = {d: dataset_card(d, [p for p in run.pairs if p.dataset == d], [r for r in run.results if r.dataset == d],
+                             data_root, problems) for d in agg.datasets}
+    if agg.rows and not any(row.covered for row in agg.rows):
+        problems.append("no (dataset, method) pair has a successful seed re-run: every cell below says why")
+
+    suite_entry = suite_registry.get(suite) if suite in suite_registry else None
+    report_bib = report_bibtex(suite, prov, len(agg.datasets), len(agg.methods))
+    method_bibs = unique_entries([(m, mcards[m].paper) for m in agg.methods])
+    dataset_bibs = unique_entries([(d, cards[d].citation) for d in agg.datasets])
+    colors = plots.method_colors(agg.methods)
+    now = dt.datetime.now(dt.timezone.utc)
+    from benchmark.provenance import git_commit
+
+    common = {
+        "suite": suite, "prov": prov, "labels": LABELS, "short": SHORT, "definitions": DEFINITIONS,
+        "status_text": STATUS_TEXT, "headline": HEADLINE, "cost_definition": COST_DEFINITION,
+        "css": _asset("report.css"), "js": _asset("report.js"), "method_cards": mcards,
+        "families": sorted({c.family for c in mcards.values()}),
+        "built": {"version": benchmark.__version__, "commit": git_commit(), "store": store.safe_url,
+                  "at": now.strftime("%Y-%m-%d %H:%M UTC")},
+    }
+    env = environment()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "index.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+    (folder / "datasets").mkdir(exist_ok=True)
+    files: list[Path] = []
+
+    dataset_rows = []
+    pages_written = set()
+    for d in agg.datasets:
+        page = pages.dataset_page(d, agg, cards[d], {p.method: p for p in run.pairs if p.dataset == d},
+                                  _rows_by_method(run, d), histories, colors)
+        metrics = list(SHOWN) + (list(SHOTS) if agg.show_shots[d] else [])
+        best = {m: max((e.cells[m].mean for e in agg.entries[d].values() if e.cells[m].ok), default=None)
+                for m in metrics}
+        page_problems = [p for p in problems if d in p]
+        name = f"{slug(d)}.html"
+        html = env.get_template("dataset.html.j2").render(**common, **page, metrics=metrics, best=best,
+                                                          shots=agg.show_shots[d], problems=page_problems,
+                                                          objective=agg.objective)
+        _write(folder / "datasets" / name, html, files)
+        pages_written.add(name)
+        winners = [r.method for r in agg.rows if d in r.datasets_won]
+        dataset_rows.append({"name": d, "href": f"datasets/{name}", "card": cards[d], "winners": winners,
+                             "covered": sum(1 for e in agg.entries[d].values() if e.status == "ok")})
+    for old in (folder / "datasets").glob("*.html"):  # pages of datasets no longer in the results
+        if old.name not in pages_written:
+            old.unlink()
+
+    best = {m: max((r.cells[m].mean for r in agg.rows if r.cells[m].ok), default=None) for m in SHOWN}
+    best_rank = {m: min((r.ranks[m] for r in agg.rows if r.ranks[m] is not None), default=None) for m in HEADLINE}
+    budget_text = ", ".join(f"{b.get('trials')} trials, {b.get('seeds')} seeds" for b in prov.budgets)
+    html = env.get_template("index.html.j2").render(
+        **common, agg=agg, shown=SHOWN, best=best, best_rank=best_rank, rankings=pages.rankings(agg),
+        methods=mcards, dataset_rows=dataset_rows, problems=problems, report_bib=report_bib,
+        method_bibs=method_bibs, dataset_bibs=dataset_bibs, budget_text=budget_text,
+        uncited=[m for m in agg.methods if not mcards[m].paper.strip()], rank_definition=RANK_DEFINITION,
+        suite_description=(suite_entry.description if suite_entry else "This suite is not registered here; "
+                           "its results are shown as stored."),
+    )
+    _write(folder / "index.html", html, files)
+    _write(folder / "results.json", records_json(records_from_run(run)), files)
+    _write(folder / "leaderboard.csv", leaderboard_csv(agg, mcards), files)
+    _write(folder / "leaderboard.tex", leaderboard_tex(agg, suite, digest), files)
+    _write(folder / "references.bib", references_bib(report_bib, method_bibs + dataset_bibs), files)
+    built = BuiltReport(folder / "index.html", digest, problems, files)
+    if not run.pairs and not run.results:
+        raise BenchmarkError(problems[0] + f"; {built.index} says so", f"run `python -m benchmark run --suite {suite}`")
+    return built
+
+
+def _histories(store: Store, run: StoredRun, problems: list[str]) -> dict[tuple[str, str], TuningHistory]:
+    budgets = {(p.dataset, p.method): int(p.budget["trials"]) for p in run.pairs
+               if isinstance(p.budget.get("trials"), int)}
+    return read_histories(store, run.suite or "", budgets, problems)
+
+
+def report_hash(store: Store, suite: str) -> str:
+    """The results hash a report of ``suite`` built from ``store`` now would show, without building it."""
+    run = read_run(store, suite)
+    histories = _histories(store, run, [])
+    return results_hash(run, {f"{d}::{m}": h.trials for (d, m), h in histories.items()})
+
+
+def _rows_by_method(run: StoredRun, dataset: str) -> dict[str, list]:
+    rows: dict[str, list] = {}
+    for r in run.results:
+        if r.dataset == dataset:
+            rows.setdefault(r.method, []).append(r)
+    return rows

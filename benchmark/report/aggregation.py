@@ -1,0 +1,266 @@
+"""From stored rows to the figures a report shows: per-dataset seed means, suite means, ranks, wins.
+
+Per dataset, each figure is the mean over the seed re-runs of the best configuration, with the 95%
+Student-t interval over seeds (:func:`benchmark.metrics.mean_interval`). Per suite, it is the mean
+over datasets of those per-dataset means; its 95% interval propagates the seed intervals through
+the average (half-width sqrt(sum h_d^2) / D): datasets are the suite's fixed choice, so the
+interval says how much re-running with other seeds could move the figure. How methods compare
+across datasets is the job of the rank statistics (:mod:`benchmark.report.statistics`).
+
+A pair without a result is never a zero: its cell carries a status (not applicable, failed, data
+unavailable, corrupt row, not run, in progress) and the stored reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from benchmark.metrics import DEFINITIONS, HEADLINE, mean_interval
+from benchmark.report.artifacts import SampleGrids, read_sample_grids
+from benchmark.report.records import CORRUPT, StoredPair, StoredResult, StoredRun
+from benchmark.report.statistics import rank_rows
+from benchmark.store import COMPLETE, DATA_UNAVAILABLE, FAILED, NOT_APPLICABLE, OK
+
+SHOWN = HEADLINE + ("balanced_accuracy", "macro_f1")
+SHOTS = ("many_shot_accuracy", "medium_shot_accuracy", "few_shot_accuracy")
+EXPORTED = SHOWN + ("accuracy", "gmean", "ece") + SHOTS
+LABELS = {
+    "minority_recall": "Minority recall",
+    "minority_f1": "Minority F1",
+    "minority_pr_auc": "Minority PR-AUC",
+    "balanced_accuracy": "Balanced accuracy",
+    "macro_f1": "Macro-F1",
+    "accuracy": "Accuracy",
+    "gmean": "G-mean",
+    "ece": "ECE",
+    "many_shot_accuracy": "Many-shot",
+    "medium_shot_accuracy": "Medium-shot",
+    "few_shot_accuracy": "Few-shot",
+}
+MISSING, IN_PROGRESS, UNREGISTERED = "missing", "in-progress", "unregistered"
+STATUS_TEXT = {
+    NOT_APPLICABLE: "not applicable",
+    FAILED: "failed",
+    DATA_UNAVAILABLE: "data unavailable",
+    CORRUPT: "corrupt row",
+    MISSING: "not run",
+    IN_PROGRESS: "in progress",
+}
+
+
+@dataclass
+class Cell:
+    """A figure (mean and 95% half-width over ``n`` seeds or datasets) or, without one, a status."""
+
+    mean: float | None = None
+    half: float | None = None
+    n: int = 0
+    status: str = OK
+    reason: str | None = None
+    note: str | None = None  # e.g. "mean over 2 of 3 datasets: ..."
+
+    @property
+    def ok(self) -> bool:
+        return self.mean is not None and math.isfinite(self.mean)
+
+    def text(self, digits: int = 3) -> str:
+        if not self.ok:
+            return STATUS_TEXT.get(self.status, self.status)
+        if self.half is None or not math.isfinite(self.half):
+            return f"{self.mean:.{digits}f}"
+        return f"{self.mean:.{digits}f} ± {self.half:.{digits}f}"
+
+
+@dataclass
+class DatasetEntry:
+    """One method on one dataset: its cells and everything its dataset page draws."""
+
+    method: str
+    status: str
+    reason: str | None
+    cells: dict[str, Cell]
+    seeds: int = 0
+    seed_note: str | None = None
+    cost_seconds: float | None = None
+    best_params: dict[str, Any] | None = None
+    best_value: float | None = None
+    per_class_recall: list[float] | None = None
+    pr_curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    pr_seed: int | None = None
+    samples: SampleGrids | None = None
+
+
+@dataclass
+class MethodRow:
+    """One row of the suite leaderboard."""
+
+    method: str
+    family: str
+    registered: bool
+    cells: dict[str, Cell]
+    ranks: dict[str, float | None]
+    rank_counts: dict[str, int]
+    wins: int
+    datasets_won: list[str]
+    cost_seconds: float
+    covered: int  # datasets with a result
+
+
+@dataclass
+class Aggregate:
+    datasets: list[str]
+    methods: list[str]
+    entries: dict[str, dict[str, DatasetEntry]]  # dataset -> method -> entry
+    rows: list[MethodRow]
+    objective: str
+    show_shots: dict[str, bool]  # dataset -> long-tailed many/medium/few columns available
+
+
+def _status_of(pair: StoredPair | None, rows: list[StoredResult]) -> tuple[str, str | None]:
+    """Why a pair has no OK seed row: its pair status, else its rows' status, with a reason."""
+    bad = [r for r in rows if r.status != OK]
+    row_reasons = "; ".join(sorted({f"seed {r.seed}: {r.reason}" for r in bad if r.reason}))
+    if pair is not None and pair.status in (NOT_APPLICABLE, DATA_UNAVAILABLE, FAILED, CORRUPT):
+        return pair.status, pair.reason or row_reasons or None
+    if any(r.status == CORRUPT for r in rows):
+        return CORRUPT, row_reasons
+    if any(r.status == FAILED for r in rows):
+        return FAILED, row_reasons
+    if pair is not None and pair.status != COMPLETE:
+        return IN_PROGRESS, f"the pair is '{pair.status}': its run has not finished"
+    return MISSING, "no result is stored for this pair"
+
+
+def _finite(values: list[Any]) -> list[float]:
+    return [float(v) for v in values if v is not None and math.isfinite(v)]
+
+
+def build_entry(method: str, pair: StoredPair | None, rows: list[StoredResult], problems: list[str]) -> DatasetEntry:
+    ok = [r for r in rows if r.status == OK]
+    cost = (pair.spent.get("seconds") or 0.0) if pair is not None and isinstance(pair.spent, dict) else 0.0
+    cost += sum(float(r.timings.get("total_seconds") or 0.0) for r in rows if isinstance(r.timings, dict))
+    entry = DatasetEntry(method=method, status=OK, reason=None, cells={}, seeds=len(ok), cost_seconds=cost or None,
+                         best_params=pair.best_params if pair else (ok[0].params if ok else None),
+                         best_value=pair.best_value if pair else None)
+    if not ok:
+        entry.status, entry.reason = _status_of(pair, rows)
+        entry.cells = {m: Cell(status=entry.status, reason=entry.reason) for m in EXPORTED}
+        return entry
+    for metric in EXPORTED:
+        values = _finite([r.metrics.get(metric) for r in ok])
+        mean, half = mean_interval(values)
+        entry.cells[metric] = Cell(mean, half, len(values)) if values else Cell(status=MISSING, reason=f"{metric} not stored")
+    bad = [r for r in rows if r.status != OK]
+    if bad:
+        entry.seed_note = f"{len(bad)} of {len(rows)} seed re-runs left out: " + "; ".join(
+            f"seed {r.seed} {STATUS_TEXT.get(r.status, r.status)} ({r.reason})" for r in bad)
+    recalls = [r.per_class.get("recall") for r in ok if isinstance(r.per_class.get("recall"), list)]
+    if recalls and len({len(x) for x in recalls}) == 1:
+        arr = np.array([[np.nan if v is None else v for v in x] for x in recalls], dtype=np.float64)
+        entry.per_class_recall = np.nanmean(arr, axis=0).tolist() if arr.size else None
+    first = min(ok, key=lambda r: r.seed)
+    curves = first.artifacts.get("pr_curves")
+    if isinstance(curves, dict):
+        entry.pr_curves = {str(c): v for c, v in curves.items() if isinstance(v, dict)
+                           and isinstance(v.get("precision"), list) and isinstance(v.get("recall"), list)
+                           and len(v["precision"]) == len(v["recall"])}
+        entry.pr_seed = first.seed
+    for r in sorted(ok, key=lambda r: r.seed):
+        if "generated_samples" in r.artifacts:
+            try:
+                entry.samples = read_sample_grids(r.artifacts["generated_samples"])
+            except ValueError as exc:
+                problems.append(f"{r.dataset} x {r.method} seed {r.seed}: {exc}; its sample grid is not shown")
+            break
+    return entry
+
+
+def suite_cell(entries: list[tuple[str, DatasetEntry]], metric: str, total: int) -> Cell:
+    """Mean over datasets of the per-dataset seed means; half-width propagated from the seed intervals."""
+    have = [(d, e.cells[metric]) for d, e in entries if e.cells.get(metric) is not None and e.cells[metric].ok]
+    missing = [(d, e) for d, e in entries if not (e.cells.get(metric) is not None and e.cells[metric].ok)]
+    if not have:
+        statuses = Counter(e.status for _, e in missing)
+        status = statuses.most_common(1)[0][0] if statuses else MISSING
+        reason = "; ".join(f"{d}: {STATUS_TEXT.get(e.status, e.status)} ({e.reason})" for d, e in missing)
+        return Cell(status=status, reason=reason or "no result on any dataset")
+    means = [c.mean for _, c in have]
+    halves = [c.half for _, c in have]
+    half = math.sqrt(sum(h * h for h in halves)) / len(halves) if all(
+        h is not None and math.isfinite(h) for h in halves) else float("nan")
+    cell = Cell(float(np.mean(means)), half, len(have))
+    if len(have) < total:
+        cell.note = f"mean over {len(have)} of {total} datasets; none on " + "; ".join(
+            f"{d} ({STATUS_TEXT.get(e.status, e.status)}: {e.reason})" for d, e in missing)
+    return cell
+
+
+def aggregate(run: StoredRun, families: dict[str, str], registered: set[str], problems: list[str],
+              objective: str | None = None) -> Aggregate:
+    """Tables of the whole report from a suite's stored rows."""
+    datasets = sorted({p.dataset for p in run.pairs} | {r.dataset for r in run.results})
+    methods = sorted({p.method for p in run.pairs} | {r.method for r in run.results})
+    pairs = {(p.dataset, p.method): p for p in run.pairs}
+    rows: dict[tuple[str, str], list[StoredResult]] = {}
+    for r in run.results:
+        rows.setdefault((r.dataset, r.method), []).append(r)
+    if objective is None:
+        stored = Counter(p.budget.get("objective") for p in run.pairs if isinstance(p.budget.get("objective"), str))
+        objective = stored.most_common(1)[0][0] if stored else "minority_f1"
+    if objective not in DEFINITIONS:
+        objective = "minority_f1"
+
+    entries: dict[str, dict[str, DatasetEntry]] = {}
+    for d in datasets:
+        entries[d] = {m: build_entry(m, pairs.get((d, m)), rows.get((d, m), []), problems) for m in methods}
+    show_shots = {d: any(e.cells.get(s) is not None and e.cells[s].ok for e in entries[d].values() for s in SHOTS)
+                  for d in datasets}
+
+    # Ranks per dataset among the methods with a result there; wins on the tuning objective.
+    rank_sum = {metric: dict.fromkeys(methods, 0.0) for metric in HEADLINE}
+    rank_n = {metric: dict.fromkeys(methods, 0) for metric in HEADLINE}
+    won: dict[str, list[str]] = {m: [] for m in methods}
+    for d in datasets:
+        for metric in set(HEADLINE) | {objective}:
+            present = [m for m in methods if entries[d][m].cells[metric].ok]
+            if not present:
+                continue
+            values = np.array([[entries[d][m].cells[metric].mean for m in present]])
+            if metric in HEADLINE:
+                for m, rank in zip(present, rank_rows(values)[0], strict=True):
+                    rank_sum[metric][m] += float(rank)
+                    rank_n[metric][m] += 1
+            if metric == objective:
+                top = values.max()
+                for m in present:
+                    if entries[d][m].cells[metric].mean >= top - 1e-12:
+                        won[m].append(d)
+
+    # A dataset on which no method has a result (its data was unavailable, say) cannot tell methods
+    # apart: suite means are over the others, and the report says so once instead of on every row.
+    scored = [d for d in datasets if any(e.status == OK for e in entries[d].values())]
+    for d in datasets:
+        if d not in scored:
+            statuses = sorted({STATUS_TEXT.get(e.status, e.status) for e in entries[d].values()})
+            problems.append(f"dataset '{d}' has no result for any method ({', '.join(statuses)}); the suite "
+                            "figures are over the other datasets")
+    table_rows = []
+    for m in methods:
+        per_dataset = [(d, entries[d][m]) for d in (scored or datasets)]
+        cells = {metric: suite_cell(per_dataset, metric, len(per_dataset)) for metric in SHOWN}
+        table_rows.append(MethodRow(
+            method=m, family=families.get(m, "unregistered"), registered=m in registered, cells=cells,
+            ranks={k: (rank_sum[k][m] / rank_n[k][m] if rank_n[k][m] else None) for k in HEADLINE},
+            rank_counts={k: rank_n[k][m] for k in HEADLINE}, wins=len(won[m]), datasets_won=won[m],
+            cost_seconds=sum(entries[d][m].cost_seconds or 0.0 for d in datasets),
+            covered=sum(1 for _, e in per_dataset if e.status == OK),
+        ))
+    # Default order: the tuning objective, best first; rows without a figure last.
+    key_metric = objective if objective in SHOWN else "minority_f1"
+    table_rows.sort(key=lambda r: (not r.cells[key_metric].ok, -(r.cells[key_metric].mean or 0.0), r.method))
+    return Aggregate(datasets, [r.method for r in table_rows], entries, table_rows, objective, show_shots)

@@ -1,0 +1,56 @@
+"""BibTeX for a report: an entry for the report itself and the entries of its methods and datasets."""
+
+from __future__ import annotations
+
+import re
+
+import benchmark
+from benchmark.report.provenance import ProvenanceSummary
+
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def bib_key(bibtex: str) -> str | None:
+    match = re.search(r"@\w+\s*\{\s*([^,\s]+)\s*,", bibtex or "")
+    return match.group(1) if match else None
+
+
+def _braced(text: str) -> str:
+    """A BibTeX field value: LaTeX specials escaped, braces balanced."""
+    text = text.replace("\\", "/").replace("{", "(").replace("}", ")")
+    return re.sub(r"([&%$#_])", r"\\\1", text)
+
+
+def report_bibtex(suite: str, prov: ProvenanceSummary, n_datasets: int, n_methods: int) -> str:
+    """The report's own entry. Its date is when the last result was stored, and its key carries
+    the results hash, so the same results always give the same entry."""
+    date = prov.date
+    short = prov.results_hash[:8]
+    key = re.sub(r"[^A-Za-z0-9]+", "-", f"imbalance-benchmark-{suite}-{date.year}-{short}").strip("-")
+    commits = ", ".join(prov.commits) or "unknown"
+    versions = ", ".join(prov.versions) or benchmark.__version__
+    fields = {
+        "title": "{" + _braced(f"Imbalance benchmark leaderboard: suite {suite}") + "}",
+        "author": "{imbalance-benchmark contributors}",
+        "year": str(date.year),
+        "month": MONTHS[date.month - 1],
+        "howpublished": _braced(f"Report of the imbalance-benchmark suite {suite}, version {versions}"),
+        "note": _braced(f"{n_datasets} datasets x {n_methods} methods; results hash sha256:{prov.results_hash}; "
+                        f"git commit {commits}"),
+    }
+    body = ",\n".join(f"  {name} = {value if name in ('year', 'month') else '{' + value + '}'}"
+                      for name, value in fields.items())
+    return f"@misc{{{key},\n{body}\n}}"
+
+
+def unique_entries(named: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(who cites, BibTeX) pairs with empty entries dropped and each key kept once (several methods
+    of one paper share its entry); the names sharing an entry are joined."""
+    by_key: dict[str, tuple[list[str], str]] = {}
+    for name, bib in named:
+        bib = (bib or "").strip()
+        if not bib:
+            continue
+        key = bib_key(bib) or bib
+        by_key.setdefault(key, ([], bib))[0].append(name)
+    return [(", ".join(names), bib) for names, bib in by_key.values()]

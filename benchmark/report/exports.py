@@ -1,0 +1,123 @@
+"""Files written next to the HTML: ``leaderboard.csv``, ``leaderboard.tex``, ``references.bib``.
+
+(``results.json`` is :func:`benchmark.report.records.records_json`, the rows of ``python -m
+benchmark results``.) Missing figures are never zeros: the CSV leaves them empty and names the
+status; the LaTeX table prints the status in italics.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+from benchmark.metrics import HEADLINE
+from benchmark.report.aggregation import EXPORTED, SHOWN, STATUS_TEXT, Aggregate, Cell
+from benchmark.report.cards import MethodCard
+
+TEX_LABELS = {
+    "minority_recall": "Min.\\ recall",
+    "minority_f1": "Min.\\ F1",
+    "minority_pr_auc": "Min.\\ PR-AUC",
+    "balanced_accuracy": "Bal.\\ acc.",
+    "macro_f1": "Macro-F1",
+}
+
+
+def _num(value: float | None, digits: int = 6) -> str:
+    return "" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def leaderboard_csv(agg: Aggregate, methods: dict[str, MethodCard]) -> str:
+    """One row per method for the suite (scope ``suite``), then one per (dataset, method)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    metric_cols = [f"{m}_{part}" for m in EXPORTED for part in ("mean", "ci95")]
+    writer.writerow(["scope", "method", "family", "status", "reason", "n", *metric_cols,
+                     *[f"avg_rank_{m}" for m in HEADLINE], "datasets_won", "cost_device_seconds"])
+    for row in agg.rows:
+        status = "ok" if row.covered else next(iter(row.cells.values())).status
+        reason = "" if row.covered else (next(iter(row.cells.values())).reason or "")
+        values = []
+        for m in EXPORTED:
+            cell = row.cells.get(m)
+            values += [_num(cell.mean), _num(cell.half)] if cell is not None and cell.ok else ["", ""]
+        writer.writerow(["suite", row.method, methods[row.method].family, status, reason, row.covered, *values,
+                         *[_num(row.ranks[m], 4) for m in HEADLINE], row.wins, _num(row.cost_seconds, 3)])
+    won = {row.method: set(row.datasets_won) for row in agg.rows}
+    for d in agg.datasets:
+        for m in agg.methods:
+            e = agg.entries[d][m]
+            values = []
+            for metric in EXPORTED:
+                cell = e.cells[metric]
+                values += [_num(cell.mean), _num(cell.half)] if cell.ok else ["", ""]
+            writer.writerow([d, m, methods[m].family, e.status, e.reason or e.seed_note or "", e.seeds, *values,
+                             "", "", "", int(d in won[m]),
+                             _num(e.cost_seconds, 3)])
+    return buffer.getvalue()
+
+
+def tex_escape(text: str) -> str:
+    specials = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    return "".join(specials.get(ch, ch) for ch in text)
+
+
+def _tex_cell(cell: Cell, best: float | None) -> str:
+    if not cell.ok:
+        return "\\textit{" + tex_escape(STATUS_TEXT.get(cell.status, cell.status)) + "}"
+    # Bold compares the printed (rounded) means, so two equal-looking figures are both bold.
+    is_best = best is not None and round(cell.mean, 3) == round(best, 3)
+    body = f"{cell.mean:.3f}" + (f" \\pm {cell.half:.3f}" if cell.half is not None and math.isfinite(cell.half) else "")
+    return f"$\\mathbf{{{body}}}$" if is_best else f"${body}$"
+
+
+def _tex_table(rows: list[tuple[str, dict[str, Cell]]], caption: str, label: str) -> str:
+    best = {m: max((c[m].mean for _, c in rows if c[m].ok), default=None) for m in SHOWN}
+    lines = [
+        "\\begin{table}[htbp]",
+        "\\centering",
+        "\\small",
+        f"\\caption{{{caption}}}",
+        f"\\label{{{label}}}",
+        "\\begin{tabular}{l" + "c" * len(SHOWN) + "}",
+        "\\toprule",
+        "Method & " + " & ".join(TEX_LABELS[m] for m in SHOWN) + " \\\\",
+        "\\midrule",
+    ]
+    for name, cells in rows:
+        lines.append(tex_escape(name) + " & " + " & ".join(_tex_cell(cells[m], best[m]) for m in SHOWN) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
+    return "\n".join(lines)
+
+
+def leaderboard_tex(agg: Aggregate, suite: str, results_hash: str) -> str:
+    """Booktabs tables for papers: the suite leaderboard, then one table per dataset. Needs only
+    ``\\usepackage{booktabs}``; ``\\input`` the file or copy a table."""
+    safe = "".join(ch if ch.isalnum() else "-" for ch in suite)
+    parts = [
+        f"% Leaderboard of the imbalance-benchmark suite '{suite}'; results hash sha256:{results_hash}.",
+        "% Needs \\usepackage{booktabs}. Mean $\\pm$ half-width of the 95% interval; best per column in bold.",
+        "",
+        _tex_table(
+            [(r.method, r.cells) for r in agg.rows],
+            f"Suite \\texttt{{{tex_escape(suite)}}}: mean over {len(agg.datasets)} datasets of the per-dataset "
+            "means over seeds, $\\pm$ 95\\% interval (seed variation propagated through the average). "
+            "Minority: the positive class (binary) or the tail third of classes. Best per column in bold.",
+            f"tab:{safe}-leaderboard",
+        ),
+    ]
+    for d in agg.datasets:
+        parts.append(_tex_table(
+            [(m, agg.entries[d][m].cells) for m in agg.methods],
+            f"Dataset \\texttt{{{tex_escape(d)}}} (suite \\texttt{{{tex_escape(suite)}}}): mean over seeds "
+            "$\\pm$ 95\\% interval (Student-$t$). Best per column in bold.",
+            f"tab:{safe}-{''.join(ch if ch.isalnum() else '-' for ch in d)}",
+        ))
+    return "\n".join(parts)
+
+
+def references_bib(report_entry: str, entries: list[tuple[str, str]]) -> str:
+    return "\n\n".join([report_entry] + [bib for _, bib in entries]) + "\n"
+

@@ -1,0 +1,195 @@
+"""What each page shows beyond the tables: the statistical ranking and the per-dataset figures."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from benchmark.metrics import HEADLINE
+from benchmark.report import plots
+from benchmark.report.aggregation import LABELS, Aggregate
+from benchmark.report.cards import DatasetCard
+from benchmark.report.history import TuningHistory
+from benchmark.report.records import StoredPair, StoredResult
+from benchmark.report.statistics import (
+    ALPHA,
+    cliques,
+    complete_blocks,
+    friedman,
+    nemenyi_critical_difference,
+    rank_rows,
+)
+
+TOP_METHODS_PR = 3  # precision-recall curves of the best methods by minority PR-AUC
+MAX_PR_CLASSES = 6  # the rarest minority classes get a panel
+
+
+@dataclass
+class Ranking:
+    metric: str
+    summary: str
+    svg: str | None = None
+    methods: list[str] | None = None
+    average_ranks: list[float] | None = None
+    critical_difference: float | None = None
+    p_value: float | None = None
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _stat(value: float) -> str:
+    return "∞ (identical ranks on every dataset)" if math.isinf(value) else f"{value:.2f}"
+
+
+def ranking(agg: Aggregate, metric: str) -> Ranking:
+    """Friedman test and Nemenyi critical-difference diagram for one metric over the suite."""
+    table = {m: {d: agg.entries[d][m].cells[metric].mean for d in agg.datasets if agg.entries[d][m].cells[metric].ok}
+             for m in agg.methods}
+    blocks = complete_blocks(table, agg.methods, agg.datasets)
+    n, k = len(blocks.datasets), len(blocks.methods)
+    left_out = []
+    if blocks.left_out_methods:
+        left_out.append("left out for lack of results on every compared dataset: " + ", ".join(blocks.left_out_methods))
+    if blocks.left_out_datasets:
+        left_out.append("datasets left out (a compared method has no result there): "
+                        + ", ".join(blocks.left_out_datasets))
+    if n < 2 or k < 3:
+        return Ranking(metric, f"The Friedman test needs at least 2 datasets and 3 methods with results on all of them; "
+                               f"this suite has {n} dataset(s) x {k} method(s) with complete results. "
+                       + " ".join(s.capitalize() + "." for s in left_out))
+    result = friedman(blocks.scores)
+    ranks = rank_rows(blocks.scores).mean(axis=0).tolist()
+    cd = nemenyi_critical_difference(k, n, ALPHA)
+    groups = cliques(ranks, cd)
+    verdict = ("the average ranks differ significantly" if result.significant()
+               else "the test does not reject that all methods are equivalent, so the post-hoc groups are shown "
+                    "for reference only")
+    summary = (f"Friedman over {n} datasets and {k} methods: χ²({k - 1}) = {result.chi2:.2f}, {_p(result.p_chi2)}; "
+               f"Iman-Davenport F({k - 1}, {(k - 1) * (n - 1)}) = {_stat(result.f)}, {_p(result.p_f)}: {verdict} "
+               f"(α = {ALPHA}). Nemenyi critical difference CD = {cd:.2f}.")
+    if n < 10:
+        summary += f" With {n} datasets the chi-square approximation is rough; read the test as indicative."
+    if left_out:
+        summary += " " + " ".join(s.capitalize() + "." for s in left_out)
+    svg = plots.cd_diagram(blocks.methods, ranks, cd, groups)
+    return Ranking(metric, summary, svg, blocks.methods, ranks, cd, result.p_f)
+
+
+def rankings(agg: Aggregate) -> list[Ranking]:
+    return [ranking(agg, metric) for metric in HEADLINE]
+
+
+def _params_text(params: dict[str, Any] | None) -> str:
+    if not params:
+        return "(none: the method has no hyper-parameters)" if params is not None else "–"
+    parts = []
+    for key, value in sorted(params.items()):
+        parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
+    return ", ".join(parts)
+
+
+def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, StoredPair],
+                 rows: dict[str, list[StoredResult]], histories: dict[tuple[str, str], TuningHistory],
+                 colors: dict[str, str]) -> dict[str, Any]:
+    """Template context of one dataset page: its figures and tables."""
+    entries = agg.entries[d]
+    ok_methods = [m for m in agg.methods if entries[m].status == "ok"]
+    ctx: dict[str, Any] = {"card": card, "entries": entries}
+
+    # Leaderboard order on the page: the suite objective's per-dataset mean, best first.
+    key = agg.objective
+    ctx["methods_order"] = sorted(agg.methods, key=lambda m: (not entries[m].cells[key].ok,
+                                                               -(entries[m].cells[key].mean or 0.0), m))
+
+    # Per-class recall heatmap, classes head to tail.
+    with_recall = [m for m in ctx["methods_order"] if entries[m].per_class_recall]
+    sizes = {len(entries[m].per_class_recall) for m in with_recall}
+    ctx["heatmap"] = None
+    if with_recall and len(sizes) == 1:
+        num_classes = sizes.pop()
+        order = card.head_to_tail(num_classes)
+        matrix = np.array([[entries[m].per_class_recall[c] for c in order] for m in with_recall], dtype=np.float64)
+        train = (card.class_counts or {}).get("train")
+        labels = [f"{card.class_label(c)}" + (f"\n({train[c]})" if train and len(train) == num_classes else "")
+                  for c in order]
+        minority = [c in card.minority_classes for c in order]
+        ctx["heatmap"] = plots.recall_heatmap(with_recall, labels, matrix, minority,
+                                              "Per-class test recall (mean over seeds)")
+        ctx["heatmap_caption"] = (
+            "Rows: methods (best first on " + LABELS.get(key, key) + "). Columns: classes from head to tail"
+            + (" by training count (in brackets)" if train else "; training counts are unknown, so in class order")
+            + ". Minority classes in red with •. Recall per class is the mean over seed re-runs.")
+
+    # Precision-recall curves of the top methods by minority PR-AUC, for the rarest minority classes.
+    by_ap = sorted((m for m in ok_methods if entries[m].cells["minority_pr_auc"].ok and entries[m].pr_curves),
+                   key=lambda m: -entries[m].cells["minority_pr_auc"].mean)[:TOP_METHODS_PR]
+    ctx["pr_plot"] = None
+    if by_ap:
+        classes = sorted({c for m in by_ap for c in entries[m].pr_curves}, key=_rarity(card))[:MAX_PR_CLASSES]
+        curves = {c: {m: entries[m].pr_curves[c] for m in by_ap if c in entries[m].pr_curves} for c in classes}
+        labels = {c: card.class_label(int(c)) if c.isdigit() else c for c in classes}
+        ctx["pr_plot"] = plots.pr_curve_panels(curves, labels, colors,
+                                               "Precision-recall, minority classes (test split)")
+        seeds = sorted({entries[m].pr_seed for m in by_ap if entries[m].pr_seed is not None})
+        ctx["pr_caption"] = (
+            f"The {len(by_ap)} method(s) with the best mean minority PR-AUC on this dataset; curve of seed "
+            f"{', '.join(map(str, seeds))} (the first re-run), one panel per minority class"
+            + (f" (the {MAX_PR_CLASSES} rarest shown)" if len({c for m in by_ap for c in entries[m].pr_curves})
+               > MAX_PR_CLASSES else "") + ".")
+
+    ctx["samples"] = [{"method": m, "grids": entries[m].samples} for m in ctx["methods_order"] if entries[m].samples]
+
+    # Tuning history and best configurations.
+    best_lines, dots, budget = {}, {}, None
+    for m in ctx["methods_order"]:
+        h = histories.get((d, m))
+        if h is None:
+            continue
+        best_lines[m] = h.best_so_far()
+        dots[m] = [(t["number"], t["value"]) for t in h.trials if t["state"] == "COMPLETE"
+                   and t["value"] is not None and math.isfinite(t["value"])]
+        budget = max(budget or 0, len(h.trials))
+    ctx["history"] = (plots.tuning_history_plot(best_lines, dots, colors, key, budget)
+                      if any(best_lines.values()) else None)
+    params = []
+    for m in ctx["methods_order"]:
+        pair = pairs.get(m)
+        spent = pair.spent if pair is not None and isinstance(pair.spent, dict) else {}
+        trials = spent.get("trials")
+        params.append({
+            "method": m,
+            "value": pair.best_value if pair is not None else None,
+            "trials": trials or 0,
+            "trials_text": (f"{spent.get('complete', 0)} / {spent.get('pruned', 0)} / {spent.get('failed', 0)}"
+                            if trials is not None else "–"),
+            "failures": "; ".join(spent.get("failures") or []) or "no failed trials",
+            "text": _params_text(entries[m].best_params) if entries[m].status != "not-applicable"
+            else "not applicable: " + (entries[m].reason or ""),
+        })
+    ctx["params"] = params
+
+    configs = {}
+    for m in agg.methods:
+        for r in rows.get(m, []):
+            if r.provenance.get("config"):
+                engine = r.provenance.get("engine") or "?"
+                configs.setdefault(engine, json.dumps(r.provenance["config"], sort_keys=True))
+    ctx["configs"] = [{"engine": e, "text": t} for e, t in sorted(configs.items())]
+    return ctx
+
+
+def _rarity(card: DatasetCard):
+    train = (card.class_counts or {}).get("train")
+
+    def key(c: str) -> tuple:
+        idx = int(c) if c.isdigit() else -1
+        count = train[idx] if train and 0 <= idx < len(train) else math.inf
+        return (count, idx)
+
+    return key

@@ -1,0 +1,77 @@
+"""What produced the results of a report, gathered from the provenance stored with every seed row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmark.report.history import TuningHistory
+from benchmark.report.records import StoredRun
+
+
+@dataclass
+class ProvenanceSummary:
+    versions: list[str] = field(default_factory=list)
+    commits: list[str] = field(default_factory=list)
+    packages: dict[str, list[str]] = field(default_factory=dict)
+    hosts: list[str] = field(default_factory=list)
+    platforms: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    engines: list[str] = field(default_factory=list)
+    budgets: list[dict[str, Any]] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    split_seeds: list[Any] = field(default_factory=list)
+    started: dt.datetime | None = None
+    finished: dt.datetime | None = None
+    results_hash: str = ""
+    rows: int = 0
+
+    @property
+    def date(self) -> dt.datetime:
+        """The date a citation of these results carries: when the last of them was stored."""
+        return self.finished or dt.datetime(1970, 1, 1)
+
+    def warnings(self) -> list[str]:
+        notes = []
+        if len(self.commits) > 1 or len(self.versions) > 1:
+            notes.append("results come from more than one version or commit of the benchmark")
+        if any(c.endswith("-dirty") for c in self.commits):
+            notes.append("some results were produced from a working tree with uncommitted changes (-dirty)")
+        if len(self.budgets) > 1:
+            notes.append("pairs of this suite were run with different budgets: their figures are not comparable")
+        return notes
+
+
+def _sorted_set(values: Any) -> list:
+    return sorted({v for v in values if v not in (None, "")}, key=str)
+
+
+def summarize(run: StoredRun, histories: dict[tuple[str, str], TuningHistory], results_hash: str) -> ProvenanceSummary:
+    rows = [r for r in run.results if r.provenance]
+    prov = [r.provenance for r in rows]
+    packages: dict[str, set[str]] = {}
+    for p in prov:
+        for name, version in (p.get("packages") or {}).items():
+            packages.setdefault(name, set()).add(str(version))
+    budgets = Counter(json.dumps(p.budget, sort_keys=True) for p in run.pairs if p.budget)
+    starts = [r.created_at for r in run.results if r.created_at] + [h.started for h in histories.values() if h.started]
+    ends = [r.updated_at for r in run.results if r.updated_at] + [h.finished for h in histories.values() if h.finished]
+    return ProvenanceSummary(
+        versions=_sorted_set(p.get("benchmark_version") for p in prov),
+        commits=_sorted_set(p.get("git_commit") for p in prov),
+        packages={k: sorted(v) for k, v in sorted(packages.items(), key=lambda kv: kv[0].lower())},
+        hosts=_sorted_set(p.get("host") for p in prov),
+        platforms=_sorted_set(p.get("platform") for p in prov),
+        devices=_sorted_set(p.get("device_name") or p.get("device") for p in prov),
+        engines=_sorted_set([p.get("engine") for p in prov] + [p.engine for p in run.pairs]),
+        budgets=[json.loads(b) for b, _ in budgets.most_common()],
+        seeds=sorted({r.seed for r in run.results if r.seed is not None}),
+        split_seeds=_sorted_set([p.info.get("split_seed") for p in run.pairs] + [p.get("split_seed") for p in prov]),
+        started=min(starts) if starts else None,
+        finished=max(ends) if ends else None,
+        results_hash=results_hash,
+        rows=len(run.results),
+    )
