@@ -11,11 +11,23 @@ hook (Recipe slot) when the engine calls it                   signature
                                                               target: labels (B,) or soft labels (B, C)
 ``loss``           each batch (deep)                          ``loss(logits, target, epoch) -> scalar``
 ``stages``         training schedule (deep)                   list of :class:`Stage`
+``Stage.feature_`` once at the start of its stage (deep):      ``resample(features, y, seed) -> (F, y)``;
+``resample``       embeds the training set with the stage's   features (N, D) float32 and y (N,) int64
+                   backbone (``Backbone.features``, eval      on the engine's device; return tensors or
+                   mode), then trains only the head on the    arrays, (N', D) and (N',); the engine
+                   returned rows (no ``augment``)             times it as ``feature_resample_seconds``
 ``adjust``         at prediction (both engines)               ``fit(val_logits, val_y, train_counts)``
                                                               (optional), ``adjust(logits) -> logits``
 ``classifier``     classical engine: replaces its model       ``classifier(seed) -> sklearn estimator``
 ``class_weight``   classical engine: per-class weights        array of C floats
 =================  =========================================  ========================================
+
+Deep-engine details: ``augment`` gets images as floats in [0, 1] (before standardisation) and the
+:class:`~benchmark.training.deep.TrainState`; ``batch_indices`` may return any length (over- or
+under-sampling epochs). On a GPU the engine replays each training step as a CUDA graph when every
+per-batch hook allows it: the default loss does; a component opts in with a class attribute
+``graph_safe = True`` (device tensor operations only, no ``.item()``, no host-side randomness,
+random draws from torch's default generator). Other components run eagerly, which is always correct.
 
 A method's ``search_space(trial, ctx)`` suggests its parameters with Optuna's ``trial.suggest_*``;
 its builder receives those parameters and a :class:`MethodContext` (the training class counts, the
@@ -50,8 +62,9 @@ class Stage:
     ``epochs`` is a fraction of the suite's epoch budget (the stages of a recipe sum to 1, so every
     method trains for the same number of epochs). ``train`` is "all" or "head" (everything but the
     last layer frozen); ``reinit_head`` re-initialises the last layer first. ``batch_sampler`` and
-    ``loss`` replace the recipe's for this stage; ``feature_resample`` (EOS and friends) resamples
-    penultimate-layer features of the training set and trains the head on them.
+    ``loss`` replace the recipe's for this stage; ``feature_resample`` (EOS, cRT on features and
+    friends) resamples penultimate-layer embeddings of the training set and trains only the head on
+    them for the stage's epochs (features frozen; see the hook table above).
     """
 
     name: str
