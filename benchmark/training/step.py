@@ -13,6 +13,16 @@ and replays it. Capture needs every per-batch hook to be pure device work: the d
 a component declares it with a class attribute ``graph_safe = True`` (only tensor operations on
 the device, no ``.item()`` or host-side randomness, random draws from torch's default generator).
 A loss hook gets the epoch as a Python number, so a custom loss is captured anew every epoch.
+
+What each choice bought, measured on an H100 (torch 2.11), steady-state images/s of one trial
+(ten epochs, Fashion-MNIST-LT small CNN or synthetic CIFAR-shaped ResNet-32):
+
+- CUDA graphs: small CNN at batch 64, 17.6k eager -> 176k; ResNet-32 at batch 128, 7.2k -> 34.7k,
+  at batch 512, 27k -> 65k. Capture costs 0.1 to 0.5 s once per stage and batch size.
+- bf16 autocast: small CNN batch 64, 128k (fp32) -> 176k; ResNet-32 batch 512, 44k -> 65k.
+- channels_last: ResNet-32 batch 512, 20k -> 65k; no change for the small CNN (kept: it is free).
+- cudnn.benchmark (non-deterministic algorithm search): +2 to 9% steady state but 1.5 to 6 s of search
+  in the first epoch, so the engine keeps deterministic algorithms (``TrainingConfig.deterministic``).
 """
 
 from __future__ import annotations
