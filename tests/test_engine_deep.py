@@ -237,7 +237,7 @@ def test_a_stacked_member_trains_exactly_like_a_single_trial():
     steps: this checks the vmapped model, the batch-norm statistics and the stacked AdamW and SGD."""
     split = make_image_split()
     for optimizer in ("adam", "sgd"):
-        config = TrainingConfig(epochs=2, batch_size=16, lr=3e-3, weight_decay=1e-3, model="resnet32",
+        config = TrainingConfig(epochs=1, batch_size=16, lr=3e-3, weight_decay=1e-3, model="resnet32",
                                 optimizer=optimizer)
         lone = DeepEngine().fit(split, Recipe(), config, seed=5, device="cpu")
         stack = fit_stacked(split, [Recipe(), Recipe()], [config, replace(config, lr=1e-2)], [5, 6], device="cpu")
