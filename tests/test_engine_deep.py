@@ -282,9 +282,11 @@ def test_fit_many_stacks_what_it_can_and_trains_the_rest_one_by_one():
 
 # -- on a GPU ------------------------------------------------------------------------------------
 @gpu
-def test_cuda_graphs_take_the_same_steps_as_eager_training_and_repeat_exactly():
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_cuda_graphs_take_the_same_steps_as_eager_training_and_repeat_exactly(optimizer):
     split = make_image_split()
-    config = TrainingConfig(epochs=3, batch_size=16, lr=3e-3, model="resnet32", precision="fp32")
+    config = TrainingConfig(epochs=3, batch_size=16, lr=3e-3, model="resnet32", precision="fp32", optimizer=optimizer,
+                            weight_decay=1e-4)
     eager = DeepEngine().fit(split, Recipe(), replace(config, cuda_graphs=False), seed=1, device="cuda")
     graphed = [DeepEngine().fit(split, Recipe(), config, seed=1, device="cuda") for _ in range(2)]
     p = [m.predict_proba(split.test.X) for m in (eager, *graphed)]
