@@ -355,3 +355,10 @@ def test_split_too_small_for_a_validation_image_per_class(tmp_path):
     assert "lower rho or raise n_max" in str(info.value)
     ok = long_tail_split("tiny-lt", replace(request, params={"rho": 10, "n_max": 40}), X, y, X, y, list("abcd"))
     assert ok.class_counts("val")[-1] == 1 and ok.class_counts("train")[-1] == 3
+    assert ok.minority_classes == [2, 3]  # the tail third: ceil(4/3) classes
+
+
+def test_minority_share_is_configurable(tmp_path):
+    X, y = labelled_images([40] * 6, (1, 4, 4))
+    request = LoadRequest("tiny-lt", tmp_path, 0, {"rho": 10, "n_max": 40, "minority_fraction": 0.5})
+    assert long_tail_split("tiny-lt", request, X, y, X, y, list("abcdef")).minority_classes == [3, 4, 5]

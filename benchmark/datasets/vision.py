@@ -35,7 +35,14 @@ from benchmark.datasets.torchvision_files import (
     mnist_expected,
 )
 from benchmark.errors import BenchmarkError
-from benchmark.protocol import PROFILES, balanced_holdout, check_rho, stratified_holdout, subsample_per_class
+from benchmark.protocol import (
+    PROFILES,
+    balanced_holdout,
+    check_rho,
+    minority_classes,
+    stratified_holdout,
+    subsample_per_class,
+)
 
 VAL_FRACTION = 0.2
 
@@ -127,8 +134,11 @@ def long_tail_split(name: str, request: LoadRequest, X: np.ndarray, y: np.ndarra
         X_test, y_test = X_test[test_keep], y_test[test_keep]
     info = {"profile": profile, "rho": rho, "n_max": n_max, "long_tail_counts": counts,
             "long_tail_size": int(sum(counts)), "val_fraction": val_fraction}
+    # The tail third by training count unless the entry sets another share ("minority_fraction").
+    tail = (minority_classes(np.bincount(y_lt[train_idx], minlength=num_classes).tolist(),
+                             params["minority_fraction"]) if "minority_fraction" in params else [])
     return Split(name, "image", class_names, DataPart(X_lt[train_idx], y_lt[train_idx]),
-                 DataPart(X_lt[val_idx], y_lt[val_idx]), DataPart(X_test, y_test), info=info)
+                 DataPart(X_lt[val_idx], y_lt[val_idx]), DataPart(X_test, y_test), minority_classes=tail, info=info)
 
 
 # -- digits-lt: scikit-learn's bundled digits, for tests and the smoke suite --------------------------
