@@ -1,43 +1,80 @@
 """Data-level samplers of imbalanced-learn, run once on the training split (the ``resample`` hook).
 
+This module holds the adapter, the search-space helpers every sampler shares, and the over-sampling
+and combined rows; :mod:`benchmark.methods.under_sampling` holds the under-sampling rows.
+
 Images are resampled in pixel space (flattened, resampled, rounded back to uint8 and reshaped), as
 the book chapter does; text in the featuriser's space (TF-IDF); tabular rows on standardised
-features. Validation and test rows never reach a sampler: the engines call it on training rows only.
+numeric features with nominal columns kept as integer codes (what SMOTENC and SMOTEN need).
+Validation and test rows never reach a sampler: the engines call it on training rows only. On
+large dense data the neighbour searches run with torch on the device
+(:mod:`benchmark.methods.nearest_neighbours`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse as sp
 
+from benchmark.errors import BenchmarkError
 from benchmark.methods.base import MethodContext, Recipe, register_method
+from benchmark.methods.nearest_neighbours import NeighbourSearch
+
+if TYPE_CHECKING:
+    from benchmark.datasets.base import Split
 
 ALL_MODALITIES = ("image", "text", "tabular")
 BOTH_ENGINES = ("deep", "classical")
 
 
 class ImblearnResampler:
-    """Adapts any imbalanced-learn sampler (``fit_resample``) to the ``resample`` hook."""
+    """Adapts any imbalanced-learn sampler (``fit_resample``) to the ``resample`` hook.
+
+    ``make_sampler(seed, knn)`` returns a fresh sampler with ``random_state=seed``; ``knn(k, extra)``
+    gives its neighbour argument (an integer, or a torch estimator on large data).
+    """
 
     space = "features"
 
-    def __init__(self, make_sampler: Callable[[int], Any]):
-        self.make_sampler = make_sampler  # seed -> a fresh sampler with random_state=seed
+    def __init__(self, name: str, make_sampler: Callable[[int, NeighbourSearch], Any], *, dense: bool = False):
+        self.name = name
+        self.make_sampler = make_sampler
+        self.dense = dense  # the sampler breaks on sparse input (imbalanced-learn bug): densify first
 
     def resample(self, X: Any, y: np.ndarray, seed: int) -> tuple[Any, np.ndarray]:
-        sampler = self.make_sampler(seed)
+        y = np.asarray(y)
         if isinstance(X, np.ndarray) and X.ndim > 2:  # images: pixel space
             shape, dtype = X.shape[1:], X.dtype
             flat = X.reshape(len(X), -1).astype(np.float32)
-            X_res, y_res = sampler.fit_resample(flat, y)
+            X_res, y_res = self._fit_resample(flat, y, seed)
             X_res = np.asarray(X_res)
             if dtype == np.uint8:
                 X_res = np.clip(np.rint(X_res), 0, 255)
             return X_res.astype(dtype).reshape(len(X_res), *shape), np.asarray(y_res, dtype=np.int64)
-        X_res, y_res = sampler.fit_resample(X, y)
+        X_res, y_res = self._fit_resample(X, y, seed)
         return X_res, np.asarray(y_res, dtype=np.int64)
+
+    def _fit_resample(self, X: Any, y: np.ndarray, seed: int) -> tuple[Any, np.ndarray]:
+        if self.dense and sp.issparse(X):
+            X = X.toarray()
+        sampler = self.make_sampler(seed, NeighbourSearch.for_data(X))
+        try:
+            return sampler.fit_resample(X, y)
+        except (ValueError, RuntimeError) as exc:  # imbalanced-learn's own checks: name the sampler and data
+            counts = np.bincount(y).tolist()
+            raise BenchmarkError(
+                f"{self.name} failed on {X.shape[0]} training rows with class counts {counts}: {exc}",
+                "this configuration does not fit the data; other trials of the study may still succeed",
+            ) from exc
+
+
+# -- search-space helpers: every bound comes from the training counts ----------------------------------
+def smallest_class(ctx: MethodContext) -> int:
+    """The smallest non-empty training class: a k-neighbour search inside it needs k < this."""
+    return min(c for c in ctx.class_counts if c > 0)
 
 
 def binary_ratio(trial, ctx: MethodContext, name: str = "sampling_strategy") -> Any:
@@ -49,12 +86,44 @@ def binary_ratio(trial, ctx: MethodContext, name: str = "sampling_strategy") -> 
 
 
 def neighbours(trial, ctx: MethodContext, name: str = "k_neighbors", high: int = 10) -> int:
-    """k for neighbour-based samplers, bounded by the smallest minority class of the training split."""
-    smallest = max(2, min(ctx.class_counts[c] for c in ctx.minority_classes))
-    return trial.suggest_int(name, 1, max(1, min(high, smallest - 1)))
+    """k for a neighbour search inside a class, bounded by the smallest class of the training split."""
+    return trial.suggest_int(name, 1, max(1, min(high, smallest_class(ctx) - 1)))
 
 
-ROS_BIB = """@article{lemaitre2017imbalanced,
+def needs_two_per_class(split: Split) -> str | None:
+    """``applies_to`` of the neighbour-based samplers: each class needs a neighbour of its own kind."""
+    counts = split.class_counts("train")
+    if min(c for c in counts if c > 0) < 2:
+        return f"the training split has a class with one sample (class counts {counts}); neighbour-based samplers need two"
+    return None
+
+
+def nominal_columns(kinds: tuple[str, ...] | list[str] | None) -> list[int]:
+    return [j for j, k in enumerate(kinds or ()) if k == "nominal"]
+
+
+def mixed_features(split: Split) -> str | None:
+    """SMOTENC needs nominal and numeric features together."""
+    nominal = nominal_columns(split.feature_kinds)
+    total = len(split.feature_kinds or ())
+    if not nominal or len(nominal) == total:
+        what = "no nominal" if not nominal else "only nominal"
+        return f"SMOTENC needs nominal and numeric features; {split.dataset} has {what} features (use SMOTE or SMOTEN)"
+    return needs_two_per_class(split)
+
+
+def all_nominal(split: Split) -> str | None:
+    """SMOTEN needs every feature nominal."""
+    nominal = nominal_columns(split.feature_kinds)
+    total = len(split.feature_kinds or ())
+    if not total or len(nominal) != total:
+        return (f"SMOTEN needs all features nominal; {split.dataset} has {total - len(nominal)} numeric "
+                f"feature(s) (use SMOTENC or SMOTE)")
+    return needs_two_per_class(split)
+
+
+# -- papers ---------------------------------------------------------------------------------------------
+IMBLEARN_BIB = """@article{lemaitre2017imbalanced,
   title={Imbalanced-learn: A Python Toolbox to Tackle the Curse of Imbalanced Datasets in Machine Learning},
   author={Lema{\\^\\i}tre, Guillaume and Nogueira, Fernando and Aridas, Christos K.},
   journal={Journal of Machine Learning Research}, volume={18}, number={17}, pages={1--5}, year={2017}}"""
@@ -64,53 +133,253 @@ SMOTE_BIB = """@article{chawla2002smote,
   author={Chawla, Nitesh V. and Bowyer, Kevin W. and Hall, Lawrence O. and Kegelmeyer, W. Philip},
   journal={Journal of Artificial Intelligence Research}, volume={16}, pages={321--357}, year={2002}}"""
 
+ADASYN_BIB = """@inproceedings{he2008adasyn,
+  title={{ADASYN}: Adaptive Synthetic Sampling Approach for Imbalanced Learning},
+  author={He, Haibo and Bai, Yang and Garcia, Edwardo A. and Li, Shutao},
+  booktitle={IEEE International Joint Conference on Neural Networks (IJCNN)}, pages={1322--1328}, year={2008}}"""
 
+BORDERLINE_BIB = """@inproceedings{han2005borderline,
+  title={Borderline-{SMOTE}: A New Over-Sampling Method in Imbalanced Data Sets Learning},
+  author={Han, Hui and Wang, Wen-Yuan and Mao, Bing-Huan},
+  booktitle={Advances in Intelligent Computing (ICIC)}, series={LNCS}, volume={3644}, pages={878--887}, year={2005}}"""
+
+SVMSMOTE_BIB = """@article{nguyen2011borderline,
+  title={Borderline Over-Sampling for Imbalanced Data Classification},
+  author={Nguyen, Hien M. and Cooper, Eric W. and Kamei, Katsuari},
+  journal={International Journal of Knowledge Engineering and Soft Data Paradigms}, volume={3}, number={1},
+  pages={4--21}, year={2011}}"""
+
+KMEANS_SMOTE_BIB = """@article{douzas2018improving,
+  title={Improving Imbalanced Learning through a Heuristic Oversampling Method Based on k-means and {SMOTE}},
+  author={Douzas, Georgios and Bacao, Fernando and Last, Felix},
+  journal={Information Sciences}, volume={465}, pages={1--20}, year={2018}}"""
+
+SMOTEENN_BIB = """@article{batista2004study,
+  title={A Study of the Behavior of Several Methods for Balancing Machine Learning Training Data},
+  author={Batista, Gustavo E. A. P. A. and Prati, Ronaldo C. and Monard, Maria Carolina},
+  journal={ACM SIGKDD Explorations Newsletter}, volume={6}, number={1}, pages={20--29}, year={2004}}"""
+
+SMOTETOMEK_BIB = """@inproceedings{batista2003balancing,
+  title={Balancing Training Data for Automated Annotation of Keywords: a Case Study},
+  author={Batista, Gustavo E. A. P. A. and Bazzan, Ana L. C. and Monard, Maria Carolina},
+  booktitle={Proceedings of the Second Brazilian Workshop on Bioinformatics}, pages={10--18}, year={2003}}"""
+
+
+def oversampler(name: str, summary: str, paper: str, search_space, *, modalities=ALL_MODALITIES,
+                applies_to=needs_two_per_class, differences: str = "", family: str = "over-sampling"):
+    """Registers an over-sampling (or combined) row that runs on both engines."""
+    return register_method(name, family=family, modalities=modalities, engines=BOTH_ENGINES, summary=summary,
+                           paper=paper, search_space=search_space, applies_to=applies_to, differences=differences)
+
+
+def smote_space(trial, ctx: MethodContext) -> dict:
+    return {"sampling_strategy": binary_ratio(trial, ctx), "k_neighbors": neighbours(trial, ctx)}
+
+
+# -- over-sampling --------------------------------------------------------------------------------------
 @register_method(
     "random-oversampling",
     family="over-sampling",
     modalities=ALL_MODALITIES,
     engines=BOTH_ENGINES,
     summary="Duplicate randomly chosen minority rows until the classes reach the tuned balance.",
-    paper=ROS_BIB,
+    paper=IMBLEARN_BIB,
     search_space=lambda trial, ctx: {"sampling_strategy": binary_ratio(trial, ctx)},
 )
 def random_oversampling(params: dict, ctx: MethodContext) -> Recipe:
-    """imbalanced-learn's RandomOverSampler."""
+    """imbalanced-learn's RandomOverSampler (sampling with replacement from each smaller class)."""
     from imblearn.over_sampling import RandomOverSampler
 
     strategy = params.get("sampling_strategy", "auto")
-    return Recipe(resample=ImblearnResampler(lambda seed: RandomOverSampler(sampling_strategy=strategy, random_state=seed)))
+    return Recipe(resample=ImblearnResampler("RandomOverSampler", lambda seed, knn: RandomOverSampler(
+        sampling_strategy=strategy, random_state=seed)))
 
 
-@register_method(
-    "random-undersampling",
-    family="under-sampling",
-    modalities=ALL_MODALITIES,
-    engines=BOTH_ENGINES,
-    summary="Drop randomly chosen majority rows until the classes reach the tuned balance.",
-    paper=ROS_BIB,
-    search_space=lambda trial, ctx: {"sampling_strategy": binary_ratio(trial, ctx)},
-)
-def random_undersampling(params: dict, ctx: MethodContext) -> Recipe:
-    """imbalanced-learn's RandomUnderSampler."""
-    from imblearn.under_sampling import RandomUnderSampler
-
-    strategy = params.get("sampling_strategy", "auto")
-    return Recipe(resample=ImblearnResampler(lambda seed: RandomUnderSampler(sampling_strategy=strategy, random_state=seed)))
-
-
-@register_method(
-    "smote",
-    family="over-sampling",
-    modalities=ALL_MODALITIES,
-    engines=BOTH_ENGINES,
-    summary="Synthesise minority rows on segments between a minority row and one of its k minority neighbours.",
-    paper=SMOTE_BIB,
-    search_space=lambda trial, ctx: {"sampling_strategy": binary_ratio(trial, ctx), "k_neighbors": neighbours(trial, ctx)},
-)
+@oversampler("smote", "Synthesise minority rows on segments between a minority row and one of its k minority "
+             "neighbours.", SMOTE_BIB, smote_space)
 def smote(params: dict, ctx: MethodContext) -> Recipe:
-    """imbalanced-learn's SMOTE (Chawla et al. 2002)."""
+    """SMOTE (Chawla et al. 2002) through imbalanced-learn."""
     from imblearn.over_sampling import SMOTE
 
     strategy, k = params.get("sampling_strategy", "auto"), params.get("k_neighbors", 5)
-    return Recipe(resample=ImblearnResampler(lambda seed: SMOTE(sampling_strategy=strategy, k_neighbors=k, random_state=seed)))
+    return Recipe(resample=ImblearnResampler("SMOTE", lambda seed, knn: SMOTE(
+        sampling_strategy=strategy, k_neighbors=knn(k), random_state=seed)))
+
+
+@oversampler("smote-nc", "SMOTE for mixed data: numeric features interpolated, nominal features take the most "
+             "frequent value among the k neighbours.", SMOTE_BIB, smote_space, modalities=("tabular",),
+             applies_to=mixed_features)
+def smote_nc(params: dict, ctx: MethodContext) -> Recipe:
+    """SMOTE-NC (Chawla et al. 2002, section 6.1) through imbalanced-learn's SMOTENC; the nominal
+    columns are the split's features of kind "nominal" (kept as integer codes by the featuriser)."""
+    from imblearn.over_sampling import SMOTENC
+
+    strategy, k = params.get("sampling_strategy", "auto"), params.get("k_neighbors", 5)
+    nominal = nominal_columns(ctx.feature_kinds)
+    return Recipe(resample=ImblearnResampler("SMOTENC", lambda seed, knn: SMOTENC(
+        categorical_features=nominal, sampling_strategy=strategy, k_neighbors=k, random_state=seed)))
+
+
+@oversampler("smote-n", "SMOTE for nominal data: neighbours by the value difference metric, new rows take the "
+             "most frequent value among the k neighbours.", SMOTE_BIB, smote_space, modalities=("tabular",),
+             applies_to=all_nominal)
+def smote_n(params: dict, ctx: MethodContext) -> Recipe:
+    """SMOTE-N (Chawla et al. 2002, section 6.2) through imbalanced-learn's SMOTEN."""
+    from imblearn.over_sampling import SMOTEN
+
+    strategy, k = params.get("sampling_strategy", "auto"), params.get("k_neighbors", 5)
+    return Recipe(resample=ImblearnResampler("SMOTEN", lambda seed, knn: SMOTEN(
+        sampling_strategy=strategy, k_neighbors=k, random_state=seed)))
+
+
+class ClasswiseADASYN:
+    """ADASYN one class at a time (same counts and draws as imbalanced-learn's ADASYN per class).
+
+    ADASYN spreads a class's new rows in proportion to the share of other classes among each row's
+    neighbours. When no row of a class has such a neighbour (a well-separated class) that share is
+    0/0 and imbalanced-learn stops; this class then gets plain SMOTE (uniform spread), which is the
+    limit of ADASYN's weights as every row becomes equally easy. ``uniform_classes`` records which.
+    """
+
+    def __init__(self, sampling_strategy: Any, n_neighbors: Any, k: int, random_state: int):
+        self.sampling_strategy, self.n_neighbors, self.k = sampling_strategy, n_neighbors, k
+        self.random_state = random_state
+
+    def fit_resample(self, X: Any, y: np.ndarray) -> tuple[Any, np.ndarray]:
+        from imblearn.over_sampling import ADASYN, SMOTE
+        from imblearn.utils import check_sampling_strategy
+
+        counts = np.bincount(y)
+        new_X, new_y, self.uniform_classes = [X], [y], []
+        for c, n_new in check_sampling_strategy(self.sampling_strategy, y, "over-sampling").items():
+            if n_new <= 0:
+                continue
+            goal = {c: int(counts[c] + n_new)}
+            try:
+                X_res, y_res = ADASYN(sampling_strategy=goal, n_neighbors=self.n_neighbors,
+                                      random_state=self.random_state).fit_resample(X, y)
+            except RuntimeError as exc:
+                if "belong to the majority class" not in str(exc):
+                    raise
+                self.uniform_classes.append(int(c))
+                X_res, y_res = SMOTE(sampling_strategy=goal, k_neighbors=self.n_neighbors,
+                                     random_state=self.random_state).fit_resample(X, y)
+            new_X.append(X_res[len(y):])
+            new_y.append(y_res[len(y):])
+        stacked = sp.vstack(new_X, format="csr") if sp.issparse(X) else np.concatenate(new_X)
+        return stacked, np.concatenate(new_y)
+
+
+@oversampler("adasyn", "Synthesise more minority rows where a minority row's neighbourhood holds more majority "
+             "rows (adaptive SMOTE).", ADASYN_BIB,
+             lambda trial, ctx: {"sampling_strategy": binary_ratio(trial, ctx),
+                                 "n_neighbors": neighbours(trial, ctx, "n_neighbors")},
+             differences="A class none of whose rows has a neighbour of another class (ADASYN's weights are 0/0 "
+                         "there, and imbalanced-learn stops) is over-sampled with uniform weights, i.e. plain SMOTE.")
+def adasyn(params: dict, ctx: MethodContext) -> Recipe:
+    """ADASYN (He et al. 2008) through imbalanced-learn, class by class."""
+    strategy, k = params.get("sampling_strategy", "auto"), params.get("n_neighbors", 5)
+    return Recipe(resample=ImblearnResampler("ADASYN", lambda seed, knn: ClasswiseADASYN(
+        strategy, knn(k), k, random_state=seed)))
+
+
+def borderline_space(trial, ctx: MethodContext) -> dict:
+    return {**smote_space(trial, ctx), "m_neighbors": trial.suggest_int("m_neighbors", 2, 15)}
+
+
+def _borderline(kind: str, params: dict) -> Recipe:
+    from imblearn.over_sampling import BorderlineSMOTE
+
+    strategy, k, m = params.get("sampling_strategy", "auto"), params.get("k_neighbors", 5), params.get("m_neighbors", 10)
+    # imbalanced-learn 0.14's borderline-2 step multiplies a sparse matrix by an array with `*` (a matrix
+    # product for scipy's sparse matrices) and fails on TF-IDF rows: it gets dense rows.
+    return Recipe(resample=ImblearnResampler(f"BorderlineSMOTE ({kind})", lambda seed, knn: BorderlineSMOTE(
+        sampling_strategy=strategy, k_neighbors=knn(k), m_neighbors=knn(m), kind=kind, random_state=seed),
+        dense=kind == "borderline-2"))
+
+
+@oversampler("borderline-smote-1", "SMOTE only from minority rows in danger (most of their m neighbours are "
+             "majority), interpolating towards minority neighbours.", BORDERLINE_BIB, borderline_space)
+def borderline_smote_1(params: dict, ctx: MethodContext) -> Recipe:
+    """Borderline-SMOTE1 (Han et al. 2005) through imbalanced-learn."""
+    return _borderline("borderline-1", params)
+
+
+@oversampler("borderline-smote-2", "Borderline-SMOTE that also interpolates towards majority neighbours "
+             "(a step of at most half the way).", BORDERLINE_BIB, borderline_space)
+def borderline_smote_2(params: dict, ctx: MethodContext) -> Recipe:
+    """Borderline-SMOTE2 (Han et al. 2005) through imbalanced-learn."""
+    return _borderline("borderline-2", params)
+
+
+@oversampler("svm-smote", "SMOTE from the minority support vectors of an SVM, extrapolating where the majority "
+             "is sparse.", SVMSMOTE_BIB,
+             lambda trial, ctx: {**borderline_space(trial, ctx), "out_step": trial.suggest_float("out_step", 0.1, 1.0)})
+def svm_smote(params: dict, ctx: MethodContext) -> Recipe:
+    """SVM-SMOTE (Nguyen et al. 2011) through imbalanced-learn (an RBF SVC finds the support vectors)."""
+    from imblearn.over_sampling import SVMSMOTE
+
+    strategy, k, m = params.get("sampling_strategy", "auto"), params.get("k_neighbors", 5), params.get("m_neighbors", 10)
+    step = params.get("out_step", 0.5)
+    return Recipe(resample=ImblearnResampler("SVMSMOTE", lambda seed, knn: SVMSMOTE(
+        sampling_strategy=strategy, k_neighbors=knn(k), m_neighbors=knn(m), out_step=step, random_state=seed)))
+
+
+def kmeans_smote_space(trial, ctx: MethodContext) -> dict:
+    """Clusters are bounded so that a cluster can on average hold k + 1 rows of the smallest class. The
+    balance threshold (the share of a class a cluster needs to be over-sampled) ranges from half to
+    all of the smallest class's overall share: at least one cluster always reaches the overall share
+    (it is the clusters' weighted mean), so a trial fails only when that cluster is too small for k."""
+    params = smote_space(trial, ctx)
+    share = smallest_class(ctx) / sum(ctx.class_counts)
+    high = max(1, min(20, smallest_class(ctx) // (params["k_neighbors"] + 1)))
+    params["n_clusters"] = trial.suggest_int("n_clusters", 1, high)
+    params["cluster_balance_threshold"] = trial.suggest_float("cluster_balance_threshold", share / 2, share)
+    return params
+
+
+@oversampler("kmeans-smote", "Cluster with k-means, then SMOTE inside the clusters where the minority is dense, "
+             "more where it is sparse.", KMEANS_SMOTE_BIB, kmeans_smote_space)
+def kmeans_smote(params: dict, ctx: MethodContext) -> Recipe:
+    """K-Means SMOTE (Douzas et al. 2018) through imbalanced-learn, with mini-batch k-means."""
+    from imblearn.over_sampling import KMeansSMOTE
+    from sklearn.cluster import MiniBatchKMeans
+
+    strategy, k = params.get("sampling_strategy", "auto"), params.get("k_neighbors", 2)
+    n_clusters, threshold = params.get("n_clusters", 1), params.get("cluster_balance_threshold", "auto")
+    return Recipe(resample=ImblearnResampler("KMeansSMOTE", lambda seed, knn: KMeansSMOTE(
+        sampling_strategy=strategy, k_neighbors=knn(k), random_state=seed, cluster_balance_threshold=threshold,
+        kmeans_estimator=MiniBatchKMeans(n_clusters=n_clusters, n_init=3, random_state=seed))))
+
+
+# -- combined over- and under-sampling ----------------------------------------------------------------
+@oversampler("smote-enn", "SMOTE, then Wilson's edited nearest neighbours removes rows of any class that "
+             "disagree with their neighbourhood.", SMOTEENN_BIB,
+             lambda trial, ctx: {**smote_space(trial, ctx), "enn_neighbors": trial.suggest_int("enn_neighbors", 1, 7)},
+             family="combined")
+def smote_enn(params: dict, ctx: MethodContext) -> Recipe:
+    """SMOTE + ENN (Batista et al. 2004) through imbalanced-learn's SMOTEENN."""
+    from imblearn.combine import SMOTEENN
+    from imblearn.over_sampling import SMOTE
+    from imblearn.under_sampling import EditedNearestNeighbours
+
+    strategy, k, m = params.get("sampling_strategy", "auto"), params.get("k_neighbors", 5), params.get("enn_neighbors", 3)
+    return Recipe(resample=ImblearnResampler("SMOTEENN", lambda seed, knn: SMOTEENN(
+        random_state=seed,
+        smote=SMOTE(sampling_strategy=strategy, k_neighbors=knn(k), random_state=seed),
+        enn=EditedNearestNeighbours(sampling_strategy="all", n_neighbors=knn(m)))))
+
+
+@oversampler("smote-tomek", "SMOTE, then removes both rows of every Tomek link (mutual nearest neighbours of "
+             "different classes).", SMOTETOMEK_BIB, smote_space, family="combined")
+def smote_tomek(params: dict, ctx: MethodContext) -> Recipe:
+    """SMOTE + Tomek links (Batista et al. 2003) through imbalanced-learn's SMOTETomek."""
+    from imblearn.combine import SMOTETomek
+    from imblearn.over_sampling import SMOTE
+    from imblearn.under_sampling import TomekLinks
+
+    strategy, k = params.get("sampling_strategy", "auto"), params.get("k_neighbors", 5)
+    return Recipe(resample=ImblearnResampler("SMOTETomek", lambda seed, knn: SMOTETomek(
+        random_state=seed,
+        smote=SMOTE(sampling_strategy=strategy, k_neighbors=knn(k), random_state=seed),
+        tomek=TomekLinks(sampling_strategy="all"))))
