@@ -1,56 +1,77 @@
-"""Running a suite: pairs (dataset x method) -> tuning -> seed re-runs -> store, on local workers.
+"""Running a suite: pairs (dataset x method) -> tuning -> seed re-runs -> store.
 
 Every worker, whether one of ``--workers N`` local processes or a process on another machine
 pointed at the same ``--storage``, runs the same loop over the same pairs. They cooperate through
 the database alone: Optuna shares the trials of a study, the exact-budget rule of
 :mod:`benchmark.tuning` stops them at the budget together, and seed re-runs are claimed row by row
-(:meth:`benchmark.store.Store.claim_seed`). A killed worker loses only its trial in flight.
+(:meth:`benchmark.store.Store.claim_seed`, refreshed by a heartbeat while they run). A killed worker
+loses only its trial in flight, which is recorded failed. ``--executor ray`` runs the same steps as
+Ray tasks (:mod:`benchmark.ray_executor`).
+
+Local workers are processes: a crash, a CUDA out-of-memory error or a kill in one of them fails its
+trial with the reason and a fresh process takes its place; the run goes on. Several workers on one
+GPU share it, each capped to its share of the device memory.
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing
+import os
+import signal
+import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import optuna
 
 from benchmark.datasets import dataset_registry
-from benchmark.errors import BenchmarkError, DataUnavailableError
+from benchmark.errors import BenchmarkError, DataUnavailableError, StorageError
 from benchmark.methods import method_registry
-from benchmark.protocol import Budget
 from benchmark.provenance import provenance
-from benchmark.store import COMPLETE, DATA_UNAVAILABLE, FAILED, NOT_APPLICABLE, OK, RUNNING, Store
+from benchmark.store import COMPLETE, DATA_UNAVAILABLE, FAILED, NOT_APPLICABLE, OK, RUNNING, Store, worker_id
 from benchmark.suites import Suite, suite_registry
 from benchmark.training.base import TrainingConfig, resolve_device
 from benchmark.tuning import (
+    INTERRUPTED,
+    PairBudget,
     PairJob,
     best_trial,
     check_objective,
     describe_failure,
+    fail_trial,
     make_pruner,
+    release_device_memory,
     rerun_seed,
     run_trials,
     spent,
+    trial_params,
     wait_for_trials,
 )
 
 FINAL_PAIR_STATES = (COMPLETE, NOT_APPLICABLE, FAILED)
+EXECUTORS = ("local", "ray")
 
 
 @dataclass
 class RunOptions:
-    """The options of ``python -m benchmark run`` (picklable: workers receive a copy)."""
+    """The options of ``python -m benchmark run`` (picklable: workers receive a copy).
 
-    suite: str
+    ``suite`` is a registered name or a :class:`Suite` object (handy for suites built in code: the
+    object travels to the worker processes, which need not have it registered).
+    """
+
+    suite: str | Suite
     methods: list[str] | None = None
     datasets: list[str] | None = None
     trials: int | None = None
     seeds: int | None = None
     timeout: float | None = None
+    device_seconds: float | None = None
     workers: int = 1
     device: str = "auto"
     storage: str | None = None
@@ -58,24 +79,60 @@ class RunOptions:
     objective: str | None = None
     pruner: str | None = None
     heartbeat: int = 10
+    executor: str = "local"
+    ray_address: str | None = None
+    gpu_fraction: float | None = None  # device share of one trial; default 1/(workers per GPU)
 
-    def resolve(self) -> tuple[Suite, Budget, list[str], list[str]]:
+    def resolve(self) -> RunPlan:
         """Check every option before any work; errors name the bad value and the fix."""
-        suite = suite_registry.get(self.suite)
+        suite = self.suite if isinstance(self.suite, Suite) else suite_registry.get(self.suite)
         if self.workers < 1:
             raise BenchmarkError(f"--workers {self.workers} is invalid", "use 1 or more workers")
-        budget = Budget(
-            trials=suite.budget.trials if self.trials is None else self.trials,
-            seeds=suite.budget.seeds if self.seeds is None else self.seeds,
-            timeout=self.timeout if self.timeout is not None else suite.budget.timeout,
-        )
-        check_objective(self.objective or suite.objective)
-        make_pruner(self.pruner or suite.pruner, 1)
+        if self.executor not in EXECUTORS:
+            raise BenchmarkError(f"executor {self.executor!r} is unknown", f"use one of {', '.join(EXECUTORS)}")
+        if self.ray_address is not None and self.executor != "ray":
+            raise BenchmarkError(f"--ray-address {self.ray_address} was given with --executor {self.executor}",
+                                 "add --executor ray, or drop --ray-address")
+        if self.heartbeat < 1:
+            raise BenchmarkError(f"heartbeat {self.heartbeat} is invalid", "use a heartbeat of 1 second or more")
+        fraction = self.gpu_fraction
+        if fraction is not None and not (isinstance(fraction, int | float) and 0 < fraction <= 1):
+            raise BenchmarkError(f"--gpu-fraction {fraction} is invalid",
+                                 "give the share of one GPU a trial may use, in (0, 1]")
+        budget = PairBudget.from_suite(suite.budget, trials=self.trials, seeds=self.seeds, timeout=self.timeout,
+                                       device_seconds=self.device_seconds)
+        objective = self.objective or suite.objective
+        check_objective(objective)
+        pruner = self.pruner or suite.pruner
+        make_pruner(pruner, 1)
         datasets = list(self.datasets or suite.datasets)
         dataset_registry.resolve(datasets)
         methods = list(self.methods) if self.methods else (list(suite.methods) if suite.methods else method_registry.names())
         method_registry.resolve(methods)
-        return suite, budget, datasets, methods
+        return RunPlan(options=self, suite=suite, budget=budget, datasets=datasets, methods=methods,
+                       objective=objective, pruner=pruner)
+
+
+@dataclass
+class RunPlan:
+    """Resolved options: what every worker of a run does alike."""
+
+    options: RunOptions
+    suite: Suite
+    budget: PairBudget
+    datasets: list[str]
+    methods: list[str]
+    objective: str
+    pruner: str
+
+    def pair_budget(self) -> dict[str, Any]:
+        """The budget stored with every pair; a resumed run must ask for the same one."""
+        return {**self.budget.record(), "objective": self.objective, "pruner": self.pruner,
+                "tune": list(self.suite.tune)}
+
+    @property
+    def total_pairs(self) -> int:
+        return len(self.datasets) * len(self.methods)
 
 
 @dataclass
@@ -94,109 +151,365 @@ class RunSummary:
     skipped: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    worker_deaths: list[str] = field(default_factory=list)  # local workers that died and were replaced
 
 
+class RunTracker:
+    """Pairs done/total and an ETA from the work left: each pair is ``trials + seeds`` units.
+
+    Pairs found finished at the start do not count towards the rate, so a resumed run's estimate
+    reflects the speed of the work actually being done.
+    """
+
+    def __init__(self, budget: PairBudget, clock: Callable[[], float] = time.monotonic):
+        self.per_pair = budget.trials + budget.seeds
+        self.trials = budget.trials
+        self.clock = clock
+        self.started = clock()
+        self.total = 0
+        self.pairs_done = 0
+        self.units: dict[tuple[str, str], float] = {}
+        self.resumed_units = 0.0  # work that was done before this run started
+
+    def start(self, total: int) -> None:
+        self.total = total
+
+    def pair(self, dataset: str, method: str, status: str) -> None:
+        self.pairs_done += 1
+        if status.startswith("skipped") or status in (NOT_APPLICABLE, DATA_UNAVAILABLE):
+            self.resumed_units += self.per_pair - self.units.get((dataset, method), 0.0)
+        self.units[(dataset, method)] = self.per_pair
+
+    def trial(self, dataset: str, method: str, used: dict[str, Any]) -> None:
+        done = used["trials"] - used.get("running", 0)
+        if used.get("stopped_by") not in (None, "trials"):  # a time cap ended tuning early
+            done = self.trials
+        self.units[(dataset, method)] = max(self.units.get((dataset, method), 0.0), float(done))
+
+    def seed(self, dataset: str, method: str) -> None:
+        key = (dataset, method)
+        self.units[key] = min(self.per_pair, max(self.units.get(key, 0.0), float(self.trials)) + 1)
+
+    def eta_seconds(self) -> float | None:
+        done = sum(self.units.values())
+        worked = done - self.resumed_units
+        elapsed = self.clock() - self.started
+        if worked <= 0 or elapsed <= 0:
+            return None
+        return max(0.0, self.total * self.per_pair - done) * elapsed / worked
+
+
+# -- storage ---------------------------------------------------------------------------------------
 def optuna_storage(url: str, heartbeat: int) -> optuna.storages.RDBStorage:
-    kwargs: dict[str, Any] = {}
+    """Optuna's RDB storage on the results database, with heartbeats so lost workers' trials get failed."""
+    kwargs: dict[str, Any] = {"engine_kwargs": {"pool_pre_ping": True}}
     if url.startswith("sqlite"):
-        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
-    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what makes resuming safe
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat, **kwargs)
+        kwargs["engine_kwargs"]["connect_args"] = {"timeout": 60}
+    elif url.startswith("postgresql"):
+        kwargs["engine_kwargs"]["connect_args"] = {"connect_timeout": 10}
+    try:
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what makes resuming safe
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat, **kwargs)
+    except Exception as exc:  # Optuna raises RuntimeError for a schema of another Optuna version
+        raise StorageError(
+            f"cannot open the Optuna tables of {Store.hide_password(url)}: {str(exc).splitlines()[0]}",
+            "use a --storage written by this Optuna version (`optuna storage upgrade --storage URL` upgrades an "
+            "older one), or a new --storage",
+        ) from exc
 
 
-def pair_budget(budget: Budget, objective: str, tune: tuple[str, ...]) -> dict[str, Any]:
-    return {"trials": budget.trials, "seeds": budget.seeds, "timeout": budget.timeout, "objective": objective,
-            "tune": list(tune)}
-
-
+# -- the local executor ------------------------------------------------------------------------------
 def run_suite(options: RunOptions, progress: Progress | None = None) -> RunSummary:
-    """Run (or resume) a suite with ``options.workers`` local worker processes; returns a summary."""
-    options.resolve()
-    device = resolve_device(options.device)
-    Store(options.storage)  # fail on an unreachable store before starting workers
-    extra = []
-    if options.workers > 1:
-        ctx = multiprocessing.get_context("spawn")
-        extra = [ctx.Process(target=_worker_main, args=(options,), daemon=False) for _ in range(options.workers - 1)]
-        for p in extra:
-            p.start()
-    try:
-        summary = run_worker(options, progress, device=device)
-    finally:
-        for p in extra:
-            p.join()
-    return summary
-
-
-def _worker_main(options: RunOptions) -> None:
-    try:
-        run_worker(options, None)
-    except KeyboardInterrupt:
-        pass
-
-
-def run_worker(options: RunOptions, progress: Progress | None = None, device: str | None = None) -> RunSummary:
-    """One worker's pass over every pair of the run."""
+    """Run (or resume) a suite with the chosen executor; returns a summary of the pairs' statuses."""
+    plan = options.resolve()
+    # Ray tasks pick their device on the cluster's nodes; the driver may have no GPU at all.
+    device = resolve_device(options.device) if options.executor == "local" else None
+    store = Store(options.storage)  # fail on an unreachable store or a foreign schema before any work
+    optuna_storage(store.url, options.heartbeat)
+    plan.options = replace(options, storage=store.url)
     started = time.monotonic()
-    progress = progress or Progress()
-    suite, budget, datasets, methods = options.resolve()
-    device = device or resolve_device(options.device)
-    objective = options.objective or suite.objective
-    store = Store(options.storage)
-    storage = optuna_storage(store.url, options.heartbeat)
-    asked = pair_budget(budget, objective, suite.tune)
-    summary = RunSummary()
-    progress.on_start(len(datasets) * len(methods))
+    before = final_pairs(plan, store)
+    deaths: list[str] = []
+    with sigterm_as_interrupt():
+        if options.executor == "ray":
+            from benchmark.ray_executor import run_on_ray
 
-    for dataset_name in datasets:
-        entry = dataset_registry.get(dataset_name)
-        todo = []
-        for method_name in methods:
-            summary.pairs += 1
-            row = store.get_pair(suite.name, dataset_name, method_name)
-            if row is not None and row.budget and row.budget != asked:
-                raise BenchmarkError(
-                    f"pair {dataset_name} x {method_name} of suite '{suite.name}' is stored with budget "
-                    f"{row.budget}; this run asks for {asked}",
-                    "run with the original --trials/--seeds/--objective to resume, or use another --storage",
-                )
-            if row is not None and row.status in FINAL_PAIR_STATES:
-                summary.skipped += 1
-                progress.on_pair(dataset_name, method_name, f"skipped ({row.status})")
-                continue
-            todo.append(method_name)
-        if not todo:
-            continue
-        try:
-            split = entry.load(options.data_root, suite.split_seed)
-        except DataUnavailableError as exc:
-            for method_name in todo:
-                store.update_pair(suite.name, dataset_name, method_name, status=DATA_UNAVAILABLE, reason=str(exc),
-                                  budget=asked)
-                progress.on_pair(dataset_name, method_name, DATA_UNAVAILABLE)
-                _count(summary, DATA_UNAVAILABLE)
-            continue
-        base_config = suite.training[split.modality]
-        for method_name in todo:
-            method = method_registry.get(method_name)
-            engine = suite.engine_for(split.modality, method.engines)
-            config = model_config(base_config, entry.default_model, engine)
-            reason = method.not_applicable_reason(split, engine)
-            if reason:
-                store.update_pair(suite.name, dataset_name, method_name, status=NOT_APPLICABLE, reason=reason,
-                                  budget=asked, engine=engine)
-                progress.on_pair(dataset_name, method_name, NOT_APPLICABLE)
-                _count(summary, NOT_APPLICABLE)
-                continue
-            job = PairJob(suite=suite.name, dataset=dataset_name, method=method, split=split, engine=engine,
-                          config=config, budget=budget, objective=objective, tune=suite.tune, device=device,
-                          pruner=options.pruner or suite.pruner, sampler_seed=suite.split_seed)
-            status = run_pair(job, store, storage, asked, progress)
-            progress.on_pair(dataset_name, method_name, status)
-            _count(summary, status)
-    summary.seconds = time.monotonic() - started
+            run_on_ray(plan, progress or Progress())
+        elif options.workers == 1:
+            run_worker(plan, progress, device=device)
+        else:
+            with WorkerPool(plan, device) as pool:
+                run_worker(plan, progress, device=pool.device_of(0), gpu_fraction=pool.gpu_fraction)
+                pool.wait()
+            deaths = pool.deaths
+    summary = summarise(plan, store, before, time.monotonic() - started)
+    summary.worker_deaths = deaths
     return summary
+
+
+def final_pairs(plan: RunPlan, store: Store) -> set[tuple[str, str]]:
+    return {(p.dataset, p.method) for p in store.pairs(plan.suite.name)
+            if p.status in FINAL_PAIR_STATES and p.dataset in plan.datasets and p.method in plan.methods}
+
+
+def summarise(plan: RunPlan, store: Store, before: set[tuple[str, str]], seconds: float) -> RunSummary:
+    """Statuses of the pairs this run worked on, read from the store (whichever worker did the work)."""
+    summary = RunSummary(pairs=plan.total_pairs, skipped=len(before), seconds=seconds)
+    rows = {(p.dataset, p.method): p.status for p in store.pairs(plan.suite.name)}
+    for d in plan.datasets:
+        for m in plan.methods:
+            if (d, m) not in before:
+                status = rows.get((d, m), "not started")
+                summary.statuses[status] = summary.statuses.get(status, 0) + 1
+    return summary
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler's kill) ends a run like Ctrl-C: the trial in flight is recorded interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class WorkerPool:
+    """The ``workers - 1`` extra local worker processes beside the caller's own worker loop.
+
+    A monitor thread watches them: a process that dies (a crash, the out-of-memory killer, SIGKILL)
+    has its running trials failed with the cause, and a fresh process takes its place, so the run
+    completes. Restarts are bounded, so a worker that cannot start is not restarted forever.
+    """
+
+    def __init__(self, plan: RunPlan, device: str, poll: float = 0.5):
+        self.plan, self.device, self.poll = plan, device, poll
+        self.ctx = multiprocessing.get_context("spawn")  # CUDA cannot be forked; spawn is safe everywhere
+        self.count = plan.options.workers
+        self.restarts_left = 2 * self.count
+        self.procs: dict[int, Any] = {}
+        self.deaths: list[str] = []
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.monitor = threading.Thread(target=self._watch, name="worker-monitor", daemon=True)
+        gpus = cuda_device_count() if device == "cuda" else 0
+        self.gpus = gpus
+        per_gpu = math.ceil(self.count / gpus) if gpus else 1
+        self.gpu_fraction = plan.options.gpu_fraction or (1.0 / per_gpu if gpus else None)
+
+    def device_of(self, index: int) -> str:
+        """Spread workers over the visible GPUs round-robin."""
+        return f"cuda:{index % self.gpus}" if self.gpus > 1 else self.device
+
+    def __enter__(self) -> WorkerPool:
+        for index in range(1, self.count):
+            self._start(index)
+        self.monitor.start()
+        return self
+
+    def _start(self, index: int) -> None:
+        p = self.ctx.Process(target=worker_main, args=(self.plan, self.device_of(index), self.gpu_fraction),
+                             name=f"benchmark-worker-{index}", daemon=False)
+        p.start()
+        self.procs[index] = p
+
+    def _watch(self) -> None:
+        storage = optuna_storage(self.plan.options.storage, self.plan.options.heartbeat)
+        while not self.stopping.wait(self.poll):
+            with self.lock:
+                for index, p in list(self.procs.items()):
+                    if p.is_alive() or p.exitcode is None:
+                        continue
+                    del self.procs[index]
+                    if p.exitcode == 0 or self.stopping.is_set():
+                        continue
+                    cause = exit_cause(p.exitcode)
+                    self.deaths.append(f"worker {p.pid} {cause}")
+                    fail_worker_trials(storage, self.plan.suite.name, f"{host_of(worker_id())}:{p.pid}",
+                                       f"{INTERRUPTED}: its worker process {p.pid} {cause}")
+                    if self.restarts_left > 0:
+                        self.restarts_left -= 1
+                        self._start(index)
+
+    def wait(self) -> None:
+        """Wait for every extra worker (and its replacements) to finish the run."""
+        while True:
+            with self.lock:
+                alive = [p for p in self.procs.values() if p.exitcode is None]
+                pending = bool(self.procs)  # dead ones stay until the monitor has handled them
+            if not pending:
+                return
+            if alive:
+                alive[0].join(timeout=self.poll)
+            else:
+                time.sleep(self.poll)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.stopping.set()
+        self.monitor.join(timeout=10)
+        if exc_type is not None:  # Ctrl-C or an error in the caller's loop: stop the others as Ctrl-C would
+            stop_processes(list(self.procs.values()))
+
+
+def stop_processes(procs: list[Any], grace: float = 2.0, patience: float = 30.0) -> None:
+    """Interrupt workers (their trials in flight are recorded interrupted), then kill what still runs."""
+    deadline = time.monotonic() + grace
+    for p in procs:  # a terminal's Ctrl-C reached them already: give them a moment before a second one
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive() and p.pid is not None:
+            try:
+                os.kill(p.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+    deadline = time.monotonic() + patience
+    for p in procs:
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(timeout=5)
+
+
+def exit_cause(exitcode: int) -> str:
+    if exitcode < 0:
+        try:
+            return f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"was killed by signal {-exitcode}"
+    return f"exited with status {exitcode}"
+
+
+def host_of(worker: str) -> str:
+    return worker.rpartition(":")[0]
+
+
+def fail_worker_trials(storage: optuna.storages.BaseStorage, suite: str, worker: str, reason: str) -> int:
+    """Fail the running trials of one (dead) worker in every study of the suite; returns how many."""
+    failed = 0
+    for summary in storage.get_all_studies():
+        if not summary.study_name.startswith(f"{suite}::"):
+            continue
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            if t.user_attrs.get("worker") == worker:
+                fail_trial(study, t, reason)
+                failed += 1
+    return failed
+
+
+def cuda_device_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def share_device(device: str, fraction: float | None) -> None:
+    """Cap this process's CUDA caching allocator to its share of the GPU, so neighbours fit beside it."""
+    if device.startswith("cuda") and fraction is not None and fraction < 1:
+        import torch
+
+        torch.cuda.set_per_process_memory_fraction(fraction, torch.device(device))
+
+
+@contextmanager
+def cpu_share(workers: int) -> Iterator[None]:
+    """Give each of ``workers`` processes on this machine its share of the CPU cores for torch's threads:
+    oversubscribed OpenMP threads spin against each other (measured 4x slower on a loaded 2-core box)."""
+    if workers <= 1:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def worker_main(plan: RunPlan, device: str, gpu_fraction: float | None) -> None:
+    """Entry point of an extra worker process."""
+    with sigterm_as_interrupt():
+        try:
+            run_worker(plan, None, device=device, gpu_fraction=gpu_fraction)
+        except KeyboardInterrupt:
+            raise SystemExit(130) from None
+
+
+# -- one worker's loop -----------------------------------------------------------------------------
+def run_worker(plan: RunPlan, progress: Progress | None = None, device: str | None = None,
+               gpu_fraction: float | None = None) -> None:
+    """One worker's pass over every pair of the run."""
+    progress = progress or Progress()
+    options = plan.options
+    device = device or resolve_device(options.device)
+    share_device(device, gpu_fraction)
+    store = Store(options.storage, stale_after=3 * options.heartbeat)
+    storage = optuna_storage(store.url, options.heartbeat)
+    progress.on_start(plan.total_pairs)
+    with cpu_share(options.workers):
+        for dataset_name in plan.datasets:
+            for job in prepare_dataset(plan, store, dataset_name, device, progress):
+                status = run_pair(job, store, storage, plan, progress)
+                progress.on_pair(job.dataset, job.method.name, status)
+
+
+def prepare_dataset(plan: RunPlan, store: Store, dataset_name: str, device: str,
+                    progress: Progress) -> list[PairJob]:
+    """The jobs of one dataset's pairs that still need work; pairs found final, not applicable or
+    without data are recorded (and reported) here."""
+    asked = plan.pair_budget()
+    suite = plan.suite
+    todo = []
+    for method_name in plan.methods:
+        row = store.get_pair(suite.name, dataset_name, method_name)
+        if row is not None and row.budget and row.budget != asked:
+            raise BenchmarkError(
+                f"pair {dataset_name} x {method_name} of suite '{suite.name}' is stored with budget "
+                f"{row.budget}; this run asks for {asked}",
+                "run with the original --trials/--seeds/--timeout/--objective/--pruner to resume, "
+                "or use another --storage",
+            )
+        if row is not None and row.status in FINAL_PAIR_STATES:
+            progress.on_pair(dataset_name, method_name, f"skipped ({row.status})")
+            continue
+        todo.append(method_name)
+    if not todo:
+        return []
+    entry = dataset_registry.get(dataset_name)
+    try:
+        split = entry.load(plan.options.data_root, suite.split_seed)
+    except DataUnavailableError as exc:
+        for method_name in todo:
+            store.update_pair(suite.name, dataset_name, method_name, status=DATA_UNAVAILABLE, reason=str(exc),
+                              budget=asked)
+            progress.on_pair(dataset_name, method_name, DATA_UNAVAILABLE)
+        return []
+    base_config = suite.training_for(dataset_name, split.modality)
+    jobs = []
+    for method_name in todo:
+        method = method_registry.get(method_name)
+        engine = suite.engine_for(split.modality, method.engines)
+        reason = method.not_applicable_reason(split, engine)
+        if reason:
+            store.update_pair(suite.name, dataset_name, method_name, status=NOT_APPLICABLE, reason=reason,
+                              budget=asked, engine=engine)
+            progress.on_pair(dataset_name, method_name, NOT_APPLICABLE)
+            continue
+        jobs.append(PairJob(suite=suite.name, dataset=dataset_name, method=method, split=split, engine=engine,
+                            config=model_config(base_config, entry.default_model, engine), budget=plan.budget,
+                            objective=plan.objective, tune=suite.tune, device=device, pruner=plan.pruner,
+                            sampler_seed=suite.split_seed))
+    return jobs
 
 
 def model_config(config: TrainingConfig, default_model: dict[str, str], engine: str) -> TrainingConfig:
@@ -206,59 +519,104 @@ def model_config(config: TrainingConfig, default_model: dict[str, str], engine: 
     return config
 
 
-def _count(summary: RunSummary, status: str) -> None:
-    summary.statuses[status] = summary.statuses.get(status, 0) + 1
-
-
-def run_pair(job: PairJob, store: Store, storage: optuna.storages.BaseStorage, asked: dict[str, Any],
+def run_pair(job: PairJob, store: Store, storage: optuna.storages.BaseStorage, plan: RunPlan,
              progress: Progress) -> str:
     """Tune one pair within its budget, then re-run the best configuration for every seed."""
-    suite, dataset, method = job.suite, job.dataset, job.method.name
-    store.update_pair(suite, dataset, method, status="tuning", engine=job.engine, study_name=job.study_name,
-                      budget=asked, info={"split_fingerprint": job.split.fingerprint(),
-                                          "split_seed": job.split.info.get("split_seed")})
+    start_pair(job, store, plan)
 
     def on_trial(study: optuna.Study) -> None:
         best = best_trial(study, job.budget)
-        progress.on_trial(dataset, method, spent(study, job.budget), best.value if best else None)
+        progress.on_trial(job.dataset, job.method.name, spent(study, job.budget), best.value if best else None)
 
     study = run_trials(job, storage, on_trial)
+    best = finish_tuning(job, store, study)
+    if best is None:
+        return FAILED
+    rerun_seeds(job, store, best, range(job.budget.seeds), plan.options.heartbeat, progress)
+    return finish_pair(job, store)
+
+
+def start_pair(job: PairJob, store: Store, plan: RunPlan) -> None:
+    store.update_pair(job.suite, job.dataset, job.method.name, status="tuning", engine=job.engine,
+                      study_name=job.study_name, budget=plan.pair_budget(),
+                      info={"split_fingerprint": job.split.fingerprint(),
+                            "split_seed": job.split.info.get("split_seed")})
+
+
+def finish_tuning(job: PairJob, store: Store, study: optuna.Study) -> dict[str, Any] | None:
+    """Once no trial of the budget runs anywhere: store the budget spent and the best parameters;
+    returns them, or None (the pair failed: no trial completed)."""
     wait_for_trials(study, job.budget)
     used = spent(study, job.budget)
     best = best_trial(study, job.budget)
+    suite, dataset, method = job.suite, job.dataset, job.method.name
     if best is None:
         reason = "no tuning trial completed: " + ("; ".join(used["failures"]) or "all were pruned")
         store.update_pair(suite, dataset, method, status=FAILED, reason=reason, spent=used)
-        return FAILED
-    store.update_pair(suite, dataset, method, status="re-running", spent=used, best_params=best.params,
+        return None
+    params = trial_params(best)
+    store.update_pair(suite, dataset, method, status="re-running", spent=used, best_params=params,
                       best_value=best.value)
+    return params
 
+
+def rerun_seeds(job: PairJob, store: Store, params: dict[str, Any], seeds, heartbeat: int,
+                progress: Progress) -> None:
+    """Re-train the best configuration for each seed this worker can claim, and store the test scores."""
+    suite, dataset, method = job.suite, job.dataset, job.method.name
     prov = provenance(job.device)
-    prov.update(budget=asked, split_seed=job.split.info.get("split_seed"), split_fingerprint=job.split.fingerprint(),
-                engine=job.engine, config={k: v for k, v in asdict(job.config).items() if k != "extra"})
-    for seed in range(job.budget.seeds):
+    prov.update(budget=job.budget.record(), split_seed=job.split.info.get("split_seed"),
+                split_fingerprint=job.split.fingerprint(), engine=job.engine,
+                config={k: v for k, v in asdict(job.config).items() if k != "extra"})
+    for seed in seeds:
         if not store.claim_seed(suite, dataset, method, seed):
             continue
         try:
-            out = rerun_seed(job, best.params, seed)
+            with claim_heartbeat(store, (suite, dataset, method, seed), heartbeat):
+                out = rerun_seed(job, params, seed)
         except KeyboardInterrupt:
             store.release_seed(suite, dataset, method, seed)
             raise
         except Exception as exc:
+            release_device_memory(job.device)
             store.finish_seed(suite, dataset, method, seed, status=FAILED, reason=describe_failure(exc),
-                              params=best.params, provenance=prov)
+                              params=params, provenance=prov)
             progress.on_seed(dataset, method, seed, FAILED)
             continue
-        store.finish_seed(suite, dataset, method, seed, status=OK, reason=None, params=best.params, provenance=prov,
+        store.finish_seed(suite, dataset, method, seed, status=OK, reason=None, params=params, provenance=prov,
                           **out)
         progress.on_seed(dataset, method, seed, OK)
 
-    rows = [r for r in store.results(suite, include_running=True) if r.dataset == dataset and r.method == method]
+
+@contextmanager
+def claim_heartbeat(store: Store, key: tuple[str, str, str, int], interval: float) -> Iterator[None]:
+    """Refresh a seed claim every ``interval`` seconds while the re-run trains."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            try:
+                store.touch_seed(*key)
+            except Exception:  # a missed beat only risks a second re-run elsewhere; the row stays unique
+                continue
+
+    thread = threading.Thread(target=beat, name="seed-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+def finish_pair(job: PairJob, store: Store) -> str:
+    """Complete the pair once every seed row is finished (by whichever worker finishes last)."""
+    rows = store.seed_rows(job.suite, job.dataset, job.method.name)
     finished = [r for r in rows if r.status != RUNNING and r.seed < job.budget.seeds]
-    if len(finished) == job.budget.seeds:
-        status = COMPLETE if any(r.status == OK for r in finished) else FAILED
-        reason = None if status == COMPLETE else "every seed re-run failed: " + "; ".join(
-            sorted({r.reason or "" for r in finished}))
-        store.update_pair(suite, dataset, method, status=status, reason=reason)
-        return status
-    return "re-running elsewhere"
+    if len(finished) < job.budget.seeds:
+        return "re-running elsewhere"
+    status = COMPLETE if any(r.status == OK for r in finished) else FAILED
+    reason = None if status == COMPLETE else "every seed re-run failed: " + "; ".join(
+        sorted({r.reason or "" for r in finished}))
+    store.update_pair(job.suite, job.dataset, job.method.name, status=status, reason=reason)
+    return status

@@ -30,7 +30,9 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -39,6 +41,7 @@ from benchmark.errors import StorageError
 
 SCHEMA_VERSION = 1
 DEFAULT_DB = Path("results") / "benchmark.db"
+CONNECT_TIMEOUT = 10  # seconds to wait for a database server
 
 # Status vocabulary shared by store, runner and report.
 OK, FAILED, RUNNING = "ok", "failed", "running"
@@ -132,50 +135,67 @@ class Store:
 
     def __init__(self, url: str | None = None, *, stale_after: float = 6 * 3600):
         self.url = url or default_storage_url()
-        self.stale_after = stale_after
+        self.stale_after = stale_after  # a claim from another host is stale when not refreshed for this long
         try:
             kwargs: dict[str, Any] = {"pool_pre_ping": True}
             if self.url.startswith("sqlite"):
                 kwargs["connect_args"] = {"timeout": 60}
+            elif self.url.startswith("postgresql"):
+                kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}  # an unroutable host fails fast
             self.engine = create_engine(self.url, **kwargs)
             if self.url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
+            # Read the version before creating anything: a store of another version is left untouched.
+            self._check_schema(self._stored_version())
             with self.engine.begin() as conn:
                 Base.metadata.create_all(conn)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StorageError(
                 f"cannot open the results store {self.safe_url}: {str(exc).splitlines()[0]}",
                 "check --storage (a reachable SQLAlchemy URL such as sqlite:///results/benchmark.db or "
-                "postgresql+psycopg://user@host/db) and that its driver is installed",
+                "postgresql+psycopg://user:password@host/db), that the database exists and its driver is installed",
             ) from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._check_schema()
+        self._record_schema()
 
     @property
     def safe_url(self) -> str:
+        return self.hide_password(self.url)
+
+    @staticmethod
+    def hide_password(url: str) -> str:
+        """The URL as messages may show it: the password masked."""
         from sqlalchemy.engine import make_url
 
         try:
-            return make_url(self.url).render_as_string(hide_password=True)
+            return make_url(url).render_as_string(hide_password=True)
         except Exception:
             return "<unparseable URL>"
 
-    def _check_schema(self) -> None:
+    def _stored_version(self) -> str | None:
+        if not inspect(self.engine).has_table(Meta.__tablename__):
+            return None
+        with self.engine.connect() as conn:
+            return conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
+
+    def _check_schema(self, version: str | None) -> None:
+        if version is not None and version != str(SCHEMA_VERSION):
+            raise StorageError(
+                f"the results store {self.safe_url} has schema version {version}; this version of the "
+                f"benchmark uses {SCHEMA_VERSION}",
+                "use a new --storage for this version, or the benchmark version that wrote the store",
+            )
+
+    def _record_schema(self) -> None:
         with self.session() as s:
-            row = s.get(Meta, "schema_version")
-            if row is None:
+            if s.get(Meta, "schema_version") is None:
                 s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
                 try:
                     s.commit()
                 except IntegrityError:  # another worker wrote it first
                     s.rollback()
-                    row = s.get(Meta, "schema_version")
-            if row is not None and row.value != str(SCHEMA_VERSION):
-                raise StorageError(
-                    f"the results store {self.safe_url} has schema version {row.value}; this version of the "
-                    f"benchmark uses {SCHEMA_VERSION}",
-                    "use a new --storage for this version, or the benchmark version that wrote the store",
-                )
+            row = s.get(Meta, "schema_version")
+            self._check_schema(row.value if row is not None else None)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -214,7 +234,11 @@ class Store:
 
     # -- seed results --------------------------------------------------------------------------
     def claim_seed(self, suite: str, dataset: str, method: str, seed: int) -> bool:
-        """Insert a 'running' row for this seed; False when another live worker holds it or it is done."""
+        """Insert a 'running' row for this seed; False when another live worker holds it or it is done.
+
+        A stale claim (its process is gone, or it was not refreshed by :meth:`touch_seed` for
+        ``stale_after`` seconds) is taken over with a compare-and-set, so two workers never both win it.
+        """
         me = worker_id()
         with self.session() as s:
             s.add(ResultRow(suite=suite, dataset=dataset, method=method, seed=seed, status=RUNNING, claimed_by=me,
@@ -228,11 +252,31 @@ class Store:
             row = s.scalar(select(ResultRow).filter_by(suite=suite, dataset=dataset, method=method, seed=seed))
             if row is None or row.status != RUNNING:
                 return False
-            if row.claimed_by == me or _claim_is_stale(row.claimed_by, row.updated_at, self.stale_after):
-                row.claimed_by, row.updated_at = me, now()
-                s.commit()
-                return True
-            return False
+            if row.claimed_by != me and not _claim_is_stale(row.claimed_by, row.updated_at, self.stale_after):
+                return False
+            taken = s.execute(
+                update(ResultRow)
+                .where(ResultRow.id == row.id, ResultRow.status == RUNNING, ResultRow.claimed_by == row.claimed_by,
+                       ResultRow.updated_at == row.updated_at)
+                .values(claimed_by=me, updated_at=now())
+            ).rowcount
+            s.commit()
+            return taken == 1
+
+    def touch_seed(self, suite: str, dataset: str, method: str, seed: int) -> None:
+        """Refresh our claim on a seed re-run (a heartbeat), so that workers elsewhere leave it alone."""
+        with self.session() as s:
+            s.execute(update(ResultRow)
+                      .where(ResultRow.suite == suite, ResultRow.dataset == dataset, ResultRow.method == method,
+                             ResultRow.seed == seed, ResultRow.status == RUNNING, ResultRow.claimed_by == worker_id())
+                      .values(updated_at=now()))
+            s.commit()
+
+    def seed_rows(self, suite: str, dataset: str, method: str) -> list[ResultRow]:
+        """Every seed row of one pair, running claims included, by seed."""
+        with self.session() as s:
+            return list(s.scalars(select(ResultRow).filter_by(suite=suite, dataset=dataset, method=method)
+                                  .order_by(ResultRow.seed)))
 
     def finish_seed(self, suite: str, dataset: str, method: str, seed: int, **fields: Any) -> None:
         with self.session() as s:

@@ -1,35 +1,49 @@
 """Tuning: one Optuna study per (suite, dataset, method) under an equal budget; best-config re-runs.
 
-The budget is exact even when several processes share a study: a trial whose number is at or
-beyond the budget is refused (recorded failed, "over budget") before any work, so the trials that
-count are exactly numbers 0..budget-1 whoever ran them. Trials report the validation objective
-after every epoch so the pruner can stop hopeless ones. The test split is only touched by
-:func:`rerun_seed`, after tuning is over.
+The budget is exact even when several processes on several machines share a study: a trial whose
+number is at or beyond the budget is refused (recorded failed, "over budget") before any work, so
+the trials that count are exactly numbers 0..budget-1 whoever ran them. A trial that was running
+when its worker died is failed ("interrupted") by the next worker that looks at the study (at once
+for a dead process on the same host, after the heartbeat grace period for a lost machine) and
+counts once. Optional caps on wall-clock and device seconds stop a pair's tuning early, at an epoch
+boundary.
+
+Trials report the validation objective after every epoch (step = epochs done) so the pruner can stop
+hopeless ones; classical trials have one step and no pruner. The sampler is TPE seeded per trial
+number, so the same trial number draws the same startup configuration on any worker and on resume,
+and the shared training parameters (``Suite.tune``) are drawn first, so every method of a suite sees
+the same startup values of them. The test split is only touched by :func:`rerun_seed`, after
+tuning is over.
 """
 
 from __future__ import annotations
 
-import os
-import socket
+import datetime as dt
+import gc
+import json
+import math
 import time
-from dataclasses import dataclass, replace
+import warnings
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from benchmark.datasets.base import Split
 from benchmark.errors import BenchmarkError
 from benchmark.methods.base import Method, MethodContext
 from benchmark.metrics import OBJECTIVES, compute_metrics, pr_curves
 from benchmark.protocol import Budget, trial_seed
+from benchmark.store import worker_id
 from benchmark.suites import SHARED_RANGES
 from benchmark.training import get_engine
 from benchmark.training.base import TrainingConfig
 
 SHARED_PREFIX = "train."
 OVER_BUDGET = "over budget"
+INTERRUPTED = "interrupted"
 PRUNERS = ("hyperband", "successive-halving", "median", "none")
 
 optuna.logging.set_verbosity(optuna.logging.CRITICAL)  # trial outcomes are recorded in the store instead
@@ -37,6 +51,49 @@ optuna.logging.set_verbosity(optuna.logging.CRITICAL)  # trial outcomes are reco
 
 class OverBudget(Exception):
     """Raised inside a trial whose number lies beyond the budget: it is recorded failed, and not counted."""
+
+
+class TimeCapReached(optuna.TrialPruned):
+    """A trial stopped at an epoch boundary because the pair's time cap was spent (recorded pruned)."""
+
+
+# -- the budget --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PairBudget:
+    """What every pair of a run gets alike: tuning trials, seed re-runs and optional time caps.
+
+    ``timeout`` caps the wall-clock seconds during which at least one of the pair's trials ran (on any
+    worker; pauses between runs do not count); ``device_seconds`` caps the summed seconds of its
+    trials (each trial holds one worker's device or device share). When a cap is reached, running
+    trials stop at their next epoch boundary (pruned) and no new trial starts.
+    """
+
+    trials: int
+    seeds: int
+    timeout: float | None = None
+    device_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        Budget(trials=self.trials, seeds=self.seeds, timeout=self.timeout)  # its checks and messages
+        cap = self.device_seconds
+        if cap is not None and not (isinstance(cap, int | float) and math.isfinite(cap) and cap > 0):
+            raise BenchmarkError(f"--device-seconds {cap} is invalid", "give a positive number of seconds, or none")
+
+    @classmethod
+    def from_suite(cls, budget: Budget, *, trials: int | None = None, seeds: int | None = None,
+                   timeout: float | None = None, device_seconds: float | None = None) -> PairBudget:
+        """The suite's budget with the command line's overrides."""
+        return cls(
+            trials=budget.trials if trials is None else trials,
+            seeds=budget.seeds if seeds is None else seeds,
+            timeout=budget.timeout if timeout is None else timeout,
+            # a suite's Budget may carry a device-seconds cap of its own
+            device_seconds=getattr(budget, "device_seconds", None) if device_seconds is None else device_seconds,
+        )
+
+    def record(self) -> dict[str, Any]:
+        return {"trials": self.trials, "seeds": self.seeds, "timeout": self.timeout,
+                "device_seconds": self.device_seconds}
 
 
 @dataclass
@@ -49,7 +106,7 @@ class PairJob:
     split: Split
     engine: str
     config: TrainingConfig
-    budget: Budget
+    budget: PairBudget
     objective: str = "minority_f1"
     tune: tuple[str, ...] = ()
     device: str = "cpu"
@@ -63,17 +120,12 @@ class PairJob:
     def context(self, seed: int) -> MethodContext:
         return MethodContext.from_split(self.split, self.engine, epochs=self.config.epochs, seed=seed)
 
-
-def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(max_epochs, 1), reduction_factor=3)
-    if name == "successive-halving":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    raise BenchmarkError(f"pruner {name!r} is unknown", f"use one of {', '.join(PRUNERS)}")
+    def protocol(self) -> dict[str, Any]:
+        """What must not change while a study resumes: budget, objective, pruner, shared tuning, training."""
+        config = {k: v for k, v in asdict(self.config).items() if k != "extra"}
+        record = {**self.budget.record(), "objective": self.objective, "pruner": self.pruner, "tune": list(self.tune),
+                  "sampler_seed": self.sampler_seed, "engine": self.engine, "config": config}
+        return json.loads(json.dumps(record, default=str))  # as stored: tuples become lists
 
 
 def check_objective(name: str) -> None:
@@ -81,12 +133,83 @@ def check_objective(name: str) -> None:
         raise BenchmarkError(f"objective {name!r} is unknown", f"use one of {', '.join(OBJECTIVES)}")
 
 
+def make_pruner(name: str, max_epochs: int, engine: str = "deep") -> optuna.pruners.BasePruner:
+    """The pruner of a study; steps are epochs done (1..max_epochs). Classical trials have one step: none."""
+    if name not in PRUNERS:
+        raise BenchmarkError(f"pruner {name!r} is unknown", f"use one of {', '.join(PRUNERS)}")
+    if name == "none" or engine != "deep":
+        return optuna.pruners.NopPruner()
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(max_epochs, 1), reduction_factor=3)
+    if name == "successive-halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+
+
+class TrialSeededTPE(optuna.samplers.BaseSampler):
+    """TPE whose random draws depend only on (seed, trial number).
+
+    One seeded TPE object per process would give every worker the same random stream (concurrent
+    workers would propose identical startup configurations) and a resumed run a different one. Here
+    trial n always uses ``TPESampler(seed=seed * 1_000_003 + n)`` over the trials finished so far.
+    """
+
+    def __init__(self, seed: int, n_startup_trials: int):
+        self.seed, self.n_startup_trials = seed, n_startup_trials
+        self._cached: tuple[int, optuna.samplers.TPESampler] | None = None
+
+    def _for(self, trial: FrozenTrial) -> optuna.samplers.TPESampler:
+        if self._cached is None or self._cached[0] != trial.number:
+            with warnings.catch_warnings():  # constant_liar is "experimental" in Optuna
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                tpe = optuna.samplers.TPESampler(seed=self.seed * 1_000_003 + trial.number,
+                                                 n_startup_trials=self.n_startup_trials, constant_liar=True)
+            self._cached = (trial.number, tpe)
+        return self._cached[1]
+
+    def infer_relative_search_space(self, study, trial):
+        return self._for(trial).infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._for(trial).sample_relative(study, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        return self._for(trial).sample_independent(study, trial, param_name, param_distribution)
+
+    def before_trial(self, study, trial):
+        self._for(trial).before_trial(study, trial)
+
+    def after_trial(self, study, trial, state, values):
+        self._for(trial).after_trial(study, trial, state, values)
+
+
+# -- parameters --------------------------------------------------------------------------------------
 def suggest_params(trial: optuna.Trial, job: PairJob) -> dict[str, Any]:
-    """The method's own search space plus the shared training parameters the suite tunes for all."""
-    params = dict(job.method.search_space(trial, job.context(seed=0)) or {})
-    for name in job.tune:
+    """The shared training parameters the suite tunes for all methods, then the method's own space."""
+    params: dict[str, Any] = {}
+    for name in job.tune:  # first, so that every method draws the same startup values of them
         low, high, log = SHARED_RANGES[name]
         params[SHARED_PREFIX + name] = trial.suggest_float(SHARED_PREFIX + name, low, high, log=log)
+    own = job.method.search_space(trial, job.context(seed=0))
+    return {**check_params(job.method.name, own if own is not None else {}), **params}
+
+
+def check_params(method: str, params: Any) -> dict[str, Any]:
+    """A search space returns a dict of names to JSON values (finite numbers, strings, lists of them)."""
+    if not isinstance(params, dict):
+        raise BenchmarkError(f"the search space of method '{method}' returned {type(params).__name__} {params!r}",
+                             "return a dict of parameter name -> value")
+    for name, value in params.items():
+        if not isinstance(name, str) or name.startswith(SHARED_PREFIX):
+            raise BenchmarkError(f"the search space of method '{method}' returned the parameter name {name!r}",
+                                 f"use string names not starting with {SHARED_PREFIX!r} (reserved for Suite.tune)")
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise BenchmarkError(
+                f"the search space of method '{method}' returned {name}={value!r}, which cannot be stored",
+                "return finite numbers, strings, booleans, None or lists of them",
+            ) from None
     return params
 
 
@@ -107,40 +230,73 @@ def describe_failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:1000]
 
 
-# -- the study -------------------------------------------------------------------------------------
+def release_device_memory(device: str) -> None:
+    """After a failed trial, return its cached GPU memory so the next trial (or a neighbour) can use it."""
+    gc.collect()
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+# -- the study -----------------------------------------------------------------------------------------
 def open_study(job: PairJob, storage: optuna.storages.BaseStorage) -> optuna.Study:
+    """Create or load the pair's study; a study started under another protocol is refused."""
     study = optuna.create_study(
         storage=storage,
         study_name=job.study_name,
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=job.sampler_seed, n_startup_trials=min(10, job.budget.trials)),
-        pruner=make_pruner(job.pruner, job.config.epochs),
+        sampler=TrialSeededTPE(job.sampler_seed, n_startup_trials=min(10, job.budget.trials)),
+        pruner=make_pruner(job.pruner, job.config.epochs, job.engine),
         load_if_exists=True,
     )
-    asked = {"trials": job.budget.trials, "objective": job.objective, "tune": list(job.tune)}
-    stored = study.user_attrs.get("budget")
+    asked = job.protocol()
+    stored = study.user_attrs.get("protocol")
     if stored is None:
-        study.set_user_attr("budget", asked)
+        study.set_user_attr("protocol", asked)
     elif stored != asked:
         raise BenchmarkError(
-            f"study '{job.study_name}' was started with {stored}; this run asks for {asked}",
-            "run with the original budget to resume, or use another --storage (or suite) for a new budget",
+            f"study '{job.study_name}' was started with {differences(stored, asked)}",
+            "run with the original --trials/--seeds/--timeout/--objective/--pruner and suite settings to resume, "
+            "or use another --storage (or suite) for a new budget",
         )
     return study
 
 
-def fail_dead_trials(study: optuna.Study) -> None:
-    """Mark RUNNING trials of workers that died on this host as failed (interrupted)."""
-    host = socket.gethostname()
+def differences(stored: dict[str, Any], asked: dict[str, Any]) -> str:
+    """'trials 2 (this run asks for 3), ...' over the keys whose values differ."""
+    keys = sorted(set(stored) | set(asked))
+    parts = [f"{k} {stored.get(k)!r} (this run asks for {asked.get(k)!r})" for k in keys if stored.get(k) != asked.get(k)]
+    return ", ".join(parts)
+
+
+def fail_interrupted_trials(study: optuna.Study) -> None:
+    """Fail the trials whose worker is gone: a dead process on this host at once, a silent worker on
+    another machine once its heartbeat is older than the storage's grace period."""
+    me = worker_id()
+    host = me.rpartition(":")[0]
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = t.user_attrs.get("worker", "")
-        w_host, _, pid = worker.rpartition(":")
-        if w_host == host and pid.isdigit() and not _alive(int(pid)):
-            study._storage.set_trial_user_attr(t._trial_id, "failure", "interrupted: its worker process died")
-            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        w_host, _, pid = t.user_attrs.get("worker", "").rpartition(":")
+        if w_host == host and pid.isdigit() and not pid_alive(int(pid)):
+            fail_trial(study, t, f"{INTERRUPTED}: its worker process {pid} died")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # no-op without heartbeats
 
 
-def _alive(pid: int) -> bool:
+def fail_trial(study: optuna.Study, trial: FrozenTrial, reason: str) -> None:
+    """Mark a running trial failed with ``reason`` (another worker may have done it first: fine)."""
+    storage = study._storage
+    try:
+        storage.set_trial_user_attr(trial._trial_id, "failure", reason)
+        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass
+
+
+def pid_alive(pid: int) -> bool:
+    import os
+
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -150,59 +306,103 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def budget_trials(study: optuna.Study, budget: int) -> list[optuna.trial.FrozenTrial]:
+def budget_trials(study: optuna.Study, budget: int) -> list[FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False) if t.number < budget]
 
 
-def spent(study: optuna.Study, budget: Budget) -> dict[str, Any]:
+def failure_reason(t: FrozenTrial) -> str:
+    """A failed trial's reason; Optuna's heartbeat check fails lost workers' trials without one."""
+    return t.user_attrs.get("failure") or f"{INTERRUPTED}: its worker stopped sending heartbeats"
+
+
+def _interval(t: FrozenTrial, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
+    if t.datetime_start is None:
+        return None
+    return t.datetime_start, t.datetime_complete or now
+
+
+def wall_seconds(intervals: list[tuple[dt.datetime, dt.datetime]]) -> float:
+    """Length of the union of time intervals: the wall-clock time during which any trial ran."""
+    total, end = 0.0, None
+    for start, stop in sorted(intervals):
+        if end is None or start > end:
+            total += (stop - start).total_seconds()
+            end = stop
+        elif stop > end:
+            total += (stop - end).total_seconds()
+            end = stop
+    return total
+
+
+def spent(study: optuna.Study, budget: PairBudget) -> dict[str, Any]:
+    """The budget a pair has used: trials by outcome, device and wall-clock seconds, epochs, failures."""
     trials = budget_trials(study, budget.trials)
+    now = dt.datetime.now()  # Optuna stores naive local times
+    intervals = [i for t in trials if (i := _interval(t, now)) is not None]
     count = {s: sum(t.state == s for t in trials) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
-    seconds = sum((t.datetime_complete - t.datetime_start).total_seconds() for t in trials
-                  if t.datetime_complete and t.datetime_start)
-    epochs = sum(int(t.user_attrs.get("epochs", 0)) for t in trials)
-    return {
+    used = {
         "trials": len(trials),
         "complete": count[TrialState.COMPLETE],
         "pruned": count[TrialState.PRUNED],
         "failed": count[TrialState.FAIL],
         "running": sum(t.state == TrialState.RUNNING for t in trials),
-        "seconds": round(seconds, 3),
-        "epochs": epochs,
-        "failures": sorted({t.user_attrs.get("failure", "") for t in trials if t.state == TrialState.FAIL} - {""}),
+        "seconds": round(sum((b - a).total_seconds() for a, b in intervals), 3),  # device-seconds
+        "wall_seconds": round(wall_seconds(intervals), 3),
+        "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in trials),
+        "failures": sorted({failure_reason(t) for t in trials if t.state == TrialState.FAIL}),
     }
+    used["stopped_by"] = stop_reason(used, budget)
+    return used
+
+
+def stop_reason(used: dict[str, Any], budget: PairBudget) -> str | None:
+    """Why no further trial may start: 'trials', 'timeout', 'device_seconds', or None."""
+    if used["trials"] >= budget.trials:
+        return "trials"
+    if budget.timeout is not None and used["wall_seconds"] >= budget.timeout:
+        return "timeout"
+    if budget.device_seconds is not None and used["seconds"] >= budget.device_seconds:
+        return "device_seconds"
+    return None
 
 
 def run_trials(job: PairJob, storage: optuna.storages.BaseStorage, on_trial=None) -> optuna.Study:
     """Run trials of the pair's study until its budget is used up (by this and any other worker)."""
     study = open_study(job, storage)
-    fail_dead_trials(study)
-    me = f"{socket.gethostname()}:{os.getpid()}"
-    started = time.monotonic()
+    me = worker_id()
     while True:
-        if len(budget_trials(study, job.budget.trials)) >= job.budget.trials:
+        fail_interrupted_trials(study)
+        used = spent(study, job.budget)
+        if used["stopped_by"] is not None:
             break
-        if job.budget.timeout is not None and time.monotonic() - started > job.budget.timeout:
-            break
-        exhausted = False
+        refused = False
 
-        def objective(trial: optuna.Trial) -> float:
-            nonlocal exhausted
+        def objective(trial: optuna.Trial, used: dict[str, Any] = used) -> float:
+            nonlocal refused
             trial.set_user_attr("worker", me)
             if trial.number >= job.budget.trials:  # another worker took the last slot first
-                exhausted = True
+                refused = True
                 trial.set_user_attr("failure", OVER_BUDGET)
                 raise OverBudget(OVER_BUDGET)
-            return _objective(trial, job)
+            return _objective(trial, job, time_left(used, job.budget))
 
-        study.optimize(objective, n_trials=1, catch=(Exception,))
+        study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
         if on_trial is not None:
             on_trial(study)
-        if exhausted:
+        if refused:
             break
     return study
 
 
-def _objective(trial: optuna.Trial, job: PairJob) -> float:
+def time_left(used: dict[str, Any], budget: PairBudget) -> float | None:
+    """Seconds a trial starting now may run before a time cap is reached (None: no cap)."""
+    left = [cap - used[key] for cap, key in ((budget.timeout, "wall_seconds"), (budget.device_seconds, "seconds"))
+            if cap is not None]
+    return min(left) if left else None
+
+
+def _objective(trial: optuna.Trial, job: PairJob, seconds_left: float | None) -> float:
+    started = time.monotonic()
     epochs_run = 0
 
     def on_epoch(epoch: int, val_proba: np.ndarray) -> None:
@@ -210,37 +410,54 @@ def _objective(trial: optuna.Trial, job: PairJob) -> float:
         epochs_run = epoch + 1
         trial.set_user_attr("epochs", epochs_run)
         metrics, _ = compute_metrics(job.split.val.y, val_proba, job.split.minority_classes)
-        trial.report(metrics[job.objective], epoch)
-        if trial.should_prune():
-            raise optuna.TrialPruned(f"pruned after epoch {epoch + 1}")
+        value = metrics[job.objective]
+        if math.isfinite(value):
+            trial.report(value, epochs_run)
+        if seconds_left is not None and time.monotonic() - started >= seconds_left:
+            raise TimeCapReached(f"the pair's time cap was reached after epoch {epochs_run}")
+        # After the last epoch the trial is as good as complete: pruning it would only discard its value.
+        if epochs_run < job.config.epochs and trial.should_prune():
+            raise optuna.TrialPruned(f"pruned after epoch {epochs_run}")
 
     try:
         params = suggest_params(trial, job)
+        trial.set_user_attr("params", params)  # all the method was built with, derived values included
         model = fit(job, params, trial_seed(job.sampler_seed, trial.number), on_epoch)
         metrics, _ = compute_metrics(job.split.val.y, model.predict_proba(job.split.val.X), job.split.minority_classes)
-    except optuna.TrialPruned:
+        value = float(metrics[job.objective])
+        if not math.isfinite(value):
+            raise BenchmarkError(f"the objective {job.objective} is {value} on the validation split",
+                                 "choose an objective defined on this dataset's validation split")
+    except optuna.TrialPruned as exc:
+        trial.set_user_attr("pruned", str(exc))
         raise
     except KeyboardInterrupt:
-        trial.set_user_attr("failure", "interrupted")
+        trial.set_user_attr("failure", f"{INTERRUPTED}: Ctrl-C")
         raise
     except Exception as exc:
         trial.set_user_attr("failure", describe_failure(exc))
+        release_device_memory(job.device)
         raise
     trial.set_user_attr("epochs", max(epochs_run, 1))
     trial.set_user_attr("val_metrics", metrics)
-    return float(metrics[job.objective])
+    return value
 
 
-def best_trial(study: optuna.Study, budget: Budget) -> optuna.trial.FrozenTrial | None:
+def trial_params(trial: FrozenTrial) -> dict[str, Any]:
+    """The parameters a trial's method was built with (Optuna's suggestions plus derived values)."""
+    return dict(trial.user_attrs.get("params") or trial.params)
+
+
+def best_trial(study: optuna.Study, budget: PairBudget) -> FrozenTrial | None:
     complete = [t for t in budget_trials(study, budget.trials) if t.state == TrialState.COMPLETE]
     return max(complete, key=lambda t: (t.value, -t.number)) if complete else None
 
 
-def wait_for_trials(study: optuna.Study, budget: Budget, poll: float = 1.0, limit: float = 24 * 3600) -> None:
+def wait_for_trials(study: optuna.Study, budget: PairBudget, poll: float = 1.0, limit: float = 24 * 3600) -> None:
     """Wait until no trial within the budget is still running elsewhere (the best must be final)."""
     started = time.monotonic()
     while any(t.state == TrialState.RUNNING for t in budget_trials(study, budget.trials)):
-        fail_dead_trials(study)
+        fail_interrupted_trials(study)
         if time.monotonic() - started > limit:
             raise BenchmarkError(f"trials of study '{study.study_name}' stayed running for {limit:.0f} s",
                                  "check the other workers of this run")
