@@ -22,7 +22,6 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
 
@@ -56,6 +55,13 @@ class ShowKind(str, Enum):
     suite = "suite"
 
 
+def format_seconds(seconds: float) -> str:
+    """'1:02:03' / '4:05': hours only when needed."""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
 def split_names(value: str | None) -> list[str] | None:
     if value is None:
         return None
@@ -73,47 +79,81 @@ def run(
     trials: int | None = typer.Option(None, help="Tuning trials per (dataset, method) pair; default: the suite's."),
     seeds: int | None = typer.Option(None, help="Seeds to re-run the best configuration with; default: the suite's."),
     timeout: float | None = typer.Option(None, help="Wall-clock seconds of tuning per pair (trials stop early)."),
-    workers: int = typer.Option(1, help="Local worker processes sharing the trials of each study."),
+    workers: int = typer.Option(1, help="Worker processes (local) or tuning tasks per pair (ray) sharing each study."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     storage: str | None = typer.Option(None, help="SQLAlchemy URL of the results store; default sqlite:///results/benchmark.db."),
     data_root: str | None = typer.Option(None, help="Folder holding the datasets; default $BENCHMARK_DATA or the user cache."),
     output: str = typer.Option("reports", help="Folder the HTML report is written to (<output>/<suite>/)."),
     objective: str | None = typer.Option(None, help="Validation metric tuning maximises; default the suite's (minority_f1)."),
     pruner: str | None = typer.Option(None, help="hyperband, successive-halving, median or none; default the suite's."),
+    device_seconds: float | None = typer.Option(None, help="Cap on the summed seconds of a pair's trials (all workers)."),
+    executor: str = typer.Option("local", help="local (worker processes here) or ray (tasks on a Ray cluster)."),
+    ray_address: str | None = typer.Option(None, help="Ray cluster to join (e.g. ray://head:10001); default: a local Ray."),
+    gpu_fraction: float | None = typer.Option(None, help="Share of one GPU per trial; default 1/(workers per GPU)."),
 ) -> None:
-    """Tune every (dataset, method) pair, re-run the best over seeds, store, and write the report."""
+    """Tune every (dataset, method) pair, re-run the best over seeds, store, and write the report.
+
+    Any number of `run` processes on any machines given the same PostgreSQL --storage share the work;
+    an interrupted run resumes where it stopped when started again with the same options."""
     from benchmark.execution import Progress as RunProgress
     from benchmark.execution import RunOptions, run_suite
     from benchmark.report import build_report
     from benchmark.store import Store
 
     options = RunOptions(suite=suite, methods=split_names(methods), datasets=split_names(datasets), trials=trials,
-                         seeds=seeds, timeout=timeout, workers=workers, device=device, storage=storage,
-                         data_root=data_root, objective=objective, pruner=pruner)
-    options.resolve()
+                         seeds=seeds, timeout=timeout, device_seconds=device_seconds, workers=workers, device=device,
+                         storage=storage, data_root=data_root, objective=objective, pruner=pruner, executor=executor,
+                         ray_address=ray_address, gpu_fraction=gpu_fraction)
+    plan = options.resolve()
+    # Everything that can be checked is checked before the progress display starts.
+    from benchmark.datasets import resolve_data_root
+    from benchmark.execution import RunTracker
+    from benchmark.training import resolve_device
+
+    if executor == "local":  # Ray tasks pick their device on the cluster
+        resolve_device(device)
+    if data_root is not None:
+        resolve_data_root(data_root)
+    Store(storage)
+    tracker = RunTracker(plan.budget)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("eta"), TimeRemainingColumn(), console=console, transient=False) as bars:
-        pairs_task = bars.add_task("pairs", total=None)
-        trial_task = bars.add_task("trials", total=None, visible=False)
+                  TextColumn("{task.fields[eta]}"), console=console, transient=False) as bars:
+        pairs_task = bars.add_task("pairs", total=None, eta="")
+        trial_task = bars.add_task("trials", total=None, visible=False, eta="")
+
+        def show_eta() -> None:
+            eta = tracker.eta_seconds()
+            bars.update(pairs_task, eta=f"eta {format_seconds(eta)}" if eta is not None else "eta -")
 
         def on_trial(d: str, m: str, spent: dict[str, Any], best: float | None) -> None:
+            tracker.trial(d, m, spent)
             best_text = f"{best:.3f}" if best is not None else "-"
-            bars.update(trial_task, visible=True, total=options.trials or None, completed=spent["trials"],
+            bars.update(trial_task, visible=True, total=plan.budget.trials, completed=spent["trials"] - spent["running"],
                         description=f"  {d} x {m}: {spent['complete']} done, {spent['pruned']} pruned, "
                                     f"{spent['failed']} failed, best {best_text}")
+            show_eta()
 
         def on_pair(d: str, m: str, status: str) -> None:
-            bars.advance(pairs_task)
+            tracker.pair(d, m, status)
+            bars.update(pairs_task, completed=tracker.pairs_done)
             bars.update(trial_task, visible=False)
             if not status.startswith("skipped"):
                 console.print(f"  {d} x {m}: {status}")
+            show_eta()
 
-        summary = run_suite(options, RunProgress(
-            on_start=lambda total: bars.update(pairs_task, total=total),
-            on_pair=on_pair,
-            on_trial=on_trial,
-            on_seed=lambda d, m, seed, status: bars.update(trial_task, description=f"  {d} x {m}: seed {seed} {status}"),
-        ))
+        def on_seed(d: str, m: str, seed: int, status: str) -> None:
+            tracker.seed(d, m)
+            bars.update(trial_task, description=f"  {d} x {m}: seed {seed} {status}")
+            show_eta()
+
+        def on_start(total: int) -> None:
+            tracker.start(total)
+            bars.update(pairs_task, total=total)
+
+        summary = run_suite(options, RunProgress(on_start=on_start, on_pair=on_pair, on_trial=on_trial,
+                                                 on_seed=on_seed))
+    for death in summary.worker_deaths:
+        console.print(f"[yellow]note:[/] {death}; its trial was recorded failed and a new worker took its place")
     done = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items())) or "nothing new"
     console.print(f"{summary.pairs} pairs: {summary.skipped} already complete; {done}; {summary.seconds:.1f} s")
     path = build_report(Store(storage), suite, output)
