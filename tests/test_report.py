@@ -302,13 +302,13 @@ def test_same_results_same_hash_and_one_changed_row_changes_it(built, run_url, t
 
 def test_latex_export_is_a_booktabs_table_with_the_best_in_bold(built, tmp_path):
     tex = (built.folder / "leaderboard.tex").read_text()
-    assert tex.count("\\begin{table}") == 1 + 4 and "\\toprule" in tex and "\\bottomrule" in tex
+    assert tex.count("\\begin{table}") == 1 + 3 and "\\toprule" in tex and "\\bottomrule" in tex
     suite_table = tex.split("\\end{table}")[0]
     best_f1 = re.search(r"^random-oversampling & (.*?) \\\\$", suite_table, re.M).group(1).split(" & ")[1]
     assert best_f1.startswith("$\\mathbf{") and "\\pm" in best_f1
     baseline = re.search(r"^baseline & (.*?) \\\\$", suite_table, re.M).group(1).split(" & ")
     assert baseline[2].startswith("$\\mathbf{") and not baseline[1].startswith("$\\mathbf{")  # best PR-AUC only
-    assert "\\textit{not applicable}" in tex and "\\textit{data unavailable}" in tex
+    assert "\\textit{n/a}" in tex and "\\textit{failed}" in tex and "% No table for dataset 'cifar10-lt'" in tex
     assert "old-plugin" in tex
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex is not installed: the LaTeX export was checked, not compiled")
@@ -319,6 +319,7 @@ def test_latex_export_is_a_booktabs_table_with_the_best_in_bold(built, tmp_path)
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:]
     assert (tmp_path / "paper.pdf").stat().st_size > 0
+    assert "Overfull" not in (tmp_path / "paper.log").read_text()  # fits a plain article's text width
 
 
 def test_how_to_cite_has_the_report_methods_and_datasets(built):
@@ -409,3 +410,48 @@ def test_a_suite_with_only_failed_pairs_still_gets_a_report(tmp_path):
     assert "OutOfMemoryError: smote ran out" in table
     assert not re.search(r">\s*0\.0+\s*<", table)  # no figure anywhere, so no zero shown
     assert "The Friedman test needs at least 2 datasets and 3 methods" in index
+
+
+def test_each_kind_of_damage_is_named_and_the_report_still_builds(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'damaged.db'}")
+    good = metric_values("digits-lt", "smote", 0)
+    rows = [
+        ResultRow(suite=SUITE, dataset="digits-lt", method="smote", seed=0, status="ok", metrics=good,
+                  per_class={"recall": [0.5] * 10}),
+        ResultRow(suite=SUITE, dataset="digits-lt", method="smote", seed=1, status="ok",
+                  metrics={**good, "minority_f1": "high"}),
+        ResultRow(suite=SUITE, dataset="digits-lt", method="smote", seed=2, status="ok", metrics=good,
+                  per_class={"recall": [0.5] * 10, "f1": [0.5] * 9}),
+        ResultRow(suite=SUITE, dataset="digits-lt", method="smote", seed=3, status="finished", metrics=good),
+        ResultRow(suite=SUITE, dataset="retired-dataset", method="smote", seed=0, status="ok", metrics=good),
+        PairRow(suite=SUITE, dataset="digits-lt", method="smote", status="complete", budget=BUDGET, info={}),
+    ]
+    with store.session() as session:
+        session.add_all(rows)
+        session.commit()
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE benchmark_pairs SET spent = '[1, 2' WHERE method = 'smote'"))
+    run = read_run(store, SUITE)
+    status = {(r.dataset, r.seed): (r.status, r.reason) for r in run.results}
+    assert status[("digits-lt", 0)] == ("ok", None)
+    assert "metric(s) minority_f1 are not numbers" in status[("digits-lt", 1)][1]
+    assert "per_class lists have different lengths [9, 10]" in status[("digits-lt", 2)][1]
+    assert "status 'finished' is not one of ok, failed, running" in status[("digits-lt", 3)][1]
+    assert {s for (d, seed), (s, _) in status.items() if d == "digits-lt" and seed != 0} == {"corrupt"}
+    assert any("pair digits-lt x smote: column 'spent' is not valid JSON" in p for p in run.problems)
+    built = build_report(store, SUITE, tmp_path / "out")
+    assert any("dataset 'retired-dataset' has stored results but is not in the dataset registry" in p
+               for p in built.problems)
+    rows = suite_csv(built)
+    assert rows[("digits-lt", "smote")]["n"] == "1"  # only the good seed counts
+    assert float(rows[("digits-lt", "smote")]["minority_f1_mean"]) == pytest.approx(good["minority_f1"])
+
+
+def test_latex_escaping_and_shared_bibtex_entries():
+    from benchmark.report.citation import unique_entries
+    from benchmark.report.exports import tex_escape
+
+    assert tex_escape("a_b & 50% #1 {x} ~") == r"a\_b \& 50\% \#1 \{x\} \textasciitilde{}"
+    bib = "@article{smith2020, title={T}}"
+    merged = unique_entries([("m1", bib), ("m2", ""), ("m3", " " + bib + "\n"), ("m4", "@misc{other, title={O}}")])
+    assert merged == [("m1, m3", bib), ("m4", "@misc{other, title={O}}")]

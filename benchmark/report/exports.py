@@ -64,13 +64,26 @@ def tex_escape(text: str) -> str:
     return "".join(specials.get(ch, ch) for ch in text)
 
 
+# Short words for cells without a figure, so a status never widens a column past a figure's width.
+TEX_STATUS = {"not-applicable": "n/a", "failed": "failed", "data-unavailable": "no data", "corrupt": "corrupt",
+              "missing": "--", "in-progress": "running"}
+TEX_STATUS_NOTE = "n/a: not applicable; no data: data unavailable; --: not run."
+
+
 def _tex_cell(cell: Cell, best: float | None) -> str:
+    """Percent with one decimal, as papers print these metrics; the interval in a smaller size keeps
+    five columns within a plain article's text width."""
     if not cell.ok:
-        return "\\textit{" + tex_escape(STATUS_TEXT.get(cell.status, cell.status)) + "}"
+        return "\\textit{" + tex_escape(TEX_STATUS.get(cell.status, STATUS_TEXT.get(cell.status, cell.status))) + "}"
     # Bold compares the printed (rounded) means, so two equal-looking figures are both bold.
-    is_best = best is not None and round(cell.mean, 3) == round(best, 3)
-    body = f"{cell.mean:.3f}" + (f" \\pm {cell.half:.3f}" if cell.half is not None and math.isfinite(cell.half) else "")
-    return f"$\\mathbf{{{body}}}$" if is_best else f"${body}$"
+    is_best = best is not None and round(100 * cell.mean, 1) == round(100 * best, 1)
+    mean = f"{100 * cell.mean:.1f}"
+    if cell.half is None or not math.isfinite(cell.half):
+        return f"$\\mathbf{{{mean}}}$" if is_best else f"${mean}$"
+    half = f"\\pm{100 * cell.half:.1f}"
+    if is_best:
+        return f"$\\mathbf{{{mean}}}${{\\scriptsize$\\mathbf{{{half}}}$}}"
+    return f"${mean}${{\\scriptsize${half}$}}"
 
 
 def _tex_table(rows: list[tuple[str, dict[str, Cell]]], caption: str, label: str) -> str:
@@ -78,7 +91,8 @@ def _tex_table(rows: list[tuple[str, dict[str, Cell]]], caption: str, label: str
     lines = [
         "\\begin{table}[htbp]",
         "\\centering",
-        "\\small",
+        "\\footnotesize",
+        "\\setlength{\\tabcolsep}{4pt}",
         f"\\caption{{{caption}}}",
         f"\\label{{{label}}}",
         "\\begin{tabular}{l" + "c" * len(SHOWN) + "}",
@@ -98,21 +112,25 @@ def leaderboard_tex(agg: Aggregate, suite: str, results_hash: str) -> str:
     safe = "".join(ch if ch.isalnum() else "-" for ch in suite)
     parts = [
         f"% Leaderboard of the imbalance-benchmark suite '{suite}'; results hash sha256:{results_hash}.",
-        "% Needs \\usepackage{booktabs}. Mean $\\pm$ half-width of the 95% interval; best per column in bold.",
+        "% Needs \\usepackage{booktabs}. In percent: mean $\\pm$ half-width of the 95% interval; best per column in bold.",
         "",
         _tex_table(
             [(r.method, r.cells) for r in agg.rows],
-            f"Suite \\texttt{{{tex_escape(suite)}}}: mean over {len(agg.datasets)} datasets of the per-dataset "
-            "means over seeds, $\\pm$ 95\\% interval (seed variation propagated through the average). "
-            "Minority: the positive class (binary) or the tail third of classes. Best per column in bold.",
+            f"Suite \\texttt{{{tex_escape(suite)}}}, in \\%: mean over {len(agg.datasets)} datasets of the "
+            "per-dataset means over seeds, $\\pm$ 95\\% interval (seed variation propagated through the average). "
+            "Minority: the positive class (binary) or the tail third of classes. Best per column in bold. "
+            + TEX_STATUS_NOTE,
             f"tab:{safe}-leaderboard",
         ),
     ]
     for d in agg.datasets:
+        if not any(e.status == "ok" for e in agg.entries[d].values()):
+            parts.append(f"% No table for dataset '{d}': no method has a result on it.\n")
+            continue
         parts.append(_tex_table(
             [(m, agg.entries[d][m].cells) for m in agg.methods],
-            f"Dataset \\texttt{{{tex_escape(d)}}} (suite \\texttt{{{tex_escape(suite)}}}): mean over seeds "
-            "$\\pm$ 95\\% interval (Student-$t$). Best per column in bold.",
+            f"Dataset \\texttt{{{tex_escape(d)}}} (suite \\texttt{{{tex_escape(suite)}}}), in \\%: mean over seeds "
+            "$\\pm$ 95\\% interval (Student-$t$). Best per column in bold. " + TEX_STATUS_NOTE,
             f"tab:{safe}-{''.join(ch if ch.isalnum() else '-' for ch in d)}",
         ))
     return "\n".join(parts)
