@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import math
-import re
 from collections.abc import Sequence
 
 import matplotlib
@@ -44,8 +43,8 @@ def to_svg(fig: plt.Figure) -> str:
     plt.close(fig)
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]  # drop the XML prologue and doctype: the SVG is inlined in HTML
-    # Let the page scale the figure: keep its aspect ratio, drop the fixed size.
-    return re.sub(r'<svg([^>]*?) width="[^"]+" height="[^"]+"', r'<svg\1 class="figure"', svg, count=1)
+    # Natural size, shrunk (never enlarged) by the page's CSS to fit narrow windows.
+    return svg.replace("<svg ", '<svg class="figure" ', 1)
 
 
 def cd_diagram(names: Sequence[str], average_ranks: Sequence[float], cd: float,
@@ -112,7 +111,7 @@ def recall_heatmap(methods: Sequence[str], class_labels: Sequence[str], recall: 
     n_m, n_c = recall.shape
     annotate = n_c <= 20 and n_m <= 30
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(min(1.6 + 0.55 * n_c, 11), 0.9 + 0.34 * n_m))
+        fig, ax = plt.subplots(figsize=(max(4.2, min(1.6 + 0.55 * n_c, 11)), 0.9 + 0.34 * n_m))
         image = ax.imshow(np.ma.masked_invalid(recall), cmap="viridis", vmin=0, vmax=1, aspect="auto")
         ax.set_xticks(range(n_c), [f"{lab}{' •' if m else ''}" for lab, m in zip(class_labels, minority, strict=True)],
                       rotation=0 if n_c <= 12 else 90, fontsize=8)
@@ -159,10 +158,11 @@ def pr_curve_panels(curves: dict[str, dict[str, dict[str, list[float]]]], class_
         for ax in axes[:, 0]:
             ax.set_ylabel("precision")
         handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 4), bbox_to_anchor=(0.5, 1.0 + 0.02))
-        fig.suptitle(title, x=0.01, ha="left", y=1.0 + 0.1 / rows, fontsize=9.5, fontweight="bold")
+        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        fig.suptitle(title, x=0.01, ha="left", fontsize=9.5, fontweight="bold")
         # Fixed spacing rather than tight_layout: the same look, one layout pass fewer.
-        fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16 / rows, top=0.9, wspace=0.12, hspace=0.5)
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.16 / rows, top=1 - 0.16 / rows, wspace=0.12,
+                            hspace=0.5)
         return to_svg(fig)
 
 
