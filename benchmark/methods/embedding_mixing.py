@@ -73,8 +73,11 @@ class EmbeddingMixup:
         if self.minority.device != y.device:
             self.minority = self.minority.to(y.device)
         weights = self.minority[y].float()
-        weights = weights + (weights.sum() == 0).float()  # no minority sample in the batch: any partner
-        return torch.multinomial(weights.expand(b, b), 1, replacement=True, generator=gen).view(b)
+        has_minority = weights.sum() > 0
+        # both draws are made and one kept: no host round trip to look at the batch
+        drawn = torch.multinomial((weights + (~has_minority).float()).expand(b, b), 1, replacement=True,
+                                  generator=gen).view(b)
+        return torch.where(has_minority, drawn, torch.randperm(b, generator=gen, device=y.device))
 
     def augment(self, x: torch.Tensor, y: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor]:
         mc.check_mixable(x)

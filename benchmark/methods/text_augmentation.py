@@ -316,31 +316,63 @@ text_augmentation(
                 "lower-cases and keeps letters only); stop words are scikit-learn's English list.")
 
 
+def back_translation_augmenter(from_model: str, to_model: str) -> Augmenter:
+    """Back-translation through nlpaug (source -> pivot with ``from_model``, back with ``to_model``)."""
+    return nlpaug_augmenter(lambda: load_model((from_model, to_model), lambda: _naw().BackTranslationAug(
+        from_model_name=from_model, to_model_name=to_model, device=device(), max_length=256)))
+
+
 def register_back_translation(name: str, from_model: str, to_model: str) -> None:
     """Register a back-translation row through ``from_model`` (source -> pivot) and ``to_model`` (pivot ->
     source): Hugging Face model names or local folders."""
-
-    def make(params: dict, ctx: MethodContext) -> Augmenter:
-        return nlpaug_augmenter(lambda: load_model((from_model, to_model), lambda: _naw().BackTranslationAug(
-            from_model_name=from_model, to_model_name=to_model, device=device(), max_length=256)))
-
     text_augmentation(
-        name, make, f"Over-sample minority texts by back-translation ({from_model} then {to_model}, nlpaug).",
+        name, lambda params, ctx: back_translation_augmenter(from_model, to_model),
+        f"Over-sample minority texts by back-translation ({from_model} then {to_model}, nlpaug).",
         BACK_TRANSLATION_BIB + "\n" + NLPAUG_BIB, space=ratio_space, applies_to=models_available(from_model, to_model),
         differences="The translation models' default decoding; a text that comes back unchanged stays (a "
                     "deterministic decoder repeats itself) and is counted in the component's ``unchanged``.")
 
 
+def masked_lm_type(model: str) -> str:
+    """nlpaug's model family ("bert", "roberta", "bart") of ``model``: from a local folder's config.json
+    (nlpaug itself guesses it from the name, which a local path need not contain), else ''."""
+    config = Path(model).expanduser() / "config.json"
+    if config.is_file():
+        import json
+
+        kind = str(json.loads(config.read_text()).get("model_type", ""))
+        return {"distilbert": "bert", "squeezebert": "bert", "longformer": "roberta"}.get(kind, kind)
+    return ""
+
+
+def _public_token_ids() -> None:
+    """nlpaug 1.1.11 maps tokens to ids with the private ``_convert_token_to_id`` of "slow" tokenizers
+    unless the class name says "Fast"; transformers 5 dropped both the suffix and the method, so every
+    masked-LM model fails on load. Route nlpaug's two lookups through the public API (same results)."""
+    import nlpaug.model.lang_models as nml
+
+    for cls in (nml.Bert, nml.DistilBert, nml.Roberta):
+        cls.token2id = lambda self, token: self.tokenizer.convert_tokens_to_ids(token)
+        cls.id2token = lambda self, _id: self.tokenizer.convert_ids_to_tokens(_id)
+
+
+def contextual_augmenter(model: str, action: str = "substitute", aug_p: float = 0.1) -> Augmenter:
+    """Words substituted (or inserted) by the predictions of masked language model ``model`` (nlpaug)."""
+
+    def make() -> Any:
+        _public_token_ids()
+        return _naw().ContextualWordEmbsAug(model_path=model, model_type=masked_lm_type(model), action=action,
+                                            aug_p=aug_p, device=device())
+
+    return nlpaug_augmenter(lambda: load_model((model,), make))
+
+
 def register_contextual(name: str, model: str) -> None:
     """Register a contextual word-embedding substitution row with masked language model ``model``."""
-
-    def make(params: dict, ctx: MethodContext) -> Augmenter:
-        return nlpaug_augmenter(lambda: load_model((model,), lambda: _naw().ContextualWordEmbsAug(
-            model_path=model, action=params.get("action", "substitute"), aug_p=params.get("aug_p", 0.1),
-            device=device())))
-
     text_augmentation(
-        name, make, f"Over-sample minority texts by replacing or inserting words predicted by {model} (nlpaug).",
+        name, lambda params, ctx: contextual_augmenter(model, params.get("action", "substitute"),
+                                                       params.get("aug_p", 0.1)),
+        f"Over-sample minority texts by replacing or inserting words predicted by {model} (nlpaug).",
         CONTEXTUAL_BIB + "\n" + NLPAUG_BIB, applies_to=models_available(model),
         space=lambda t, c: {**with_p(t, c), "action": t.suggest_categorical("action", ["substitute", "insert"])})
 
