@@ -73,6 +73,9 @@ def write_run(url: str, *, with_trials: bool = True) -> Store:
             info.update(class_names=[str(c) for c in range(10)], minority_classes=[6, 7, 8, 9], imbalance_ratio=10.7,
                         class_counts={"train": DIGITS_COUNTS, "val": [c // 4 for c in DIGITS_COUNTS],
                                       "test": [40] * 10})
+        else:  # the split summary the runner stores with each pair
+            info.update(class_names=["negative", "positive"], minority_classes=[1], imbalance_ratio=8.07,
+                        class_counts={"train": [694, 86], "val": [231, 28], "test": [396, 49]})
         for method in methods:
             pair = PairRow(suite=SUITE, dataset=dataset, method=method, budget=BUDGET, info=info, engine="deep")
             if method == "old-plugin" and dataset != "digits-lt":
@@ -455,3 +458,20 @@ def test_latex_escaping_and_shared_bibtex_entries():
     bib = "@article{smith2020, title={T}}"
     merged = unique_entries([("m1", bib), ("m2", ""), ("m3", " " + bib + "\n"), ("m4", "@misc{other, title={O}}")])
     assert merged == [("m1, m3", bib), ("m4", "@misc{other, title={O}}")]
+
+
+def test_dataset_cards_never_download_missing_data(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'cifar.db'}")
+    write_pair_with_artifact(store, {})  # digits-lt: bundled with scikit-learn, so it can be rebuilt
+    store.update_pair(SUITE, "cifar10-lt", "smote", status="complete", budget=BUDGET,
+                      info={"split_seed": 0, "split_fingerprint": "abc"})
+    store.claim_seed(SUITE, "cifar10-lt", "smote", 0)
+    store.finish_seed(SUITE, "cifar10-lt", "smote", 0, status="ok", metrics=metric_values("digits-lt", "smote", 0))
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    built = build_report(store, SUITE, tmp_path / "out", data_root=str(empty))
+    problems = " ".join(built.problems)
+    assert "dataset 'cifar10-lt': class counts are not stored, and neither its cached split nor its files" in problems
+    assert "download" not in problems.lower()
+    digits = (tmp_path / "out" / SUITE / "datasets" / "digits-lt.html").read_text()
+    assert "rebuilt from the data root (fingerprint checked)" in digits  # no fingerprint stored to differ from

@@ -5,8 +5,9 @@ card, marked unregistered, so its stored results are shown rather than dropped.
 
 Class counts come from the pair rows when the runner stored the split's summary in their ``info``
 (keys of :meth:`benchmark.datasets.base.Split.summary`: ``class_names``, ``class_counts``,
-``minority_classes``, ``imbalance_ratio``); otherwise the split is rebuilt from the data root when
-one is given and its fingerprint matches the stored one; otherwise the card says they are unknown.
+``minority_classes``, ``imbalance_ratio``); otherwise the split is read from the data root when
+one is given and its cached split or source files are there (never downloaded), and used only when
+its fingerprint matches the stored one; otherwise the card says they are unknown.
 """
 
 from __future__ import annotations
@@ -92,9 +93,20 @@ def _summary_from_info(pairs: list[StoredPair]) -> dict[str, Any] | None:
 def _load_summary(name: str, data_root: str, split_seed: int, fingerprints: list[str],
                   problems: list[str]) -> dict | None:
     from benchmark.datasets import dataset_registry
+    from benchmark.datasets.base import resolve_cache_dir, resolve_data_root
 
+    entry = dataset_registry.get(name)
     try:
-        split = dataset_registry.get(name).load(data_root, split_seed)
+        # Only from what is on disk: the cached split, or the source files. A report never downloads.
+        root = resolve_data_root(data_root)
+        cached = (resolve_cache_dir(root) / f"{entry.cache_key(split_seed)}.npz").exists()
+        missing = [f for f in entry.files if not (root / f).exists()]
+        if not cached and missing:
+            problems.append(f"dataset '{name}': class counts are not stored, and neither its cached split nor "
+                            f"its files ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}) are under "
+                            f"{root}")
+            return None
+        split = entry.load(root, split_seed)
     except Exception as exc:  # a missing file must not stop the report: the card says counts are unknown
         problems.append(f"dataset '{name}': class counts are not stored and the split could not be rebuilt "
                         f"from the data root ({type(exc).__name__}: {exc})")
@@ -127,7 +139,8 @@ def dataset_card(name: str, pairs: list[StoredPair], rows: list[StoredResult], d
     summary = _summary_from_info(pairs)
     if summary is not None:
         card.counts_note = "from the stored split summary"
-    elif card.registered and data_root is not None and len(card.split_seeds) <= 1:
+    elif card.registered and data_root is not None and len(card.split_seeds) <= 1 and any(
+            r.status == "ok" for r in rows):
         seed = card.split_seeds[0] if card.split_seeds else 0
         summary = _load_summary(name, data_root, int(seed), card.fingerprints, problems)
         if summary is not None:
