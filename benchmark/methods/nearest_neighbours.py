@@ -22,7 +22,7 @@ from benchmark.errors import BenchmarkError
 
 # Dense data with at least this many cells (rows x features) is searched with torch on the device.
 DEVICE_SEARCH_MIN_CELLS = 2_000_000
-# Query rows per block: keeps the (block x training rows) distance matrix near 256 MB in float32.
+# Cells per block of queries: keeps each block's float32 work arrays near 256 MB.
 BLOCK_CELLS = 64_000_000
 
 
@@ -68,7 +68,8 @@ class TorchNearestNeighbors(BaseEstimator):
             )
         queries = self.fit_X_ if exclude_self else (
             torch.as_tensor(_dense(X), dtype=torch.float32, device=self.device_) - self.mean_)
-        block = max(1, BLOCK_CELLS // max(self.n_samples_fit_, 1))
+        # both the distance block (rows x training rows) and the exact recompute (rows x k x D) stay bounded
+        block = max(1, BLOCK_CELLS // max(self.n_samples_fit_, k * self.fit_X_.shape[1], 1))
         dists, idxs = [], []
         for start in range(0, queries.shape[0], block):
             q = queries[start : start + block]
