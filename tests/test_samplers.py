@@ -7,7 +7,7 @@ import optuna
 import pytest
 import scipy.sparse as sp
 import torch
-from conftest import make_image_split, make_tabular_split, make_text_split
+from conftest import gpu, make_image_split, make_tabular_split, make_text_split
 from sklearn.neighbors import NearestNeighbors
 
 from benchmark.errors import BenchmarkError
@@ -147,6 +147,15 @@ def test_torch_nearest_neighbours_match_scikit_learn():
     assert abs(g1 - theirs.kneighbors_graph(X[:20], mode="distance")).max() < 1e-3
     with pytest.raises(BenchmarkError, match="nearest neighbours"):
         ours.kneighbors(None, n_neighbors=300)
+
+
+@gpu
+def test_device_search_matches_scikit_learn_on_image_sized_rows():
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 256, size=(3000, 784)).astype(np.float32)
+    d1, i1 = TorchNearestNeighbors(n_neighbors=6, device="cuda").fit(X).kneighbors(X[:500])
+    d2, i2 = NearestNeighbors(n_neighbors=6).fit(X).kneighbors(X[:500])
+    assert (i1 == i2).mean() > 0.999 and np.allclose(d1, d2, rtol=1e-4)
 
 
 def test_smote_gives_the_same_rows_with_the_torch_search():

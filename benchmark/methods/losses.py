@@ -34,6 +34,16 @@ def as_soft(target: torch.Tensor, num_classes: int) -> torch.Tensor:
     return target.float()
 
 
+def on_device(holder: object, name: str, device: torch.device) -> torch.Tensor:
+    """A loss's constant tensor ``holder.<name>``, moved to ``device`` once and kept there: the first
+    (eager, warm-up) step copies it, so steps replayed as CUDA graphs copy nothing from the host."""
+    tensor = getattr(holder, name)
+    if tensor.device != device:
+        tensor = tensor.to(device)
+        setattr(holder, name, tensor)
+    return tensor
+
+
 def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """-sum_c t_c w_c log softmax(z)_c per sample, averaged over the batch; with class weights the
     average is normalised by the summed weights of the targets (as ``torch.nn.CrossEntropyLoss``)."""
@@ -111,7 +121,7 @@ class WeightedCrossEntropy:
         self.weights = torch.as_tensor(np.asarray(weights), dtype=torch.float32)
 
     def __call__(self, logits: torch.Tensor, target: torch.Tensor, epoch: int) -> torch.Tensor:
-        return soft_cross_entropy(logits, target, self.weights)
+        return soft_cross_entropy(logits, target, on_device(self, "weights", logits.device))
 
 
 class AlphaBalancedCrossEntropy:
@@ -128,7 +138,7 @@ class AlphaBalancedCrossEntropy:
     def __call__(self, logits: torch.Tensor, target: torch.Tensor, epoch: int) -> torch.Tensor:
         soft = as_soft(target, logits.shape[1])
         log_p = F.log_softmax(logits.float(), dim=1)
-        return -(soft * self.weights.to(logits.device) * log_p).sum(dim=1).mean()
+        return -(soft * on_device(self, "weights", logits.device) * log_p).sum(dim=1).mean()
 
 
 class BinaryCrossEntropyPosWeight:
@@ -147,7 +157,7 @@ class BinaryCrossEntropyPosWeight:
             raise BenchmarkError(f"the binary loss got {logits.shape[1]} logits per sample", "use it on binary tasks")
         soft = as_soft(target, 2)
         log_odds = logits[:, 1].float() - logits[:, 0].float()
-        return F.binary_cross_entropy_with_logits(log_odds, soft[:, 1], pos_weight=self.pos_weight.to(logits.device))
+        return F.binary_cross_entropy_with_logits(log_odds, soft[:, 1], pos_weight=on_device(self, "pos_weight", logits.device))
 
 
 class FocalLoss:
@@ -175,7 +185,7 @@ class FocalLoss:
         modulating = (1.0 - log_p.exp()).clamp_min(0.0).pow(self.gamma)
         per_class = -soft * modulating * log_p
         if self.alpha is not None:
-            per_class = per_class * self.alpha.to(logits.device)
+            per_class = per_class * on_device(self, "alpha", logits.device)
         return per_class.sum(dim=1).mean()
 
 
@@ -235,8 +245,10 @@ class DRWSchedule:
         self.start_epoch = int(start_epoch)
         self.class_weights = torch.as_tensor(effective_number_weights(class_counts, beta), dtype=torch.float32)
 
-    def weights(self, epoch: int) -> torch.Tensor | None:
-        return self.class_weights if epoch >= self.start_epoch else None
+    def weights(self, epoch: int, device: torch.device | None = None) -> torch.Tensor | None:
+        if epoch < self.start_epoch:
+            return None
+        return self.class_weights if device is None else on_device(self, "class_weights", device)
 
 
 def drw_space(trial, ctx: MethodContext) -> dict:
@@ -259,7 +271,7 @@ class DeferredReweightedCrossEntropy:
         self.schedule = schedule
 
     def __call__(self, logits: torch.Tensor, target: torch.Tensor, epoch: int) -> torch.Tensor:
-        return soft_cross_entropy(logits, target, self.schedule.weights(epoch))
+        return soft_cross_entropy(logits, target, self.schedule.weights(epoch, logits.device))
 
 
 # -- papers -------------------------------------------------------------------------------------------

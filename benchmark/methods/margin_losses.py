@@ -23,6 +23,7 @@ from benchmark.methods.losses import (
     as_soft,
     drw_schedule,
     drw_space,
+    on_device,
     soft_cross_entropy,
 )
 
@@ -57,8 +58,8 @@ class LDAMLoss:
 
     def __call__(self, logits: torch.Tensor, target: torch.Tensor, epoch: int) -> torch.Tensor:
         soft = as_soft(target, logits.shape[1])
-        shifted = logits.float() - soft * self.margins.to(logits.device)
-        weights = self.schedule.weights(epoch) if self.schedule is not None else None
+        shifted = logits.float() - soft * on_device(self, "margins", logits.device)
+        weights = self.schedule.weights(epoch, logits.device) if self.schedule is not None else None
         return soft_cross_entropy(self.scale * shifted, soft, weights)
 
 
@@ -71,7 +72,7 @@ class LogitAdjustedLoss:
         self.shift = torch.as_tensor(tau * log_prior(class_counts), dtype=torch.float32)
 
     def __call__(self, logits: torch.Tensor, target: torch.Tensor, epoch: int) -> torch.Tensor:
-        return soft_cross_entropy(logits.float() + self.shift.to(logits.device), target)
+        return soft_cross_entropy(logits.float() + on_device(self, "shift", logits.device), target)
 
 
 BALANCED_SOFTMAX_BIB = """@inproceedings{ren2020balanced,

@@ -55,6 +55,8 @@ class ImblearnResampler:
                 X_res = np.clip(np.rint(X_res), 0, 255)
             return X_res.astype(dtype).reshape(len(X_res), *shape), np.asarray(y_res, dtype=np.int64)
         X_res, y_res = self._fit_resample(X, y, seed)
+        if isinstance(X, np.ndarray):  # centroids and synthetic rows may come back as float64
+            X_res = np.asarray(X_res, dtype=X.dtype)
         return X_res, np.asarray(y_res, dtype=np.int64)
 
     def _fit_resample(self, X: Any, y: np.ndarray, seed: int) -> tuple[Any, np.ndarray]:
