@@ -28,9 +28,14 @@ PER_IMAGE = {
     "cutout": lambda: ops.Cutout(0.5),
     "random-erasing": lambda: ops.RandomErasing(),
 }
-ALL = {**PER_IMAGE, "horizontal-flip": lambda: ops.HorizontalFlip(), "vertical-flip": lambda: ops.VerticalFlip(),
-       "autoaugment": lambda: ops.autoaugment("cifar10", groups=2), "randaugment": lambda: ops.randaugment(2, 9, 2),
-       "augmix": lambda: ops.augmix(3, 2, groups=2)}
+ALL = {
+    **PER_IMAGE,
+    "horizontal-flip": lambda: ops.HorizontalFlip(),
+    "vertical-flip": lambda: ops.VerticalFlip(),
+    "autoaugment": lambda: ops.autoaugment("cifar10", groups=2),
+    "randaugment": lambda: ops.randaugment(2, 9, 2),
+    "augmix": lambda: ops.augmix(3, 2, groups=2),
+}
 
 
 def state_for(y: torch.Tensor, num_classes: int, seed: int = 0) -> TrainState:
@@ -64,14 +69,22 @@ def test_pad_crop_is_an_exact_integer_shift():
     out = ops.PadCrop(0.25)(x, torch.Generator().manual_seed(3))  # pad 2
     padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
     for i in range(6):
-        shifts = [(dy, dx) for dy in range(5) for dx in range(5) if torch.equal(padded[i, :, dy:dy + 8, dx:dx + 8], out[i])]
+        shifts = [
+            (dy, dx)
+            for dy in range(5)
+            for dx in range(5)
+            if torch.equal(padded[i, :, dy : dy + 8, dx : dx + 8], out[i])
+        ]
         assert shifts, f"image {i} is not a shifted crop of its padded input"
 
 
 def test_rotate90_rotates_each_image_by_a_right_angle():
     x = torch.rand(12, 1, 6, 6)
     out = ops.Rotate90()(x, torch.Generator().manual_seed(4))
-    turns = [next(k for k in (1, 2, 3) if torch.equal(torch.rot90(x[i], k, dims=(-2, -1)), out[i])) for i in range(12)]
+    turns = [
+        next(k for k in (1, 2, 3) if torch.equal(torch.rot90(x[i], k, dims=(-2, -1)), out[i]))
+        for i in range(12)
+    ]
     assert len(set(turns)) > 1
 
 
@@ -97,7 +110,9 @@ def test_minority_only_leaves_other_classes_untouched():
 def test_probability_and_all_classes():
     x = torch.rand(400, 1, 4, 4)
     y = torch.zeros(400, dtype=torch.long)
-    out, _ = ImageAugment([ops.HorizontalFlip()], p=0.5, classes=None, num_classes=1).augment(x, y, state_for(y, 1))
+    out, _ = ImageAugment([ops.HorizontalFlip()], p=0.5, classes=None, num_classes=1).augment(
+        x, y, state_for(y, 1)
+    )
     changed = (out != x).flatten(1).any(1).float().mean().item()
     assert 0.4 < changed < 0.6
 
@@ -138,7 +153,9 @@ def test_every_image_row_builds_an_augment_or_resample_recipe():
     assert len(rows) == 14
     for name in rows:
         recipe = method_registry.get(name).build({"apply_to": "minority", "p": 1.0}, ctx)
-        assert isinstance(recipe.augment, ImageAugment) and recipe.augment.classes == tuple(split.minority_classes)
+        assert isinstance(recipe.augment, ImageAugment) and recipe.augment.classes == tuple(
+            split.minority_classes
+        )
 
 
 def test_offline_oversampling_reaches_the_target_with_new_images():
@@ -163,13 +180,20 @@ def test_offline_oversampling_reaches_the_target_with_new_images():
 def test_offline_oversampling_row_is_an_input_space_resampler():
     split = make_image_split()
     recipe = method_registry.get("augmentation-oversampling").build(
-        {"target_ratio": 1.0, "transforms": "geometric"}, MethodContext.from_split(split, "deep"))
+        {"target_ratio": 1.0, "transforms": "geometric"}, MethodContext.from_split(split, "deep")
+    )
     assert recipe.resample.space == "input"
     X, y = recipe.resample.resample(split.train.X, split.train.y, seed=0)
     assert np.bincount(y).tolist() == [40, 40, 40]
 
 
 def test_image_transforms_refuse_other_modalities():
-    text = Split("t", "text", ["a", "b"], DataPart(np.array(["x", "y"]), np.array([0, 1])),
-                 DataPart(np.array(["x"]), np.array([0])), DataPart(np.array(["y"]), np.array([1])))
+    text = Split(
+        "t",
+        "text",
+        ["a", "b"],
+        DataPart(np.array(["x", "y"]), np.array([0, 1])),
+        DataPart(np.array(["x"]), np.array([0])),
+        DataPart(np.array(["y"]), np.array([1])),
+    )
     assert method_registry.get("cutout").not_applicable_reason(text, "deep")

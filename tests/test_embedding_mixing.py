@@ -17,8 +17,14 @@ from benchmark.training.deep import DeepEngine, TrainState
 
 
 def state_for(y: torch.Tensor, num_classes: int = 3, seed: int = 0) -> TrainState:
-    return TrainState(y, torch.bincount(y, minlength=num_classes), num_classes, 2,
-                      torch.Generator().manual_seed(seed), torch.device("cpu"))
+    return TrainState(
+        y,
+        torch.bincount(y, minlength=num_classes),
+        num_classes,
+        2,
+        torch.Generator().manual_seed(seed),
+        torch.device("cpu"),
+    )
 
 
 def test_embedding_mixup_is_a_convex_combination_with_soft_labels():
@@ -89,7 +95,8 @@ def test_sentence_embedding_smote_balances_minilm_embeddings(minilm_config):
     split = make_text_split()
     features = make_featurizer("text", minilm_config).fit(split.train.X).transform(split.train.X)
     recipe = method_registry.get("sentence-embedding-smote").build(
-        {"sampling_strategy": 1.0, "k_neighbors": 3}, MethodContext.from_split(split, "deep"))
+        {"sampling_strategy": 1.0, "k_neighbors": 3}, MethodContext.from_split(split, "deep")
+    )
     X, y = recipe.resample.resample(features, split.train.y, seed=0)
     assert recipe.resample.space == "features" and np.bincount(y).tolist() == [60, 60]
     assert X.shape == (120, 384) and np.array_equal(X[:72], features)

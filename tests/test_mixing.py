@@ -25,7 +25,12 @@ def state_for(counts: list[int], seed: int = 0) -> TrainState:
 
 def constant_images(n: int, size: int = 16) -> torch.Tensor:
     """Image i is filled with the value (i + 1) / (n + 1): a pixel tells which image it came from."""
-    return (torch.arange(1, n + 1, dtype=torch.float32) / (n + 1)).view(n, 1, 1, 1).expand(n, 1, size, size).clone()
+    return (
+        (torch.arange(1, n + 1, dtype=torch.float32) / (n + 1))
+        .view(n, 1, 1, 1)
+        .expand(n, 1, size, size)
+        .clone()
+    )
 
 
 def partner_of(seed: int, n: int) -> torch.Tensor:
@@ -108,7 +113,9 @@ def test_remix_targets_follow_the_training_counts():
         lam, j = aug.last_lambda, partner_of(seed, 16)
         c = torch.tensor(counts, dtype=torch.float32)
         factor = remix_label_factor(lam, c[y], c[y[j]], 3.0, 0.5)
-        assert torch.allclose(target, factor.view(-1, 1) * torch.eye(2)[y] + (1 - factor.view(-1, 1)) * torch.eye(2)[y[j]])
+        assert torch.allclose(
+            target, factor.view(-1, 1) * torch.eye(2)[y] + (1 - factor.view(-1, 1)) * torch.eye(2)[y[j]]
+        )
         head_tail = (y == 0) & (y[j] == 1)
         if lam < 0.5 and head_tail.any():
             assert torch.all(target[head_tail, 1] == 1.0)  # the whole label went to the tail partner
@@ -121,13 +128,17 @@ def test_switch_uses_both_cutmix_and_mixup():
     for _ in range(20):
         out, _ = aug.augment(x, y, state_for([2, 2]))
         pure = torch.stack([torch.isclose(out, v).any(dim=(1, 2, 3)) for v in x[:, 0, 0, 0]]).any(0).all()
-        kinds.add("cutmix" if bool(pure) else "mixup")  # CutMix leaves every pixel a value of some source image
+        kinds.add(
+            "cutmix" if bool(pure) else "mixup"
+        )  # CutMix leaves every pixel a value of some source image
     assert kinds == {"cutmix", "mixup"}
 
 
 def test_mixing_refuses_token_ids_and_bad_parameters():
     with pytest.raises(BenchmarkError, match="token ids"):
-        MixingAugment(2).augment(torch.zeros(4, 8, dtype=torch.long), torch.tensor([0, 1, 0, 1]), state_for([2, 2]))
+        MixingAugment(2).augment(
+            torch.zeros(4, 8, dtype=torch.long), torch.tensor([0, 1, 0, 1]), state_for([2, 2])
+        )
     with pytest.raises(BenchmarkError, match="CutMix needs images"):
         MixingAugment(2, "cutmix").augment(torch.rand(4, 8), torch.tensor([0, 1, 0, 1]), state_for([2, 2]))
     with pytest.raises(BenchmarkError, match="kappa"):
@@ -139,8 +150,9 @@ def test_mixing_refuses_token_ids_and_bad_parameters():
 def test_remix_drw_reweights_soft_targets_from_its_start_epoch():
     split = make_image_split()
     ctx = MethodContext.from_split(split, "deep", epochs=10)
-    recipe = method_registry.get("remix-drw").build({"alpha": 1.0, "kappa": 3.0, "tau": 0.5, "mix": "mixup",
-                                                     "drw_start": 0.8, "drw_beta": 0.999}, ctx)
+    recipe = method_registry.get("remix-drw").build(
+        {"alpha": 1.0, "kappa": 3.0, "tau": 0.5, "mix": "mixup", "drw_start": 0.8, "drw_beta": 0.999}, ctx
+    )
     assert isinstance(recipe.loss, DeferredReweightedCrossEntropy) and recipe.augment.remix == (3.0, 0.5)
     logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     target = torch.tensor([[0.5, 0.5, 0.0], [0.0, 0.2, 0.8]])

@@ -13,16 +13,26 @@ from conftest import make_text_split
 from benchmark.errors import BenchmarkError
 from benchmark.methods import method_registry
 from benchmark.methods.base import MethodContext, Recipe
-from benchmark.methods.text_augmentation import TextOversampler, contextual_augmenter, model_problem
+from benchmark.methods.text_augmentation import TextOversampler
 from benchmark.methods.text_augmentation_eda import EDA, synonyms, wordnet_problem
+from benchmark.methods.text_augmentation_nlpaug import contextual_augmenter, model_problem
 from benchmark.training.base import TrainingConfig
 from benchmark.training.deep import prepare_training_data
 
-needs_wordnet = pytest.mark.skipif(wordnet_problem() is not None,
-                                   reason=f"{wordnet_problem()}: set NLTK_DATA to a folder with corpora/wordnet")
+needs_wordnet = pytest.mark.skipif(
+    wordnet_problem() is not None,
+    reason=f"{wordnet_problem()}: set NLTK_DATA to a folder with corpora/wordnet",
+)
 
-ROWS = ["text-keyboard-noise", "text-ocr-noise", "text-random-char", "text-word-swap", "text-word-delete",
-        "text-word-substitute", "text-word-crop"]
+ROWS = [
+    "text-keyboard-noise",
+    "text-ocr-noise",
+    "text-random-char",
+    "text-word-swap",
+    "text-word-delete",
+    "text-word-substitute",
+    "text-word-crop",
+]
 
 
 def build(name: str, split, **params):
@@ -107,8 +117,9 @@ def test_missing_models_fail_fast_with_their_name(monkeypatch):
     assert model_problem("./no/such/folder").startswith("model unavailable: ./no/such/folder")
     t0 = time.perf_counter()
     with pytest.raises(BenchmarkError, match=f"model unavailable: {name}"):
-        TextOversampler(contextual_augmenter(name), (1,), 1.0).resample(np.array(["a b", "c d", "e f"]),
-                                                                        np.array([0, 0, 1]), seed=0)
+        TextOversampler(contextual_augmenter(name), (1,), 1.0).resample(
+            np.array(["a b", "c d", "e f"]), np.array([0, 0, 1]), seed=0
+        )
     assert time.perf_counter() - t0 < 5
     split = make_text_split()
     for row in ("back-translation", "contextual-word-substitution"):
@@ -123,10 +134,18 @@ def test_contextual_substitution_runs_a_local_masked_language_model(tmp_path):
     folder = tmp_path / "tiny-mlm"
     folder.mkdir()
     words = sorted({w for t in make_text_split().train.X for w in t.split()})
-    (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    (folder / "vocab.txt").write_text(
+        "\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n"
+    )
     tokenizer = transformers.BertTokenizer(str(folder / "vocab.txt"))
-    config = transformers.BertConfig(vocab_size=len(words) + 5, hidden_size=16, num_hidden_layers=1,
-                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    config = transformers.BertConfig(
+        vocab_size=len(words) + 5,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     transformers.BertForMaskedLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     assert model_problem(str(folder)) is None

@@ -39,8 +39,10 @@ def uniform(n: int, low: float, high: float, gen: torch.Generator, device: torch
 
 def _check(x: torch.Tensor) -> None:
     if x.dim() != 4 or not x.is_floating_point():
-        raise BenchmarkError(f"image augmentation got a {x.dtype} batch of shape {tuple(x.shape)}",
-                             "pass float images (B, C, H, W) in [0, 1]; image transforms do not apply to other data")
+        raise BenchmarkError(
+            f"image augmentation got a {x.dtype} batch of shape {tuple(x.shape)}",
+            "pass float images (B, C, H, W) in [0, 1]; image transforms do not apply to other data",
+        )
 
 
 def _per_image(v: torch.Tensor) -> torch.Tensor:
@@ -67,8 +69,10 @@ class Rotate90:
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         if x.shape[-1] != x.shape[-2]:
-            raise BenchmarkError(f"90-degree rotations need square images, got {tuple(x.shape[-2:])}",
-                                 "use a 180-degree rotation (vertical + horizontal flip) for non-square images")
+            raise BenchmarkError(
+                f"90-degree rotations need square images, got {tuple(x.shape[-2:])}",
+                "use a 180-degree rotation (vertical + horizontal flip) for non-square images",
+            )
         k = _per_image(torch.randint(1, 4, (x.shape[0],), generator=gen, device=x.device))
         r90, r180, r270 = (torch.rot90(x, q, dims=(-2, -1)) for q in (1, 2, 3))
         return torch.where(k == 1, r90, torch.where(k == 2, r180, r270))
@@ -76,7 +80,7 @@ class Rotate90:
 
 # -- affine resampling --------------------------------------------------------------------------------
 def _warp(x: torch.Tensor, theta: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
-    """Sample ``x`` at ``theta`` @ (u, v, 1) (normalised output coordinates -> input coordinates); zeros outside."""
+    """Sample ``x`` at ``theta`` @ (u, v, 1) (normalised output -> input coordinates); zeros outside."""
     grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False).clamp_(0.0, 1.0)
 
@@ -107,8 +111,10 @@ class RandomResizedCrop:
 
     def __init__(self, scale: tuple[float, float] = (0.08, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3)):
         if not 0 < scale[0] <= scale[1] <= 1 or not 0 < ratio[0] <= ratio[1]:
-            raise BenchmarkError(f"random resized crop got scale={scale}, ratio={ratio}",
-                                 "use 0 < scale low <= high <= 1 and 0 < ratio low <= high")
+            raise BenchmarkError(
+                f"random resized crop got scale={scale}, ratio={ratio}",
+                "use 0 < scale low <= high <= 1 and 0 < ratio low <= high",
+            )
         self.scale, self.ratio = scale, ratio
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -133,7 +139,9 @@ class PadCrop:
 
     def __init__(self, fraction: float):
         if not 0 < fraction <= 0.5:
-            raise BenchmarkError(f"pad-and-crop got fraction={fraction}", "use a padding fraction in (0, 0.5]")
+            raise BenchmarkError(
+                f"pad-and-crop got fraction={fraction}", "use a padding fraction in (0, 0.5]"
+            )
         self.fraction = float(fraction)
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -159,10 +167,15 @@ class ColourJitter:
     (torchvision shifts HSV hue: close, and one matrix product per image). Grey images get brightness
     and contrast only."""
 
-    def __init__(self, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4, hue: float = 0.1):
+    def __init__(
+        self, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4, hue: float = 0.1
+    ):
         if min(brightness, contrast, saturation) < 0 or not 0 <= hue <= 0.5:
-            raise BenchmarkError(f"colour jitter got brightness={brightness}, contrast={contrast}, "
-                                 f"saturation={saturation}, hue={hue}", "use non-negative strengths and 0 <= hue <= 0.5")
+            raise BenchmarkError(
+                f"colour jitter got brightness={brightness}, contrast={contrast}, "
+                f"saturation={saturation}, hue={hue}",
+                "use non-negative strengths and 0 <= hue <= 0.5",
+            )
         self.brightness, self.contrast, self.saturation, self.hue = brightness, contrast, saturation, hue
 
     def _factor(self, s: float, b: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -171,7 +184,11 @@ class ColourJitter:
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         b, c = x.shape[:2]
         x = (x * self._factor(self.brightness, b, gen, x.device)).clamp(0, 1)
-        grey = (x * _RGB_TO_YIQ[0].to(x).view(1, 3, 1, 1)).sum(1, keepdim=True) if c == 3 else x.mean(1, keepdim=True)
+        grey = (
+            (x * _RGB_TO_YIQ[0].to(x).view(1, 3, 1, 1)).sum(1, keepdim=True)
+            if c == 3
+            else x.mean(1, keepdim=True)
+        )
         mean = grey.mean(dim=(1, 2, 3), keepdim=True)
         x = (mean + (x - mean) * self._factor(self.contrast, b, gen, x.device)).clamp(0, 1)
         if c != 3:
@@ -195,8 +212,10 @@ class GaussianBlur:
 
     def __init__(self, kernel: int = 3, sigma: tuple[float, float] = (0.1, 2.0)):
         if kernel < 3 or kernel % 2 == 0 or not 0 < sigma[0] <= sigma[1]:
-            raise BenchmarkError(f"Gaussian blur got kernel={kernel}, sigma={sigma}",
-                                 "use an odd kernel size >= 3 and 0 < sigma low <= high")
+            raise BenchmarkError(
+                f"Gaussian blur got kernel={kernel}, sigma={sigma}",
+                "use an odd kernel size >= 3 and 0 < sigma low <= high",
+            )
         self.kernel, self.sigma = int(kernel), sigma
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -204,7 +223,9 @@ class GaussianBlur:
         sigma = uniform(b, *self.sigma, gen, x.device).view(b, 1)
         offsets = torch.arange(self.kernel, device=x.device, dtype=x.dtype) - self.kernel // 2
         k = torch.exp(-(offsets.view(1, -1) ** 2) / (2 * sigma**2))
-        k = (k / k.sum(dim=1, keepdim=True)).repeat_interleave(c, dim=0)  # (B*C, k): one kernel per image channel
+        k = (k / k.sum(dim=1, keepdim=True)).repeat_interleave(
+            c, dim=0
+        )  # (B*C, k): one kernel per image channel
         pad = self.kernel // 2
         mode = "reflect" if min(h, w) > pad else "replicate"
         flat = F.pad(x.reshape(1, b * c, h, w), (pad, pad, pad, pad), mode=mode)
@@ -218,7 +239,9 @@ class GaussianNoise:
 
     def __init__(self, sigma: float):
         if not 0 < sigma <= 1:
-            raise BenchmarkError(f"Gaussian noise got sigma={sigma}", "use 0 < sigma <= 1 (images are in [0, 1])")
+            raise BenchmarkError(
+                f"Gaussian noise got sigma={sigma}", "use 0 < sigma <= 1 (images are in [0, 1])"
+            )
         self.sigma = float(sigma)
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -228,7 +251,9 @@ class GaussianNoise:
 
 
 # -- occlusion --------------------------------------------------------------------------------------------
-def _box_mask(cy: torch.Tensor, cx: torch.Tensor, bh: torch.Tensor, bw: torch.Tensor, h: int, w: int) -> torch.Tensor:
+def _box_mask(
+    cy: torch.Tensor, cx: torch.Tensor, bh: torch.Tensor, bw: torch.Tensor, h: int, w: int
+) -> torch.Tensor:
     """(B, 1, H, W) booleans: pixel centres inside the box of centre (cy, cx), size (bh, bw), in pixels."""
     ys = torch.arange(h, device=cy.device).view(1, h, 1) + 0.5
     xs = torch.arange(w, device=cy.device).view(1, 1, w) + 0.5
@@ -259,8 +284,10 @@ class RandomErasing:
 
     def __init__(self, scale: tuple[float, float] = (0.02, 0.33), ratio: tuple[float, float] = (0.3, 3.3)):
         if not 0 < scale[0] <= scale[1] <= 1 or not 0 < ratio[0] <= ratio[1]:
-            raise BenchmarkError(f"random erasing got scale={scale}, ratio={ratio}",
-                                 "use 0 < scale low <= high <= 1 and 0 < ratio low <= high")
+            raise BenchmarkError(
+                f"random erasing got scale={scale}, ratio={ratio}",
+                "use 0 < scale low <= high <= 1 and 0 < ratio low <= high",
+            )
         self.scale, self.ratio = scale, ratio
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -304,7 +331,7 @@ def autoaugment(policy: str = "cifar10", groups: int = 8) -> PolicyGroups:
 
 
 def randaugment(num_ops: int = 2, magnitude: int = 9, groups: int = 8) -> PolicyGroups:
-    """RandAugment (Cubuk et al. 2020): ``num_ops`` random operations at a shared ``magnitude`` (of 31 bins)."""
+    """RandAugment (Cubuk et al. 2020): ``num_ops`` random operations at a shared ``magnitude`` (of 31)."""
     from torchvision.transforms import v2
 
     return PolicyGroups(v2.RandAugment(num_ops=num_ops, magnitude=magnitude), groups)

@@ -28,9 +28,13 @@ TRANSFORM_SETS = {
 
 
 def make_transforms(names: tuple[str, ...]) -> list:
-    table = {"crop": lambda: ops.PadCrop(0.125), "affine-small": lambda: ops.RandomRotation(15.0),
-             "noise": lambda: ops.GaussianNoise(0.1), "blur": lambda: ops.GaussianBlur(3, (0.1, 1.5)),
-             "erasing": lambda: ops.RandomErasing((0.02, 0.2))}
+    table = {
+        "crop": lambda: ops.PadCrop(0.125),
+        "affine-small": lambda: ops.RandomRotation(15.0),
+        "noise": lambda: ops.GaussianNoise(0.1),
+        "blur": lambda: ops.GaussianBlur(3, (0.1, 1.5)),
+        "erasing": lambda: ops.RandomErasing((0.02, 0.2)),
+    }
     return [table[n]() for n in names]
 
 
@@ -49,29 +53,43 @@ class AugmentationOversampler:
 
     def __init__(self, target_ratio: float, transforms: tuple[str, ...], chunk: int = 4096):
         if not 0 < target_ratio <= 1:
-            raise BenchmarkError(f"augmentation over-sampling got target_ratio={target_ratio}",
-                                 "use a ratio to the largest class in (0, 1]")
+            raise BenchmarkError(
+                f"augmentation over-sampling got target_ratio={target_ratio}",
+                "use a ratio to the largest class in (0, 1]",
+            )
         if not transforms:
-            raise BenchmarkError("augmentation over-sampling got no transforms", f"use one of {sorted(TRANSFORM_SETS)}")
+            raise BenchmarkError(
+                "augmentation over-sampling got no transforms", f"use one of {sorted(TRANSFORM_SETS)}"
+            )
         self.target_ratio, self.names, self.chunk = float(target_ratio), tuple(transforms), int(chunk)
 
     def resample(self, X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         X, y = np.asarray(X), np.asarray(y, dtype=np.int64)
         if X.ndim != 4 or X.dtype != np.uint8:
-            raise BenchmarkError(f"augmentation over-sampling got {X.dtype} rows of shape {X.shape}",
-                                 "it runs on raw uint8 images (N, C, H, W): give it space 'input' on image data")
+            raise BenchmarkError(
+                f"augmentation over-sampling got {X.dtype} rows of shape {X.shape}",
+                "it runs on raw uint8 images (N, C, H, W): give it space 'input' on image data",
+            )
         counts = np.bincount(y)
         target = int(np.ceil(self.target_ratio * counts.max()))
         rng = np.random.default_rng(seed)
-        sources = np.concatenate([rng.choice(np.flatnonzero(y == c), size=target - n, replace=True)
-                                  for c, n in enumerate(counts) if 0 < n < target] or [np.zeros(0, np.int64)])
+        sources = np.concatenate(
+            [
+                rng.choice(np.flatnonzero(y == c), size=target - n, replace=True)
+                for c, n in enumerate(counts)
+                if 0 < n < target
+            ]
+            or [np.zeros(0, np.int64)]
+        )
         self.added = int(sources.size)
         if sources.size == 0:
             return X, y
         gen = torch.Generator().manual_seed(seed)
         transforms = make_transforms(self.names)
-        new = [self._transform(X[sources[i:i + self.chunk]], transforms, gen)
-               for i in range(0, sources.size, self.chunk)]
+        new = [
+            self._transform(X[sources[i : i + self.chunk]], transforms, gen)
+            for i in range(0, sources.size, self.chunk)
+        ]
         return np.concatenate([X, *new]), np.concatenate([y, y[sources]])
 
     @staticmethod
@@ -91,8 +109,10 @@ class AugmentationOversampler:
 def oversampling_space(trial, ctx: MethodContext) -> dict:
     counts = [c for c in ctx.class_counts if c > 0]
     low = min(1.0, max(0.2, min(counts) / max(counts) + 0.05))
-    return {"target_ratio": trial.suggest_float("target_ratio", low, 1.0),
-            "transforms": trial.suggest_categorical("transforms", sorted(TRANSFORM_SETS))}
+    return {
+        "target_ratio": trial.suggest_float("target_ratio", low, 1.0),
+        "transforms": trial.suggest_categorical("transforms", sorted(TRANSFORM_SETS)),
+    }
 
 
 @register_method(
@@ -101,12 +121,13 @@ def oversampling_space(trial, ctx: MethodContext) -> dict:
     modalities=("image",),
     engines=("deep",),
     summary="Over-sample classes below a tuned share of the largest class with randomly transformed copies "
-            "of their own images (offline, before training).",
+    "of their own images (offline, before training).",
     paper=SHORTEN_BIB,
     search_space=oversampling_space,
     applies_to=requires_transforms(*TRANSFORM_SETS["both"]),
-    differences="Transforms: pad-and-crop (1/8 of the side), rotation up to 15 degrees, Gaussian noise, blur and "
-                "random erasing; each added image gets a random non-empty subset of the tuned set.",
+    differences="Transforms: pad-and-crop (1/8 of the side), rotation up to 15 degrees, Gaussian noise, blur "
+    "and "
+    "random erasing; each added image gets a random non-empty subset of the tuned set.",
 )
 def augmentation_oversampling(params: dict, ctx: MethodContext) -> Recipe:
     """Offline over-sampling by augmentation of every class below the target ratio."""

@@ -3,7 +3,8 @@
 KRIZHEVSKY_BIB = """@inproceedings{krizhevsky2012imagenet,
   title={{ImageNet} Classification with Deep Convolutional Neural Networks},
   author={Krizhevsky, Alex and Sutskever, Ilya and Hinton, Geoffrey E.},
-  booktitle={Advances in Neural Information Processing Systems (NeurIPS)}, volume={25}, pages={1097--1105}, year={2012}}"""
+  booktitle={Advances in Neural Information Processing Systems (NeurIPS)}, volume={25}, pages={1097--1105},
+  year={2012}}"""
 
 SHORTEN_BIB = """@article{shorten2019survey,
   title={A Survey on Image Data Augmentation for Deep Learning},
@@ -13,12 +14,14 @@ SHORTEN_BIB = """@article{shorten2019survey,
 SIMARD_BIB = """@inproceedings{simard2003best,
   title={Best Practices for Convolutional Neural Networks Applied to Visual Document Analysis},
   author={Simard, Patrice Y. and Steinkraus, Dave and Platt, John C.},
-  booktitle={International Conference on Document Analysis and Recognition (ICDAR)}, pages={958--963}, year={2003}}"""
+  booktitle={International Conference on Document Analysis and Recognition (ICDAR)}, pages={958--963},
+  year={2003}}"""
 
 HE_BIB = """@inproceedings{he2016deep,
   title={Deep Residual Learning for Image Recognition},
   author={He, Kaiming and Zhang, Xiangyu and Ren, Shaoqing and Sun, Jian},
-  booktitle={IEEE Conference on Computer Vision and Pattern Recognition (CVPR)}, pages={770--778}, year={2016}}"""
+  booktitle={IEEE Conference on Computer Vision and Pattern Recognition (CVPR)}, pages={770--778},
+  year={2016}}"""
 
 SZEGEDY_BIB = """@inproceedings{szegedy2015going,
   title={Going Deeper with Convolutions},
@@ -44,13 +47,15 @@ CUTOUT_BIB = """@article{devries2017improved,
 ERASING_BIB = """@inproceedings{zhong2020random,
   title={Random Erasing Data Augmentation},
   author={Zhong, Zhun and Zheng, Liang and Kang, Guoliang and Li, Shaozi and Yang, Yi},
-  booktitle={Proceedings of the AAAI Conference on Artificial Intelligence}, volume={34}, pages={13001--13008},
+  booktitle={Proceedings of the AAAI Conference on Artificial Intelligence}, volume={34},
+  pages={13001--13008},
   year={2020}}"""
 
 AUTOAUGMENT_BIB = """@inproceedings{cubuk2019autoaugment,
   title={{AutoAugment}: Learning Augmentation Strategies from Data},
   author={Cubuk, Ekin D. and Zoph, Barret and Mane, Dandelion and Vasudevan, Vijay and Le, Quoc V.},
-  booktitle={IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)}, pages={113--123}, year={2019}}"""
+  booktitle={IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)}, pages={113--123},
+  year={2019}}"""
 
 RANDAUGMENT_BIB = """@inproceedings{cubuk2020randaugment,
   title={{RandAugment}: Practical Automated Data Augmentation with a Reduced Search Space},

@@ -37,7 +37,8 @@ SENTENCE_MIXUP_BIB = """@article{guo2019augmenting,
 BALANCED_MIXUP_BIB = """@inproceedings{galdran2021balanced,
   title={Balanced-{MixUp} for Highly Imbalanced Medical Image Classification},
   author={Galdran, Adrian and Carneiro, Gustavo and Gonz{\\'a}lez Ballester, Miguel A.},
-  booktitle={Medical Image Computing and Computer Assisted Intervention (MICCAI)}, pages={323--333}, year={2021}}"""
+  booktitle={Medical Image Computing and Computer Assisted Intervention (MICCAI)}, pages={323--333},
+  year={2021}}"""
 
 
 class EmbeddingMixup:
@@ -53,12 +54,17 @@ class EmbeddingMixup:
 
     graph_safe = False
 
-    def __init__(self, num_classes: int, alpha: float, seed: int, minority_classes: tuple[int, ...] | None = None):
+    def __init__(
+        self, num_classes: int, alpha: float, seed: int, minority_classes: tuple[int, ...] | None = None
+    ):
         if alpha <= 0:
-            raise BenchmarkError(f"embedding mixup got alpha={alpha}", "use alpha > 0 (lambda ~ Beta(alpha, alpha))")
+            raise BenchmarkError(
+                f"embedding mixup got alpha={alpha}", "use alpha > 0 (lambda ~ Beta(alpha, alpha))"
+            )
         if minority_classes is not None and not minority_classes:
-            raise BenchmarkError("minority-aware embedding mixup got no minority classes",
-                                 "pass the split's minority classes")
+            raise BenchmarkError(
+                "minority-aware embedding mixup got no minority classes", "pass the split's minority classes"
+            )
         self.num_classes, self.alpha = num_classes, float(alpha)
         self.rng = np.random.default_rng(seed)
         self.minority = None
@@ -75,15 +81,18 @@ class EmbeddingMixup:
         weights = self.minority[y].float()
         has_minority = weights.sum() > 0
         # both draws are made and one kept: no host round trip to look at the batch
-        drawn = torch.multinomial((weights + (~has_minority).float()).expand(b, b), 1, replacement=True,
-                                  generator=gen).view(b)
+        drawn = torch.multinomial(
+            (weights + (~has_minority).float()).expand(b, b), 1, replacement=True, generator=gen
+        ).view(b)
         return torch.where(has_minority, drawn, torch.randperm(b, generator=gen, device=y.device))
 
     def augment(self, x: torch.Tensor, y: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor]:
         mc.check_mixable(x)
         if x.dim() != 2:
-            raise BenchmarkError(f"embedding mixup got a batch of shape {tuple(x.shape)}",
-                                 "it mixes embedding vectors (B, D); use mixup or cutmix for images")
+            raise BenchmarkError(
+                f"embedding mixup got a batch of shape {tuple(x.shape)}",
+                "it mixes embedding vectors (B, D); use mixup or cutmix for images",
+            )
         partner = self.partners(y, state.generator)
         lam = mc.sample_lambda(self.rng, self.alpha)
         factor = torch.full((x.shape[0],), lam, device=x.device)
@@ -91,47 +100,76 @@ class EmbeddingMixup:
         return lam * x + (1 - lam) * x[partner], mc.mix_targets(y, partner, factor, self.num_classes)
 
 
-# -- rows ------------------------------------------------------------------------------------------------------
+# -- rows ------------------------------------------------------------------------------------------
 def mixup_space(trial, ctx: MethodContext) -> dict:
     return {"alpha": trial.suggest_float("alpha", 0.1, 2.0, log=True)}
 
 
 @register_method(
-    "embedding-mixup", family="embedding-mixing", modalities=("text",), engines=("deep",),
-    summary="Mixup of sentence embeddings: convex combinations of pairs of training embeddings with soft labels.",
-    paper=SENTENCE_MIXUP_BIB + "\n" + MIXUP_BIB, search_space=mixup_space, tags=(NEEDS_MINILM,),
+    "embedding-mixup",
+    family="embedding-mixing",
+    modalities=("text",),
+    engines=("deep",),
+    summary="Mixup of sentence embeddings: convex combinations of pairs of training embeddings with soft "
+    "labels.",
+    paper=SENTENCE_MIXUP_BIB + "\n" + MIXUP_BIB,
+    search_space=mixup_space,
+    tags=(NEEDS_MINILM,),
     differences="Mixes the frozen encoder's sentence embeddings (the paper's senMixup mixes a trained "
-                "encoder's); one lambda per batch, partners by a random permutation.")
+    "encoder's); one lambda per batch, partners by a random permutation.",
+)
 def embedding_mixup(params: dict, ctx: MethodContext) -> Recipe:
     """Embedding mixup (Guo et al. 2019, senMixup) on the text featuriser's sentence embeddings."""
     return Recipe(augment=EmbeddingMixup(ctx.num_classes, params.get("alpha", 1.0), ctx.seed))
 
 
 @register_method(
-    "minority-embedding-mixup", family="embedding-mixing", modalities=("text",), engines=("deep",),
-    summary="Embedding mixup whose partner is always a minority sample: every mixed pair holds the minority class.",
-    paper=BALANCED_MIXUP_BIB + "\n" + SENTENCE_MIXUP_BIB, search_space=mixup_space, tags=(NEEDS_MINILM,),
+    "minority-embedding-mixup",
+    family="embedding-mixing",
+    modalities=("text",),
+    engines=("deep",),
+    summary="Embedding mixup whose partner is always a minority sample: every mixed pair holds the minority "
+    "class.",
+    paper=BALANCED_MIXUP_BIB + "\n" + SENTENCE_MIXUP_BIB,
+    search_space=mixup_space,
+    tags=(NEEDS_MINILM,),
     differences="Balanced-MixUp draws the partner from a class-balanced sampler over the training set and "
-                "lambda ~ Beta(alpha, 1); here the partner is a minority sample of the same batch, "
-                "lambda ~ Beta(alpha, alpha).")
+    "lambda ~ Beta(alpha, 1); here the partner is a minority sample of the same batch, "
+    "lambda ~ Beta(alpha, alpha).",
+)
 def minority_embedding_mixup(params: dict, ctx: MethodContext) -> Recipe:
     """Minority-aware embedding mixup: partners drawn from the batch's minority samples."""
-    return Recipe(augment=EmbeddingMixup(ctx.num_classes, params.get("alpha", 1.0), ctx.seed,
-                                         tuple(ctx.minority_classes)))
+    return Recipe(
+        augment=EmbeddingMixup(
+            ctx.num_classes, params.get("alpha", 1.0), ctx.seed, tuple(ctx.minority_classes)
+        )
+    )
 
 
 @register_method(
-    "sentence-embedding-smote", family="embedding-mixing", modalities=("text",), engines=("deep", "classical"),
-    summary="SMOTE on sentence embeddings: synthetic minority texts as points between a minority text's embedding "
-            "and one of its k minority neighbours'.",
-    paper=SMOTE_BIB, search_space=smote_space, applies_to=needs_two_per_class, tags=(NEEDS_MINILM,),
+    "sentence-embedding-smote",
+    family="embedding-mixing",
+    modalities=("text",),
+    engines=("deep", "classical"),
+    summary="SMOTE on sentence embeddings: synthetic minority texts as points between a minority text's "
+    "embedding "
+    "and one of its k minority neighbours'.",
+    paper=SMOTE_BIB,
+    search_space=smote_space,
+    applies_to=needs_two_per_class,
+    tags=(NEEDS_MINILM,),
     differences="imbalanced-learn's SMOTE on the frozen encoder's features, the direct counterpart of "
-                "embedding-mixup; the embedding-smote row (benchmark.methods.eos) resamples a trained network's "
-                "penultimate features instead.")
+    "embedding-mixup; the embedding-smote row (benchmark.methods.eos) resamples a trained network's "
+    "penultimate features instead.",
+)
 def sentence_embedding_smote(params: dict, ctx: MethodContext) -> Recipe:
     """SMOTE (Chawla et al. 2002) on the text featuriser's sentence embeddings."""
     from imblearn.over_sampling import SMOTE
 
     strategy, k = params.get("sampling_strategy", "auto"), params.get("k_neighbors", 5)
-    return Recipe(resample=ImblearnResampler("SMOTE on sentence embeddings", lambda seed, knn: SMOTE(
-        sampling_strategy=strategy, k_neighbors=knn(k), random_state=seed)))
+    return Recipe(
+        resample=ImblearnResampler(
+            "SMOTE on sentence embeddings",
+            lambda seed, knn: SMOTE(sampling_strategy=strategy, k_neighbors=knn(k), random_state=seed),
+        )
+    )

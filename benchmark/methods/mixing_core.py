@@ -31,7 +31,9 @@ def one_hot(y: torch.Tensor, num_classes: int) -> torch.Tensor:
     return F.one_hot(y.long(), num_classes).float()
 
 
-def mix_targets(y: torch.Tensor, partner: torch.Tensor, label_factor: torch.Tensor, num_classes: int) -> torch.Tensor:
+def mix_targets(
+    y: torch.Tensor, partner: torch.Tensor, label_factor: torch.Tensor, num_classes: int
+) -> torch.Tensor:
     """label_factor_i * y_i + (1 - label_factor_i) * y_partner(i): soft targets (B, C)."""
     t = one_hot(y, num_classes)
     w = label_factor.view(-1, 1).to(t)
@@ -41,7 +43,9 @@ def mix_targets(y: torch.Tensor, partner: torch.Tensor, label_factor: torch.Tens
 def sample_lambda(rng: np.random.Generator, alpha: float) -> float:
     """lambda ~ Beta(alpha, alpha) (alpha = 0 means no mixing: lambda = 1)."""
     if alpha < 0:
-        raise BenchmarkError(f"mixing got alpha={alpha}", "use alpha >= 0 (the Beta distribution's parameter)")
+        raise BenchmarkError(
+            f"mixing got alpha={alpha}", "use alpha >= 0 (the Beta distribution's parameter)"
+        )
     return float(rng.beta(alpha, alpha)) if alpha > 0 else 1.0
 
 
@@ -56,12 +60,16 @@ def cutmix_box(lam: float, h: int, w: int, rng: np.random.Generator) -> tuple[in
     return top, bottom, left, right
 
 
-def cutmix(x: torch.Tensor, partner: torch.Tensor, lam: float, rng: np.random.Generator) -> tuple[torch.Tensor, float]:
+def cutmix(
+    x: torch.Tensor, partner: torch.Tensor, lam: float, rng: np.random.Generator
+) -> tuple[torch.Tensor, float]:
     """Paste the partner's box into each image; returns the images and the kept share of x_i
     (1 - pasted area / image area, the label weight of x_i, exact after clipping)."""
     if x.dim() != 4:
-        raise BenchmarkError(f"CutMix needs images (B, C, H, W), got a batch of shape {tuple(x.shape)}",
-                             "use MixUp for feature vectors")
+        raise BenchmarkError(
+            f"CutMix needs images (B, C, H, W), got a batch of shape {tuple(x.shape)}",
+            "use MixUp for feature vectors",
+        )
     h, w = x.shape[-2:]
     top, bottom, left, right = cutmix_box(lam, h, w, rng)
     out = x.clone()
@@ -84,19 +92,23 @@ def fourier_mask(lam: float, h: int, w: int, decay_power: float, rng: np.random.
     return mask.reshape(h, w)
 
 
-def fmix(x: torch.Tensor, partner: torch.Tensor, lam: float, decay_power: float,
-         rng: np.random.Generator) -> tuple[torch.Tensor, float]:
+def fmix(
+    x: torch.Tensor, partner: torch.Tensor, lam: float, decay_power: float, rng: np.random.Generator
+) -> tuple[torch.Tensor, float]:
     """Blend images through one Fourier mask per batch; returns the images and the mask's share of x_i."""
     if x.dim() != 4:
-        raise BenchmarkError(f"FMix needs images (B, C, H, W), got a batch of shape {tuple(x.shape)}",
-                             "use MixUp for feature vectors")
+        raise BenchmarkError(
+            f"FMix needs images (B, C, H, W), got a batch of shape {tuple(x.shape)}",
+            "use MixUp for feature vectors",
+        )
     h, w = x.shape[-2:]
     mask = torch.as_tensor(fourier_mask(lam, h, w, decay_power, rng), device=x.device, dtype=x.dtype)
     return mask * x + (1 - mask) * x[partner], float(mask.mean())
 
 
-def remix_label_factor(lam: torch.Tensor | float, n_i: torch.Tensor, n_j: torch.Tensor, kappa: float,
-                       tau: float) -> torch.Tensor:
+def remix_label_factor(
+    lam: torch.Tensor | float, n_i: torch.Tensor, n_j: torch.Tensor, kappa: float, tau: float
+) -> torch.Tensor:
     """Remix's label factor (Chou et al. 2020, Eq. 4) for x_mix = lam x_i + (1 - lam) x_j:
 
     0 when n_i / n_j >= kappa and lam < tau (the label goes wholly to the minority partner j);

@@ -24,9 +24,11 @@ import random
 from benchmark.errors import BenchmarkError
 
 OPERATIONS = ("synonym_replacement", "random_insertion", "random_swap", "random_deletion")
-WORDNET_FIX = ("install NLTK (pip install nltk) and its WordNet data: with a network, python -m nltk.downloader "
-               "wordnet; offline on Debian, apt-get install wordnet-base wordnet-sense-index, copy "
-               "/usr/share/wordnet into DEST/corpora/wordnet (add index.sense and lexnames) and set NLTK_DATA=DEST")
+WORDNET_FIX = (
+    "install NLTK (pip install nltk) and its WordNet data: with a network, python -m nltk.downloader "
+    "wordnet; offline on Debian, apt-get install wordnet-base wordnet-sense-index, copy "
+    "/usr/share/wordnet into DEST/corpora/wordnet (add index.sense and lexnames) and set NLTK_DATA=DEST"
+)
 
 
 def wordnet_problem() -> str | None:
@@ -57,8 +59,11 @@ def synonyms(word: str) -> tuple[str, ...]:
     key = "".join(ch for ch in word.lower() if ch.isalpha())
     if not key:
         return ()
-    found = {lemma.name().replace("_", " ").replace("-", " ").lower()
-             for synset in wordnet.synsets(key) for lemma in synset.lemmas()}
+    found = {
+        lemma.name().replace("_", " ").replace("-", " ").lower()
+        for synset in wordnet.synsets(key)
+        for lemma in synset.lemmas()
+    }
     found.discard(key)
     return tuple(sorted(found))
 
@@ -76,10 +81,19 @@ class EDA:
     positive (the paper's code makes the same number with each operation and shuffles them).
     """
 
-    def __init__(self, alpha_sr: float = 0.1, alpha_ri: float = 0.1, alpha_rs: float = 0.1, p_rd: float = 0.1):
-        for name, value in (("alpha_sr", alpha_sr), ("alpha_ri", alpha_ri), ("alpha_rs", alpha_rs), ("p_rd", p_rd)):
+    def __init__(
+        self, alpha_sr: float = 0.1, alpha_ri: float = 0.1, alpha_rs: float = 0.1, p_rd: float = 0.1
+    ):
+        for name, value in (
+            ("alpha_sr", alpha_sr),
+            ("alpha_ri", alpha_ri),
+            ("alpha_rs", alpha_rs),
+            ("p_rd", p_rd),
+        ):
             if not 0 <= value <= 1:
-                raise BenchmarkError(f"EDA got {name}={value}", "use values in [0, 1] (the paper uses 0.05-0.5)")
+                raise BenchmarkError(
+                    f"EDA got {name}={value}", "use values in [0, 1] (the paper uses 0.05-0.5)"
+                )
         self.alphas = dict(zip(OPERATIONS, (alpha_sr, alpha_ri, alpha_rs, p_rd), strict=True))
         if not any(self.alphas.values()):
             raise BenchmarkError("EDA got every alpha 0", "give at least one operation a positive alpha")

@@ -13,8 +13,9 @@ NOISE_BIB = """@inproceedings{belinkov2018synthetic,
 EDA_BIB = """@inproceedings{wei2019eda,
   title={{EDA}: Easy Data Augmentation Techniques for Boosting Performance on Text Classification Tasks},
   author={Wei, Jason and Zou, Kai},
-  booktitle={Proceedings of the 2019 Conference on Empirical Methods in Natural Language Processing and the 9th
-    International Joint Conference on Natural Language Processing (EMNLP-IJCNLP)}, pages={6382--6388}, year={2019}}"""
+  booktitle={Proceedings of the 2019 Conference on Empirical Methods in Natural Language Processing and the
+    9th International Joint Conference on Natural Language Processing (EMNLP-IJCNLP)}, pages={6382--6388},
+  year={2019}}"""
 
 BACK_TRANSLATION_BIB = """@inproceedings{sennrich2016improving,
   title={Improving Neural Machine Translation Models with Monolingual Data},
@@ -25,5 +26,5 @@ BACK_TRANSLATION_BIB = """@inproceedings{sennrich2016improving,
 CONTEXTUAL_BIB = """@inproceedings{kobayashi2018contextual,
   title={Contextual Augmentation: Data Augmentation by Words with Paradigmatic Relations},
   author={Kobayashi, Sosuke},
-  booktitle={Proceedings of the 2018 Conference of the North American Chapter of the Association for Computational
-    Linguistics (NAACL-HLT)}, pages={452--457}, year={2018}}"""
+  booktitle={Proceedings of the 2018 Conference of the North American Chapter of the Association for
+    Computational Linguistics (NAACL-HLT)}, pages={452--457}, year={2018}}"""
