@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import random
 import signal
 import threading
 import time
@@ -28,6 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import optuna
+from sqlalchemy.exc import SQLAlchemyError
 
 from benchmark.datasets import dataset_registry
 from benchmark.errors import BenchmarkError, DataUnavailableError, StorageError
@@ -207,16 +209,25 @@ def optuna_storage(url: str, heartbeat: int) -> optuna.storages.RDBStorage:
         kwargs["engine_kwargs"]["connect_args"] = {"timeout": 60}
     elif url.startswith("postgresql"):
         kwargs["engine_kwargs"]["connect_args"] = {"connect_timeout": 10}
-    try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what makes resuming safe
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat, **kwargs)
-    except Exception as exc:  # Optuna raises RuntimeError for a schema of another Optuna version
-        raise StorageError(
-            f"cannot open the Optuna tables of {Store.hide_password(url)}: {str(exc).splitlines()[0]}",
-            "use a --storage written by this Optuna version (`optuna storage upgrade --storage URL` upgrades an "
-            "older one), or a new --storage",
-        ) from exc
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what makes resuming safe
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
+                                                  **kwargs)
+        except Exception as exc:  # Optuna raises RuntimeError for a schema of another Optuna version
+            if attempt < 2 and isinstance(exc, SQLAlchemyError):
+                # Workers starting together on a fresh database race to create Optuna's tables; the
+                # loser finds them there on the next attempt.
+                time.sleep(0.5 + random.random())
+                continue
+            error = exc
+            break
+    raise StorageError(
+        f"cannot open the Optuna tables of {Store.hide_password(url)}: {str(error).splitlines()[0]}",
+        "use a --storage written by this Optuna version (`optuna storage upgrade --storage URL` upgrades an "
+        "older one), or a new --storage",
+    ) from error
 
 
 # -- the local executor ------------------------------------------------------------------------------

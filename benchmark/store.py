@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +36,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from benchmark.errors import StorageError
@@ -147,8 +149,7 @@ class Store:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             # Read the version before creating anything: a store of another version is left untouched.
             self._check_schema(self._stored_version())
-            with self.engine.begin() as conn:
-                Base.metadata.create_all(conn)
+            self._create_tables()
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StorageError(
                 f"cannot open the results store {self.safe_url}: {str(exc).splitlines()[0]}",
@@ -171,6 +172,19 @@ class Store:
             return make_url(url).render_as_string(hide_password=True)
         except Exception:
             return "<unparseable URL>"
+
+    def _create_tables(self) -> None:
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    Base.metadata.create_all(conn)
+                return
+            except (OperationalError, ProgrammingError, IntegrityError):
+                # Workers starting together on a fresh database race to create the tables; the loser
+                # finds them there on the next attempt.
+                if attempt == 2:
+                    raise
+                time.sleep(0.5 + random.random())
 
     def _stored_version(self) -> str | None:
         if not inspect(self.engine).has_table(Meta.__tablename__):
