@@ -185,9 +185,11 @@ class TrialSeededTPE(optuna.samplers.BaseSampler):
 
 # -- parameters --------------------------------------------------------------------------------------
 def suggest_params(trial: optuna.Trial, job: PairJob) -> dict[str, Any]:
-    """The shared training parameters the suite tunes for all methods, then the method's own space."""
+    """The shared training parameters the suite tunes for all methods, then the method's own space.
+
+    The shared ones (learning rate, weight decay) are the deep engine's; a classical model has none."""
     params: dict[str, Any] = {}
-    for name in job.tune:  # first, so that every method draws the same startup values of them
+    for name in job.tune if job.engine == "deep" else ():  # first: every method draws the same startup values
         low, high, log = SHARED_RANGES[name]
         params[SHARED_PREFIX + name] = trial.suggest_float(SHARED_PREFIX + name, low, high, log=log)
     own = job.method.search_space(trial, job.context(seed=0))
