@@ -187,6 +187,9 @@ def test_adasyn_on_separated_classes_falls_back_to_uniform_weights():
     X_a, y_a = ours.fit_resample(X, y)
     X_b, y_b = ADASYN(n_neighbors=3, random_state=0).fit_resample(X, y)
     assert ours.uniform_classes == [] and np.array_equal(y_a, y_b) and np.allclose(X_a, X_b)
+    # a small target: every minority row's rounded share is 0, so ADASYN adds nothing (no failure)
+    X_small, y_small = ClasswiseADASYN(0.2, 3, 3, random_state=0).fit_resample(X, y)
+    assert np.bincount(y_small).tolist() == [120, 20] and np.array_equal(X_small, X)
 
 
 def test_applicability_of_smote_nc_and_smote_n():

@@ -70,32 +70,32 @@ def balanced_random_forest(params: dict, ctx: MethodContext) -> Recipe:
 @ensemble("balanced-bagging", "Bagging of decision trees, each on a bag under-sampled to the tuned balance.",
           BALANCED_BAGGING_BIB,
           lambda trial, ctx: {"n_estimators": trial.suggest_int("n_estimators", 10, 100, log=True),
-                              "max_samples": trial.suggest_float("max_samples", 0.5, 1.0),
-                              "sampling_strategy": binary_ratio(trial, ctx)})
+                              "max_samples": trial.suggest_float("max_samples", 0.5, 1.0)})
 def balanced_bagging(params: dict, ctx: MethodContext) -> Recipe:
-    """Balanced bagging (Wallace et al. 2011) through imbalanced-learn's BalancedBaggingClassifier."""
+    """Balanced bagging (Wallace et al. 2011) through imbalanced-learn's BalancedBaggingClassifier: every
+    bag is under-sampled to full balance, as the paper does (a tuned ratio can fall below a bootstrap's
+    own minority share, which imbalanced-learn rejects)."""
     from imblearn.ensemble import BalancedBaggingClassifier
 
     def classifier(seed: int) -> Any:
         return BalancedBaggingClassifier(
             n_estimators=params.get("n_estimators", 10), max_samples=params.get("max_samples", 1.0),
-            sampling_strategy=params.get("sampling_strategy", "auto"), random_state=seed, n_jobs=1)
+            sampling_strategy="auto", random_state=seed, n_jobs=1)
 
     return Recipe(classifier=classifier)
 
 
 @ensemble("easy-ensemble", "AdaBoost learners, each trained on the minority and an independent random subset of "
           "the majority; their votes are averaged.", EASY_ENSEMBLE_BIB,
-          lambda trial, ctx: {"n_estimators": trial.suggest_int("n_estimators", 4, 40, log=True),
-                              "sampling_strategy": binary_ratio(trial, ctx)},
+          lambda trial, ctx: {"n_estimators": trial.suggest_int("n_estimators", 4, 40, log=True)},
           differences="Each AdaBoost learner has imbalanced-learn's default of 10 decision stumps.")
 def easy_ensemble(params: dict, ctx: MethodContext) -> Recipe:
-    """EasyEnsemble (Liu, Wu and Zhou 2009) through imbalanced-learn's EasyEnsembleClassifier."""
+    """EasyEnsemble (Liu, Wu and Zhou 2009) through imbalanced-learn's EasyEnsembleClassifier; each subset
+    holds the minority and as many random majority rows, as in the paper."""
     from imblearn.ensemble import EasyEnsembleClassifier
 
     def classifier(seed: int) -> Any:
-        return EasyEnsembleClassifier(n_estimators=params.get("n_estimators", 10),
-                                      sampling_strategy=params.get("sampling_strategy", "auto"),
+        return EasyEnsembleClassifier(n_estimators=params.get("n_estimators", 10), sampling_strategy="auto",
                                       random_state=seed, n_jobs=1)
 
     return Recipe(classifier=classifier)

@@ -241,6 +241,8 @@ class ClasswiseADASYN:
     neighbours. When no row of a class has such a neighbour (a well-separated class) that share is
     0/0 and imbalanced-learn stops; this class then gets plain SMOTE (uniform spread), which is the
     limit of ADASYN's weights as every row becomes equally easy. ``uniform_classes`` records which.
+    When a small target rounds to zero new rows for every row, the class gets none (imbalanced-learn
+    stops there too).
     """
 
     def __init__(self, sampling_strategy: Any, n_neighbors: Any, k: int, random_state: int):
@@ -260,7 +262,9 @@ class ClasswiseADASYN:
             try:
                 X_res, y_res = ADASYN(sampling_strategy=goal, n_neighbors=self.n_neighbors,
                                       random_state=self.random_state).fit_resample(X, y)
-            except RuntimeError as exc:
+            except (RuntimeError, ValueError) as exc:
+                if "No samples will be generated" in str(exc):
+                    continue  # every row's rounded share is 0 (a small target): ADASYN adds no row
                 if "belong to the majority class" not in str(exc):
                     raise
                 self.uniform_classes.append(int(c))
