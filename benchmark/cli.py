@@ -90,6 +90,7 @@ def run(
     executor: str = typer.Option("local", help="local (worker processes here) or ray (tasks on a Ray cluster)."),
     ray_address: str | None = typer.Option(None, help="Ray cluster to join (e.g. ray://head:10001); default: a local Ray."),
     gpu_fraction: float | None = typer.Option(None, help="Share of one GPU per trial; default 1/(workers per GPU)."),
+    stack_trials: int = typer.Option(1, help="Deep-engine trials trained at once as one stacked model (GPU)."),
 ) -> None:
     """Tune every (dataset, method) pair, re-run the best over seeds, store, and write the report.
 
@@ -103,7 +104,7 @@ def run(
     options = RunOptions(suite=suite, methods=split_names(methods), datasets=split_names(datasets), trials=trials,
                          seeds=seeds, timeout=timeout, device_seconds=device_seconds, workers=workers, device=device,
                          storage=storage, data_root=data_root, objective=objective, pruner=pruner, executor=executor,
-                         ray_address=ray_address, gpu_fraction=gpu_fraction)
+                         ray_address=ray_address, gpu_fraction=gpu_fraction, stack_trials=stack_trials)
     plan = options.resolve()
     # Everything that can be checked is checked before the progress display starts.
     from benchmark.datasets import resolve_data_root
@@ -138,7 +139,11 @@ def run(
             bars.update(pairs_task, completed=tracker.pairs_done)
             bars.update(trial_task, visible=False)
             if not status.startswith("skipped"):
-                console.print(f"  {d} x {m}: {status}")
+                used = tracker.spent.get((d, m))
+                budget = (f" ({used['trials']} trials: {used['complete']} complete, {used['pruned']} pruned, "
+                          f"{used['failed']} failed; {used['epochs']} epochs, {used['seconds']:.1f} device-s)"
+                          if used else "")
+                console.print(f"  {d} x {m}: {status}{budget}")
             show_eta()
 
         def on_seed(d: str, m: str, seed: int, status: str) -> None:

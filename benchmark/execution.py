@@ -84,6 +84,7 @@ class RunOptions:
     executor: str = "local"
     ray_address: str | None = None
     gpu_fraction: float | None = None  # device share of one trial; default 1/(workers per GPU)
+    stack_trials: int = 1  # deep-engine trials trained at once as one stacked model
 
     def resolve(self) -> RunPlan:
         """Check every option before any work; errors name the bad value and the fix."""
@@ -95,6 +96,9 @@ class RunOptions:
         if self.ray_address is not None and self.executor != "ray":
             raise BenchmarkError(f"--ray-address {self.ray_address} was given with --executor {self.executor}",
                                  "add --executor ray, or drop --ray-address")
+        if self.stack_trials < 1:
+            raise BenchmarkError(f"--stack-trials {self.stack_trials} is invalid",
+                                 "use 1 (one trial at a time) or more trials per stacked model")
         if self.heartbeat < 1:
             raise BenchmarkError(f"heartbeat {self.heartbeat} is invalid", "use a heartbeat of 1 second or more")
         fraction = self.gpu_fraction
@@ -171,6 +175,7 @@ class RunTracker:
         self.total = 0
         self.pairs_done = 0
         self.units: dict[tuple[str, str], float] = {}
+        self.spent: dict[tuple[str, str], dict[str, Any]] = {}  # the last budget spent seen per pair
         self.resumed_units = 0.0  # work that was done before this run started
 
     def start(self, total: int) -> None:
@@ -183,6 +188,7 @@ class RunTracker:
         self.units[(dataset, method)] = self.per_pair
 
     def trial(self, dataset: str, method: str, used: dict[str, Any]) -> None:
+        self.spent[(dataset, method)] = used
         done = used["trials"] - used.get("running", 0)
         if used.get("stopped_by") not in (None, "trials"):  # a time cap ended tuning early
             done = self.trials
@@ -519,7 +525,7 @@ def prepare_dataset(plan: RunPlan, store: Store, dataset_name: str, device: str,
         jobs.append(PairJob(suite=suite.name, dataset=dataset_name, method=method, split=split, engine=engine,
                             config=model_config(base_config, entry.default_model, engine), budget=plan.budget,
                             objective=plan.objective, tune=suite.tune, device=device, pruner=plan.pruner,
-                            sampler_seed=suite.split_seed))
+                            sampler_seed=suite.split_seed, stack=plan.options.stack_trials))
     return jobs
 
 

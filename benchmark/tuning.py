@@ -112,6 +112,7 @@ class PairJob:
     device: str = "cpu"
     pruner: str = "hyperband"
     sampler_seed: int = 0
+    stack: int = 1  # trials trained at once as one stacked model (deep engine; see benchmark.trial_batches)
 
     @property
     def study_name(self) -> str:
@@ -370,6 +371,10 @@ def stop_reason(used: dict[str, Any], budget: PairBudget) -> str | None:
 
 def run_trials(job: PairJob, storage: optuna.storages.BaseStorage, on_trial=None) -> optuna.Study:
     """Run trials of the pair's study until its budget is used up (by this and any other worker)."""
+    if job.stack > 1 and job.engine == "deep":
+        from benchmark.trial_batches import run_trial_batches
+
+        return run_trial_batches(job, storage, job.stack, on_trial)
     study = open_study(job, storage)
     me = worker_id()
     while True:

@@ -196,3 +196,32 @@ def test_wall_seconds_is_the_union_of_trial_intervals():
     s = dt.timedelta(seconds=1)
     assert wall_seconds([(t, t + 4 * s), (t + 2 * s, t + 6 * s), (t + 10 * s, t + 11 * s)]) == 7.0
     assert wall_seconds([]) == 0.0
+
+
+def test_stacked_trials_spend_exactly_the_budget_with_an_outcome_per_member(monkeypatch):
+    """``--stack-trials``: trials asked and trained together, told one by one (failures stay alone)."""
+    from benchmark.training import stacked as stacked_engine
+
+    stacks = []
+    real_fit_stacked = stacked_engine.fit_stacked
+    monkeypatch.setattr(stacked_engine, "fit_stacked",
+                        lambda split, recipes, *a, **kw: stacks.append(len(recipes)) or real_fit_stacked(
+                            split, recipes, *a, **kw))
+
+    def build(params, ctx):
+        if ctx.seed == 10_003:
+            raise RuntimeError("simulated crash in trial 3")
+        return Recipe()
+
+    split = make_tabular_split()
+    config = TrainingConfig(epochs=3, batch_size=32, lr=3e-3)
+    method = method_with("crashes-in-trial-3", lambda trial, ctx: {}, build)
+    stacked = job_for(split, method, trials=5, config=config, pruner="none", tune=("lr", "weight_decay"), stack=2)
+    study = run_trials(stacked, optuna.storages.InMemoryStorage())
+    used = spent(study, stacked.budget)
+    assert (used["trials"], used["complete"], used["failed"], used["epochs"]) == (5, 4, 1, 12)
+    assert used["failures"] == ["RuntimeError: simulated crash in trial 3"]
+    assert stacks == [2]  # trials 0 and 1 as one model; trial 3 failed alone, so 2 and 4 ran by themselves
+    one_by_one = run_trials(job_for(split, method, trials=5, config=config, pruner="none", tune=("lr", "weight_decay")),
+                            optuna.storages.InMemoryStorage())
+    assert [trial_params(t) for t in study.trials] == [trial_params(t) for t in one_by_one.trials]
