@@ -102,6 +102,12 @@ def run_on_ray(plan, progress) -> None:
     if started_here:
         ray.init(address=options.ray_address, log_to_driver=False, include_dashboard=False)
     try:
+        if options.storage.startswith("sqlite") and len([n for n in ray.nodes() if n.get("Alive")]) > 1:
+            raise BenchmarkError(
+                f"the Ray cluster has several nodes but --storage is the SQLite file {options.storage}, which "
+                "only this machine can write",
+                "give every node one database: --storage postgresql+psycopg://user:password@host/db",
+            )
         task_device = task_device_for(ray, options.device)
         fraction = (options.gpu_fraction or 1.0) if task_device != "cpu" else None
         ask = {"num_cpus": 1, "num_gpus": fraction or 0, "max_retries": 0}
