@@ -6,46 +6,44 @@ the database alone: Optuna shares the trials of a study, the exact-budget rule o
 :mod:`benchmark.tuning` stops them at the budget together, and seed re-runs are claimed row by row
 (:meth:`benchmark.store.Store.claim_seed`, refreshed by a heartbeat while they run). A killed worker
 loses only its trial in flight, which is recorded failed. ``--executor ray`` runs the same steps as
-Ray tasks (:mod:`benchmark.ray_executor`).
-
-Local workers are processes: a crash, a CUDA out-of-memory error or a kill in one of them fails its
-trial with the reason and a fresh process takes its place; the run goes on. Several workers on one
-GPU share it, each capped to its share of the device memory.
+Ray tasks (:mod:`benchmark.ray_executor`); ``--workers N`` adds local processes
+(:mod:`benchmark.local_workers`), replaced when they die.
 """
 
 from __future__ import annotations
 
-import math
-import multiprocessing
-import os
-import random
-import signal
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import optuna
-from sqlalchemy.exc import SQLAlchemyError
 
 from benchmark.datasets import dataset_registry
-from benchmark.errors import BenchmarkError, DataUnavailableError, StorageError
+from benchmark.errors import BenchmarkError, DataUnavailableError
+from benchmark.local_workers import WorkerPool, cpu_share, share_device, sigterm_as_interrupt
 from benchmark.methods import method_registry
 from benchmark.provenance import provenance
-from benchmark.store import COMPLETE, DATA_UNAVAILABLE, FAILED, NOT_APPLICABLE, OK, RUNNING, Store, worker_id
+from benchmark.store import (
+    COMPLETE,
+    DATA_UNAVAILABLE,
+    FAILED,
+    NOT_APPLICABLE,
+    OK,
+    RUNNING,
+    Store,
+    optuna_storage,
+)
 from benchmark.suites import Suite, suite_registry
 from benchmark.training.base import TrainingConfig, resolve_device
 from benchmark.tuning import (
-    INTERRUPTED,
     PairBudget,
     PairJob,
     best_trial,
     check_objective,
     describe_failure,
-    fail_trial,
     make_pruner,
     release_device_memory,
     rerun_seed,
@@ -207,35 +205,6 @@ class RunTracker:
         return max(0.0, self.total * self.per_pair - done) * elapsed / worked
 
 
-# -- storage ---------------------------------------------------------------------------------------
-def optuna_storage(url: str, heartbeat: int) -> optuna.storages.RDBStorage:
-    """Optuna's RDB storage on the results database, with heartbeats so lost workers' trials get failed."""
-    kwargs: dict[str, Any] = {"engine_kwargs": {"pool_pre_ping": True}}
-    if url.startswith("sqlite"):
-        kwargs["engine_kwargs"]["connect_args"] = {"timeout": 60}
-    elif url.startswith("postgresql"):
-        kwargs["engine_kwargs"]["connect_args"] = {"connect_timeout": 10}
-    for attempt in range(3):
-        try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what makes resuming safe
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
-                                                  **kwargs)
-        except Exception as exc:  # Optuna raises RuntimeError for a schema of another Optuna version
-            if attempt < 2 and isinstance(exc, SQLAlchemyError):
-                # Workers starting together on a fresh database race to create Optuna's tables; the
-                # loser finds them there on the next attempt.
-                time.sleep(0.5 + random.random())
-                continue
-            error = exc
-            break
-    raise StorageError(
-        f"cannot open the Optuna tables of {Store.hide_password(url)}: {str(error).splitlines()[0]}",
-        "use a --storage written by this Optuna version (`optuna storage upgrade --storage URL` upgrades an "
-        "older one), or a new --storage",
-    ) from error
-
-
 # -- the local executor ------------------------------------------------------------------------------
 def run_suite(options: RunOptions, progress: Progress | None = None) -> RunSummary:
     """Run (or resume) a suite with the chosen executor; returns a summary of the pairs' statuses."""
@@ -280,186 +249,6 @@ def summarise(plan: RunPlan, store: Store, before: set[tuple[str, str]], seconds
                 status = rows.get((d, m), "not started")
                 summary.statuses[status] = summary.statuses.get(status, 0) + 1
     return summary
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler's kill) ends a run like Ctrl-C: the trial in flight is recorded interrupted."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-class WorkerPool:
-    """The ``workers - 1`` extra local worker processes beside the caller's own worker loop.
-
-    A monitor thread watches them: a process that dies (a crash, the out-of-memory killer, SIGKILL)
-    has its running trials failed with the cause, and a fresh process takes its place, so the run
-    completes. Restarts are bounded, so a worker that cannot start is not restarted forever.
-    """
-
-    def __init__(self, plan: RunPlan, device: str, poll: float = 0.5):
-        self.plan, self.device, self.poll = plan, device, poll
-        self.ctx = multiprocessing.get_context("spawn")  # CUDA cannot be forked; spawn is safe everywhere
-        self.count = plan.options.workers
-        self.restarts_left = 2 * self.count
-        self.procs: dict[int, Any] = {}
-        self.deaths: list[str] = []
-        self.stopping = threading.Event()
-        self.lock = threading.Lock()
-        self.monitor = threading.Thread(target=self._watch, name="worker-monitor", daemon=True)
-        gpus = cuda_device_count() if device == "cuda" else 0
-        self.gpus = gpus
-        per_gpu = math.ceil(self.count / gpus) if gpus else 1
-        self.gpu_fraction = plan.options.gpu_fraction or (1.0 / per_gpu if gpus else None)
-
-    def device_of(self, index: int) -> str:
-        """Spread workers over the visible GPUs round-robin."""
-        return f"cuda:{index % self.gpus}" if self.gpus > 1 else self.device
-
-    def __enter__(self) -> WorkerPool:
-        for index in range(1, self.count):
-            self._start(index)
-        self.monitor.start()
-        return self
-
-    def _start(self, index: int) -> None:
-        p = self.ctx.Process(target=worker_main, args=(self.plan, self.device_of(index), self.gpu_fraction),
-                             name=f"benchmark-worker-{index}", daemon=False)
-        p.start()
-        self.procs[index] = p
-
-    def _watch(self) -> None:
-        storage = optuna_storage(self.plan.options.storage, self.plan.options.heartbeat)
-        while not self.stopping.wait(self.poll):
-            with self.lock:
-                for index, p in list(self.procs.items()):
-                    if p.is_alive() or p.exitcode is None:
-                        continue
-                    del self.procs[index]
-                    if p.exitcode == 0 or self.stopping.is_set():
-                        continue
-                    cause = exit_cause(p.exitcode)
-                    self.deaths.append(f"worker {p.pid} {cause}")
-                    fail_worker_trials(storage, self.plan.suite.name, f"{host_of(worker_id())}:{p.pid}",
-                                       f"{INTERRUPTED}: its worker process {p.pid} {cause}")
-                    if self.restarts_left > 0:
-                        self.restarts_left -= 1
-                        self._start(index)
-
-    def wait(self) -> None:
-        """Wait for every extra worker (and its replacements) to finish the run."""
-        while True:
-            with self.lock:
-                alive = [p for p in self.procs.values() if p.exitcode is None]
-                pending = bool(self.procs)  # dead ones stay until the monitor has handled them
-            if not pending:
-                return
-            if alive:
-                alive[0].join(timeout=self.poll)
-            else:
-                time.sleep(self.poll)
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.stopping.set()
-        self.monitor.join(timeout=10)
-        if exc_type is not None:  # Ctrl-C or an error in the caller's loop: stop the others as Ctrl-C would
-            stop_processes(list(self.procs.values()))
-
-
-def stop_processes(procs: list[Any], grace: float = 2.0, patience: float = 30.0) -> None:
-    """Interrupt workers (their trials in flight are recorded interrupted), then kill what still runs."""
-    deadline = time.monotonic() + grace
-    for p in procs:  # a terminal's Ctrl-C reached them already: give them a moment before a second one
-        p.join(timeout=max(0.0, deadline - time.monotonic()))
-    for p in procs:
-        if p.is_alive() and p.pid is not None:
-            try:
-                os.kill(p.pid, signal.SIGINT)
-            except ProcessLookupError:
-                pass
-    deadline = time.monotonic() + patience
-    for p in procs:
-        p.join(timeout=max(0.0, deadline - time.monotonic()))
-        if p.is_alive():
-            p.kill()
-            p.join(timeout=5)
-
-
-def exit_cause(exitcode: int) -> str:
-    if exitcode < 0:
-        try:
-            return f"was killed by {signal.Signals(-exitcode).name}"
-        except ValueError:
-            return f"was killed by signal {-exitcode}"
-    return f"exited with status {exitcode}"
-
-
-def host_of(worker: str) -> str:
-    return worker.rpartition(":")[0]
-
-
-def fail_worker_trials(storage: optuna.storages.BaseStorage, suite: str, worker: str, reason: str) -> int:
-    """Fail the running trials of one (dead) worker in every study of the suite; returns how many."""
-    failed = 0
-    for summary in storage.get_all_studies():
-        if not summary.study_name.startswith(f"{suite}::"):
-            continue
-        study = optuna.load_study(study_name=summary.study_name, storage=storage)
-        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-            if t.user_attrs.get("worker") == worker:
-                fail_trial(study, t, reason)
-                failed += 1
-    return failed
-
-
-def cuda_device_count() -> int:
-    import torch
-
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
-def share_device(device: str, fraction: float | None) -> None:
-    """Cap this process's CUDA caching allocator to its share of the GPU, so neighbours fit beside it."""
-    if device.startswith("cuda") and fraction is not None and fraction < 1:
-        import torch
-
-        torch.cuda.set_per_process_memory_fraction(fraction, torch.device(device))
-
-
-@contextmanager
-def cpu_share(workers: int) -> Iterator[None]:
-    """Give each of ``workers`` processes on this machine its share of the CPU cores for torch's threads:
-    oversubscribed OpenMP threads spin against each other (measured 4x slower on a loaded 2-core box)."""
-    if workers <= 1:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def worker_main(plan: RunPlan, device: str, gpu_fraction: float | None) -> None:
-    """Entry point of an extra worker process."""
-    with sigterm_as_interrupt():
-        try:
-            run_worker(plan, None, device=device, gpu_fraction=gpu_fraction)
-        except KeyboardInterrupt:
-            raise SystemExit(130) from None
 
 
 # -- one worker's loop -----------------------------------------------------------------------------

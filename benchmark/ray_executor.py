@@ -26,9 +26,10 @@ from typing import Any
 import optuna
 
 from benchmark.errors import BenchmarkError
-from benchmark.store import Store
+from benchmark.store import Store, optuna_storage
 from benchmark.training.base import resolve_device
-from benchmark.tuning import PairJob, best_trial, open_study, run_trials, spent, stop_reason
+from benchmark.tuning import PairJob, best_trial, open_study, run_trials
+from benchmark.tuning_budget import spent, stop_reason
 
 RESUBMITS = 2  # per pair and step, for tasks that died rather than failed
 POLL_SECONDS = 2.0
@@ -47,8 +48,6 @@ def import_ray():
 
 def resources(url: str, heartbeat: int) -> tuple[Store, optuna.storages.BaseStorage]:
     """One store and one Optuna storage per Ray worker process (tasks reuse them)."""
-    from benchmark.execution import optuna_storage
-
     key = (url, heartbeat)
     if key not in _resources:
         _resources[key] = (Store(url, stale_after=3 * heartbeat), optuna_storage(url, heartbeat))
@@ -56,7 +55,7 @@ def resources(url: str, heartbeat: int) -> tuple[Store, optuna.storages.BaseStor
 
 
 def task_job(job: PairJob, split: Any, device: str, fraction: float | None) -> PairJob:
-    from benchmark.execution import share_device
+    from benchmark.local_workers import share_device
 
     # The split comes zero-copy (read-only) from the object store; engines never write to it, and
     # torch's warning about read-only arrays would repeat in every task.
@@ -94,7 +93,7 @@ class PairState:
 
 def run_on_ray(plan, progress) -> None:
     """Run the plan's pairs as Ray tasks; returns when every pair is finished (or failed)."""
-    from benchmark.execution import finish_pair, finish_tuning, optuna_storage, prepare_dataset, start_pair
+    from benchmark.execution import finish_pair, finish_tuning, prepare_dataset, start_pair
 
     ray = import_ray()
     options = plan.options

@@ -17,10 +17,11 @@ import os
 import random
 import socket
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -40,6 +41,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, S
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from benchmark.errors import StorageError
+
+if TYPE_CHECKING:
+    import optuna
 
 SCHEMA_VERSION = 1
 DEFAULT_DB = Path("results") / "benchmark.db"
@@ -335,3 +339,33 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         pass
     finally:
         cursor.close()
+
+
+def optuna_storage(url: str, heartbeat: int) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage on the results database, with heartbeats so lost workers' trials get failed."""
+    import optuna
+
+    kwargs: dict[str, Any] = {"engine_kwargs": {"pool_pre_ping": True}}
+    if url.startswith("sqlite"):
+        kwargs["engine_kwargs"]["connect_args"] = {"timeout": 60}
+    elif url.startswith("postgresql"):
+        kwargs["engine_kwargs"]["connect_args"] = {"connect_timeout": 10}
+    for attempt in range(3):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what makes resuming safe
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
+                                                  **kwargs)
+        except Exception as exc:  # Optuna raises RuntimeError for a schema of another Optuna version
+            if attempt < 2 and isinstance(exc, SQLAlchemyError):
+                # Workers starting together on a fresh database race to create Optuna's tables; the
+                # loser finds them there on the next attempt.
+                time.sleep(0.5 + random.random())
+                continue
+            error = exc
+            break
+    raise StorageError(
+        f"cannot open the Optuna tables of {Store.hide_password(url)}: {str(error).splitlines()[0]}",
+        "use a --storage written by this Optuna version (`optuna storage upgrade --storage URL` upgrades an "
+        "older one), or a new --storage",
+    ) from error

@@ -29,19 +29,16 @@ from benchmark.metrics import compute_metrics
 from benchmark.protocol import trial_seed
 from benchmark.store import worker_id
 from benchmark.tuning import (
-    INTERRUPTED,
-    OVER_BUDGET,
     PairJob,
     TimeCapReached,
     describe_failure,
     fail_interrupted_trials,
     open_study,
     release_device_memory,
-    spent,
     split_params,
     suggest_params,
-    time_left,
 )
+from benchmark.tuning_budget import INTERRUPTED, OVER_BUDGET, spent, time_left
 
 
 @dataclass

@@ -18,7 +18,6 @@ tuning is over.
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
 import json
 import math
@@ -35,15 +34,21 @@ from benchmark.datasets.base import Split
 from benchmark.errors import BenchmarkError
 from benchmark.methods.base import Method, MethodContext
 from benchmark.metrics import OBJECTIVES, compute_metrics, pr_curves
-from benchmark.protocol import Budget, trial_seed
+from benchmark.protocol import trial_seed
 from benchmark.store import worker_id
 from benchmark.suites import SHARED_RANGES
 from benchmark.training import get_engine
 from benchmark.training.base import TrainingConfig
+from benchmark.tuning_budget import (
+    INTERRUPTED,
+    OVER_BUDGET,
+    PairBudget,
+    budget_trials,
+    spent,
+    time_left,
+)
 
 SHARED_PREFIX = "train."
-OVER_BUDGET = "over budget"
-INTERRUPTED = "interrupted"
 PRUNERS = ("hyperband", "successive-halving", "median", "none")
 
 optuna.logging.set_verbosity(optuna.logging.CRITICAL)  # trial outcomes are recorded in the store instead
@@ -55,45 +60,6 @@ class OverBudget(Exception):
 
 class TimeCapReached(optuna.TrialPruned):
     """A trial stopped at an epoch boundary because the pair's time cap was spent (recorded pruned)."""
-
-
-# -- the budget --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PairBudget:
-    """What every pair of a run gets alike: tuning trials, seed re-runs and optional time caps.
-
-    ``timeout`` caps the wall-clock seconds during which at least one of the pair's trials ran (on any
-    worker; pauses between runs do not count); ``device_seconds`` caps the summed seconds of its
-    trials (each trial holds one worker's device or device share). When a cap is reached, running
-    trials stop at their next epoch boundary (pruned) and no new trial starts.
-    """
-
-    trials: int
-    seeds: int
-    timeout: float | None = None
-    device_seconds: float | None = None
-
-    def __post_init__(self) -> None:
-        Budget(trials=self.trials, seeds=self.seeds, timeout=self.timeout)  # its checks and messages
-        cap = self.device_seconds
-        if cap is not None and not (isinstance(cap, int | float) and math.isfinite(cap) and cap > 0):
-            raise BenchmarkError(f"--device-seconds {cap} is invalid", "give a positive number of seconds, or none")
-
-    @classmethod
-    def from_suite(cls, budget: Budget, *, trials: int | None = None, seeds: int | None = None,
-                   timeout: float | None = None, device_seconds: float | None = None) -> PairBudget:
-        """The suite's budget with the command line's overrides."""
-        return cls(
-            trials=budget.trials if trials is None else trials,
-            seeds=budget.seeds if seeds is None else seeds,
-            timeout=budget.timeout if timeout is None else timeout,
-            # a suite's Budget may carry a device-seconds cap of its own
-            device_seconds=getattr(budget, "device_seconds", None) if device_seconds is None else device_seconds,
-        )
-
-    def record(self) -> dict[str, Any]:
-        return {"trials": self.trials, "seeds": self.seeds, "timeout": self.timeout,
-                "device_seconds": self.device_seconds}
 
 
 @dataclass
@@ -309,66 +275,6 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def budget_trials(study: optuna.Study, budget: int) -> list[FrozenTrial]:
-    return [t for t in study.get_trials(deepcopy=False) if t.number < budget]
-
-
-def failure_reason(t: FrozenTrial) -> str:
-    """A failed trial's reason; Optuna's heartbeat check fails lost workers' trials without one."""
-    return t.user_attrs.get("failure") or f"{INTERRUPTED}: its worker stopped sending heartbeats"
-
-
-def _interval(t: FrozenTrial, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
-    if t.datetime_start is None:
-        return None
-    return t.datetime_start, t.datetime_complete or now
-
-
-def wall_seconds(intervals: list[tuple[dt.datetime, dt.datetime]]) -> float:
-    """Length of the union of time intervals: the wall-clock time during which any trial ran."""
-    total, end = 0.0, None
-    for start, stop in sorted(intervals):
-        if end is None or start > end:
-            total += (stop - start).total_seconds()
-            end = stop
-        elif stop > end:
-            total += (stop - end).total_seconds()
-            end = stop
-    return total
-
-
-def spent(study: optuna.Study, budget: PairBudget) -> dict[str, Any]:
-    """The budget a pair has used: trials by outcome, device and wall-clock seconds, epochs, failures."""
-    trials = budget_trials(study, budget.trials)
-    now = dt.datetime.now()  # Optuna stores naive local times
-    intervals = [i for t in trials if (i := _interval(t, now)) is not None]
-    count = {s: sum(t.state == s for t in trials) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
-    used = {
-        "trials": len(trials),
-        "complete": count[TrialState.COMPLETE],
-        "pruned": count[TrialState.PRUNED],
-        "failed": count[TrialState.FAIL],
-        "running": sum(t.state == TrialState.RUNNING for t in trials),
-        "seconds": round(sum((b - a).total_seconds() for a, b in intervals), 3),  # device-seconds
-        "wall_seconds": round(wall_seconds(intervals), 3),
-        "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in trials),
-        "failures": sorted({failure_reason(t) for t in trials if t.state == TrialState.FAIL}),
-    }
-    used["stopped_by"] = stop_reason(used, budget)
-    return used
-
-
-def stop_reason(used: dict[str, Any], budget: PairBudget) -> str | None:
-    """Why no further trial may start: 'trials', 'timeout', 'device_seconds', or None."""
-    if used["trials"] >= budget.trials:
-        return "trials"
-    if budget.timeout is not None and used["wall_seconds"] >= budget.timeout:
-        return "timeout"
-    if budget.device_seconds is not None and used["seconds"] >= budget.device_seconds:
-        return "device_seconds"
-    return None
-
-
 def run_trials(job: PairJob, storage: optuna.storages.BaseStorage, on_trial=None) -> optuna.Study:
     """Run trials of the pair's study until its budget is used up (by this and any other worker)."""
     if job.stack > 1 and job.engine == "deep":
@@ -393,19 +299,19 @@ def run_trials(job: PairJob, storage: optuna.storages.BaseStorage, on_trial=None
                 raise OverBudget(OVER_BUDGET)
             return _objective(trial, job, time_left(used, job.budget))
 
-        study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+        try:
+            study.optimize(objective, n_trials=1, catch=(Exception,), gc_after_trial=False)
+        except Exception as exc:
+            # Ctrl-C landing in Optuna's own bookkeeping after the objective surfaces as another error
+            # (an UnboundLocalError in Optuna 5); it is still an interruption, not a bug of the run.
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                raise KeyboardInterrupt("interrupted while Optuna recorded a trial") from exc
+            raise
         if on_trial is not None:
             on_trial(study)
         if refused:
             break
     return study
-
-
-def time_left(used: dict[str, Any], budget: PairBudget) -> float | None:
-    """Seconds a trial starting now may run before a time cap is reached (None: no cap)."""
-    left = [cap - used[key] for cap, key in ((budget.timeout, "wall_seconds"), (budget.device_seconds, "seconds"))
-            if cap is not None]
-    return min(left) if left else None
 
 
 def _objective(trial: optuna.Trial, job: PairJob, seconds_left: float | None) -> float:

@@ -14,14 +14,14 @@ import torch
 
 from benchmark import tuning
 from benchmark.errors import BenchmarkError
-from benchmark.execution import Progress, RunOptions, RunTracker, optuna_storage, run_suite
+from benchmark.execution import Progress, RunOptions, RunTracker, run_suite
 from benchmark.methods import method_registry
 from benchmark.methods.base import Method, Recipe
 from benchmark.protocol import Budget
-from benchmark.store import Store
+from benchmark.store import Store, optuna_storage
 from benchmark.suites import Suite
 from benchmark.training.base import TrainingConfig
-from benchmark.tuning import PairBudget
+from benchmark.tuning_budget import PairBudget
 
 
 def tiny_suite(name: str, methods: tuple[str, ...], *, trials: int = 2, seeds: int = 2, epochs: int = 2,
@@ -142,7 +142,8 @@ def kill_first_foreign_trial(url: str, study_name: str, killed: list, stop: thre
             trials = []
         for t in trials:
             pid = int(t.user_attrs.get("worker", "x:0").rpartition(":")[2])
-            if t.state == optuna.trial.TrialState.RUNNING and pid != os.getpid() and t.user_attrs.get("epochs"):
+            if (t.state == optuna.trial.TrialState.RUNNING and pid != os.getpid()
+                    and 1 <= t.user_attrs.get("epochs", 0) <= 10):  # far from its end: the kill lands in training
                 os.kill(pid, signal.SIGKILL)
                 killed.append((pid, t.number))
                 return

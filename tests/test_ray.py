@@ -8,9 +8,9 @@ import os
 import optuna
 import pytest
 
-from benchmark.execution import RunOptions, optuna_storage, run_suite
+from benchmark.execution import RunOptions, run_suite
 from benchmark.protocol import Budget
-from benchmark.store import Store
+from benchmark.store import Store, optuna_storage
 from benchmark.suites import Suite
 from benchmark.training.base import TrainingConfig
 

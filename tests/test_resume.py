@@ -11,9 +11,9 @@ import time
 import optuna
 from optuna.trial import TrialState
 
-from benchmark.execution import RunOptions, optuna_storage, run_suite
+from benchmark.execution import RunOptions, run_suite
 from benchmark.protocol import Budget
-from benchmark.store import Store
+from benchmark.store import Store, optuna_storage
 from benchmark.suites import Suite
 from benchmark.training.base import TrainingConfig
 
@@ -59,11 +59,12 @@ def trials_of(url: str, suite: str) -> dict[str, list[optuna.trial.FrozenTrial]]
     return {n: optuna.load_study(study_name=n, storage=storage).get_trials(deepcopy=False) for n in names}
 
 
-def running_trial(url: str, suite: str, exclude: str | None = None):
-    """(study, trial) of a trial in the middle of its epochs, in a study other than ``exclude``."""
+def running_trial(url: str, suite: str, exclude: str | None = None, before_epoch: int = 10):
+    """(study, trial) of a trial in the middle of its epochs (far from its end, so that a signal lands in
+    training rather than in Optuna's bookkeeping), in a study other than ``exclude``."""
     for name, trials in trials_of(url, suite).items():
         for t in trials:
-            if name != exclude and t.state == RUNNING and t.user_attrs.get("epochs"):
+            if name != exclude and t.state == RUNNING and 1 <= t.user_attrs.get("epochs", 0) <= before_epoch:
                 return name, t
     return None
 
@@ -103,7 +104,7 @@ def test_sigkill_in_a_trial_and_in_a_seed_rerun_then_restart(tmp_path, data_root
 
 def test_ctrl_c_then_restart_completes_a_smoke_like_run_without_losing_or_repeating_rows(tmp_path, data_root):
     suite = suite_of("resume-sigint", ("keel-glass1", "keel-ecoli1"), ("baseline", "random-oversampling"),
-                     trials=2, seeds=2, epochs=20)
+                     trials=2, seeds=2, epochs=30)
     # No pruning: with two trials, one interrupted and one pruned would leave a pair without a result.
     options = RunOptions(suite=suite, storage=f"sqlite:///{tmp_path / 'results.db'}", data_root=str(data_root),
                          device="cpu", pruner="none")

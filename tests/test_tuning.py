@@ -16,7 +16,6 @@ from benchmark.methods import method_registry
 from benchmark.methods.base import Method, Recipe
 from benchmark.training.base import TrainingConfig
 from benchmark.tuning import (
-    PairBudget,
     PairJob,
     best_trial,
     check_objective,
@@ -24,10 +23,9 @@ from benchmark.tuning import (
     open_study,
     rerun_seed,
     run_trials,
-    spent,
     trial_params,
-    wall_seconds,
 )
+from benchmark.tuning_budget import PairBudget, spent, wall_seconds
 
 TABULAR = TrainingConfig(epochs=2, batch_size=32, lr=3e-3)
 

@@ -1,0 +1,128 @@
+"""The budget every pair of a run gets alike, and how much of it a pair's study has spent.
+
+The trials that count are numbers 0..trials-1 of the study, whoever ran them; trials beyond are
+refused before any work ("over budget"). Time caps are measured from the trials themselves, so they
+hold across workers, machines and resumed runs: wall-clock seconds are the union of the trials'
+intervals (pauses between runs do not count), device-seconds their sum.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from benchmark.errors import BenchmarkError
+from benchmark.protocol import Budget
+
+OVER_BUDGET = "over budget"
+INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class PairBudget:
+    """What every pair of a run gets alike: tuning trials, seed re-runs and optional time caps.
+
+    ``timeout`` caps the wall-clock seconds during which at least one of the pair's trials ran (on any
+    worker; pauses between runs do not count); ``device_seconds`` caps the summed seconds of its
+    trials (each trial holds one worker's device or device share). When a cap is reached, running
+    trials stop at their next epoch boundary (pruned) and no new trial starts.
+    """
+
+    trials: int
+    seeds: int
+    timeout: float | None = None
+    device_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        Budget(trials=self.trials, seeds=self.seeds, timeout=self.timeout)  # its checks and messages
+        cap = self.device_seconds
+        if cap is not None and not (isinstance(cap, int | float) and math.isfinite(cap) and cap > 0):
+            raise BenchmarkError(f"--device-seconds {cap} is invalid", "give a positive number of seconds, or none")
+
+    @classmethod
+    def from_suite(cls, budget: Budget, *, trials: int | None = None, seeds: int | None = None,
+                   timeout: float | None = None, device_seconds: float | None = None) -> PairBudget:
+        """The suite's budget with the command line's overrides."""
+        return cls(
+            trials=budget.trials if trials is None else trials,
+            seeds=budget.seeds if seeds is None else seeds,
+            timeout=budget.timeout if timeout is None else timeout,
+            # a suite's Budget may carry a device-seconds cap of its own
+            device_seconds=getattr(budget, "device_seconds", None) if device_seconds is None else device_seconds,
+        )
+
+    def record(self) -> dict[str, Any]:
+        return {"trials": self.trials, "seeds": self.seeds, "timeout": self.timeout,
+                "device_seconds": self.device_seconds}
+
+
+def budget_trials(study: optuna.Study, budget: int) -> list[FrozenTrial]:
+    return [t for t in study.get_trials(deepcopy=False) if t.number < budget]
+
+
+def failure_reason(t: FrozenTrial) -> str:
+    """A failed trial's reason; Optuna's heartbeat check fails lost workers' trials without one."""
+    return t.user_attrs.get("failure") or f"{INTERRUPTED}: its worker stopped sending heartbeats"
+
+
+def _interval(t: FrozenTrial, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
+    if t.datetime_start is None:
+        return None
+    return t.datetime_start, t.datetime_complete or now
+
+
+def wall_seconds(intervals: list[tuple[dt.datetime, dt.datetime]]) -> float:
+    """Length of the union of time intervals: the wall-clock time during which any trial ran."""
+    total, end = 0.0, None
+    for start, stop in sorted(intervals):
+        if end is None or start > end:
+            total += (stop - start).total_seconds()
+            end = stop
+        elif stop > end:
+            total += (stop - end).total_seconds()
+            end = stop
+    return total
+
+
+def spent(study: optuna.Study, budget: PairBudget) -> dict[str, Any]:
+    """The budget a pair has used: trials by outcome, device and wall-clock seconds, epochs, failures."""
+    trials = budget_trials(study, budget.trials)
+    now = dt.datetime.now()  # Optuna stores naive local times
+    intervals = [i for t in trials if (i := _interval(t, now)) is not None]
+    count = {s: sum(t.state == s for t in trials) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+    used = {
+        "trials": len(trials),
+        "complete": count[TrialState.COMPLETE],
+        "pruned": count[TrialState.PRUNED],
+        "failed": count[TrialState.FAIL],
+        "running": sum(t.state == TrialState.RUNNING for t in trials),
+        "seconds": round(sum((b - a).total_seconds() for a, b in intervals), 3),  # device-seconds
+        "wall_seconds": round(wall_seconds(intervals), 3),
+        "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in trials),
+        "failures": sorted({failure_reason(t) for t in trials if t.state == TrialState.FAIL}),
+    }
+    used["stopped_by"] = stop_reason(used, budget)
+    return used
+
+
+def stop_reason(used: dict[str, Any], budget: PairBudget) -> str | None:
+    """Why no further trial may start: 'trials', 'timeout', 'device_seconds', or None."""
+    if used["trials"] >= budget.trials:
+        return "trials"
+    if budget.timeout is not None and used["wall_seconds"] >= budget.timeout:
+        return "timeout"
+    if budget.device_seconds is not None and used["seconds"] >= budget.device_seconds:
+        return "device_seconds"
+    return None
+
+
+def time_left(used: dict[str, Any], budget: PairBudget) -> float | None:
+    """Seconds a trial starting now may run before a time cap is reached (None: no cap)."""
+    left = [cap - used[key] for cap, key in ((budget.timeout, "wall_seconds"), (budget.device_seconds, "seconds"))
+            if cap is not None]
+    return min(left) if left else None
