@@ -154,3 +154,15 @@ def test_contextual_substitution_runs_a_local_masked_language_model(tmp_path):
     X, y = sampler.resample(split.train.X, split.train.y, seed=0)
     assert np.bincount(y).tolist() == [60, 30]
     assert sum(a != split.train.X[s] for a, s in zip(X[72:], sampler.sources, strict=True)) >= 15
+
+
+def test_word_crop_handles_short_texts():
+    """nlpaug's crop raises on one-word runs; those texts lose exactly one word instead."""
+    from benchmark.methods.text_augmentation import WordCrop
+    from benchmark.methods.text_augmentation_nlpaug import seeded_globals
+
+    texts = ["ok lar", "see you later", "one two three four five six seven eight nine ten"]
+    with seeded_globals(0):
+        out = WordCrop(0.2).augment(texts)
+    assert [len(t.split()) for t in out] == [1, 2, 8]
+    assert all(set(o.split()) <= set(t.split()) for o, t in zip(out, texts, strict=True))

@@ -232,10 +232,32 @@ text_augmentation(
         "action": t.suggest_categorical("action", ["insert", "substitute", "swap", "delete"]),
     },
 )
+class WordCrop:
+    """nlpaug's word crop (a contiguous run of words removed), robust to one-word runs.
+
+    nlpaug 1.1.11 raises ValueError whenever the run is one word long (its range sampling slices
+    ``tokens[:-0]``, an empty list): short texts, which SMS spam is full of. Removing a run of one word
+    is deleting one word, so those texts go through nlpaug's delete with exactly one word instead.
+    """
+
+    def __init__(self, aug_p: float):
+        naw = nlpaug_word()
+        self.crop = naw.RandomWordAug(action="crop", aug_p=aug_p)
+        self.delete_one = naw.RandomWordAug(action="delete", aug_min=1, aug_max=1)
+
+    def augment(self, texts: list[str]) -> list[str]:
+        out = []
+        for text in texts:
+            try:
+                out.append(self.crop.augment(text)[0])
+            except ValueError:
+                out.append(self.delete_one.augment(text)[0])
+        return out
+
+
 for _action, _what in (
     ("swap", "neighbouring words swapped"),
     ("delete", "random words deleted"),
-    ("crop", "a random run of words cut out"),
 ):
     text_augmentation(
         f"text-word-{_action}",
@@ -245,6 +267,15 @@ for _action, _what in (
         f"Over-sample minority texts with {_what} (nlpaug's RandomWordAug).",
         NLPAUG_BIB + "\n" + EDA_BIB,
     )
+
+
+text_augmentation(
+    "text-word-crop",
+    lambda p, c: nlpaug_augmenter(lambda: WordCrop(p.get("aug_p", 0.1))),
+    "Over-sample minority texts with a random run of words cut out (nlpaug's RandomWordAug).",
+    NLPAUG_BIB + "\n" + EDA_BIB,
+    differences="A run of one word is removed with nlpaug's delete (its crop fails on one-word runs).",
+)
 
 
 class ClassVocabulary:
