@@ -158,7 +158,7 @@ def run(
         summary = run_suite(options, RunProgress(on_start=on_start, on_pair=on_pair, on_trial=on_trial,
                                                  on_seed=on_seed))
     for death in summary.worker_deaths:
-        console.print(f"[yellow]note:[/] {death}; its trial was recorded failed and a new worker took its place")
+        console.print(f"[yellow]note:[/] {death}", highlight=False)
     done = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items())) or "nothing new"
     console.print(f"{summary.pairs} pairs: {summary.skipped} already complete; {done}; {summary.seconds:.1f} s")
     path = build_report(Store(storage), suite, output)

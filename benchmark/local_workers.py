@@ -93,12 +93,19 @@ class WorkerPool:
                     if p.exitcode == 0 or self.stopping.is_set():
                         continue
                     cause = exit_cause(p.exitcode)
-                    self.deaths.append(f"worker {p.pid} {cause}")
-                    fail_worker_trials(storage, self.plan.suite.name, f"{host_of(worker_id())}:{p.pid}",
-                                       f"{INTERRUPTED}: its worker process {p.pid} {cause}")
+                    try:
+                        fail_worker_trials(storage, self.plan.suite.name, f"{host_of(worker_id())}:{p.pid}",
+                                           f"{INTERRUPTED}: its worker process {p.pid} {cause}")
+                        death = f"worker {p.pid} {cause}: its trial was recorded failed"
+                    except Exception as exc:  # the next worker to open the study fails the trial instead
+                        death = f"worker {p.pid} {cause}: its trial is failed later ({exc!r:.200})"
                     if self.restarts_left > 0:
                         self.restarts_left -= 1
                         self._start(index)
+                        death += "; a new worker took its place"
+                    else:
+                        death += "; no restart left"
+                    self.deaths.append(death)
 
     def wait(self) -> None:
         """Wait for every extra worker (and its replacements) to finish the run."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import os
 import time
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -264,8 +265,6 @@ def fail_trial(study: optuna.Study, trial: FrozenTrial, reason: str) -> None:
 
 
 def pid_alive(pid: int) -> bool:
-    import os
-
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

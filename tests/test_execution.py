@@ -177,7 +177,8 @@ def test_a_killed_worker_is_replaced_and_the_study_spends_exactly_its_budget(tmp
     assert len(killed) == 1, "the extra worker never ran a trial"
     pid, number = killed[0]
     assert summary.statuses == {"complete": 1}
-    assert summary.worker_deaths == [f"worker {pid} was killed by SIGKILL"]
+    assert summary.worker_deaths == [f"worker {pid} was killed by SIGKILL: its trial was recorded failed; "
+                                     "a new worker took its place"]
     study = optuna.load_study(study_name="exec-kill::keel-glass1::baseline", storage=optuna_storage(opts.storage, 10))
     counted = [t for t in study.trials if t.number < 6]
     assert [t.number for t in counted] == list(range(6))
