@@ -16,7 +16,9 @@ hook (Recipe slot) when the engine calls it                   signature
                    backbone (``Backbone.features``, eval      on the engine's device; return tensors or
                    mode), then trains only the head on the    arrays, (N', D) and (N',); the engine
                    returned rows (no ``augment``)             times it as ``feature_resample_seconds``
-``adjust``         at prediction (both engines)               ``fit(val_logits, val_y, train_counts)``
+``adjust``         at prediction (both engines)               ``attach(model)`` (optional; deep: the
+                                                              trained backbone, before ``fit``),
+                                                              ``fit(val_logits, val_y, train_counts)``
                                                               (optional), ``adjust(logits) -> logits``
 ``classifier``     classical engine: replaces its model       ``classifier(seed) -> sklearn estimator``
 ``class_weight``   classical engine: per-class weights        array of C floats
@@ -64,7 +66,10 @@ class Stage:
     last layer frozen); ``reinit_head`` re-initialises the last layer first. ``batch_sampler`` and
     ``loss`` replace the recipe's for this stage; ``feature_resample`` (EOS, cRT on features and
     friends) resamples penultimate-layer embeddings of the training set and trains only the head on
-    them for the stage's epochs (features frozen; see the hook table above).
+    them for the stage's epochs (features frozen; see the hook table above). ``head_wrapper`` (LWS
+    and friends) is a callable ``head_wrapper(head: nn.Linear) -> nn.Module``: the engine trains the
+    module it returns in place of the head during the stage (those of its parameters that require
+    grad; the wrapper freezes the rest) and replaces it by its ``fold() -> nn.Linear`` at the end.
     """
 
     name: str
@@ -74,6 +79,7 @@ class Stage:
     batch_sampler: Any = None
     loss: Any = None
     feature_resample: Any = None
+    head_wrapper: Any = None
 
 
 @dataclass

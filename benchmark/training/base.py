@@ -100,7 +100,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def fit_adjuster(adjust: Any, val_logits: np.ndarray, val_y: np.ndarray, train_counts: list[int]) -> None:
-    """Post-hoc components tune themselves on validation logits, never on test."""
+def fit_adjuster(adjust: Any, val_logits: np.ndarray, val_y: np.ndarray, train_counts: list[int],
+                 model: Any = None) -> None:
+    """Post-hoc components tune themselves on validation logits, never on test. A component with
+    ``attach(model)`` first gets the trained model (the deep engines' backbone: tau-normalisation
+    reads its head's weight norms)."""
+    if adjust is not None and model is not None and hasattr(adjust, "attach"):
+        adjust.attach(model)
     if adjust is not None and hasattr(adjust, "fit"):
         adjust.fit(val_logits, val_y, train_counts)

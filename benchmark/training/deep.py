@@ -208,8 +208,10 @@ class DeepEngine:
         t0 = time.perf_counter()
         stages = recipe.stages or [Stage("main", 1.0)]
         epoch = 0
-        timings.update(feature_resample_seconds=0.0, graph_capture_seconds=0.0, validation_seconds=0.0)
+        timings.update(feature_resample_seconds=0.0, feature_stage_seconds=0.0, graph_capture_seconds=0.0,
+                       validation_seconds=0.0)
         for stage, n_epochs in zip(stages, stage_epochs(stages, config.epochs), strict=True):
+            t_stage = time.perf_counter()
             state.stage = stage.name
             self._configure_stage(model, stage)
             batch_sampler = stage.batch_sampler or recipe.batch_sampler
@@ -254,6 +256,10 @@ class DeepEngine:
                 epoch += 1
             timings["graph_capture_seconds"] += runner.capture_seconds
             del runner, optimizer  # frees the stage's captured graphs
+            if stage.head_wrapper is not None:
+                model.head = model.head.fold()  # back to a plain nn.Linear giving the same logits
+            if stage.feature_resample is not None:  # EOS-style step: embed, resample, re-train the head
+                timings["feature_stage_seconds"] += time.perf_counter() - t_stage
         timings["train_seconds"] = time.perf_counter() - t0
         timings["epochs"] = epoch
         timings["train_samples"] = int(y_dev.shape[0])
@@ -262,7 +268,7 @@ class DeepEngine:
 
         # 4. post-hoc adjustment, fitted on validation logits only
         fit_adjuster(recipe.adjust, predict_logits(model, X_val, normalise, config, dev), y_val,
-                     split.class_counts("train"))
+                     split.class_counts("train"), model=model)
         return DeepModel(model, featurizer, recipe.adjust, dev, config, normalise, timings)
 
     @staticmethod
@@ -279,6 +285,11 @@ class DeepEngine:
             p.requires_grad_(not head_only)
         for p in model.head.parameters():
             p.requires_grad_(True)
+        if stage.head_wrapper is not None:  # trained in place of the head; it freezes what it does not train
+            model.head = stage.head_wrapper(model.head)
+            if not hasattr(model.head, "fold"):
+                raise BenchmarkError(f"stage '{stage.name}': its head_wrapper gave a {type(model.head).__name__} "
+                                     "without fold()", "give the wrapper module a fold() -> nn.Linear")
 
     @staticmethod
     def _resample_embeddings(model: Backbone, stage: Stage, X: torch.Tensor, y: torch.Tensor, normalise: Any,

@@ -72,6 +72,8 @@ def stack_conflicts(recipes: list[Recipe], configs: list[TrainingConfig]) -> str
         stages = r.stages or [Stage("main", 1.0)]
         if any(s.feature_resample is not None for s in stages):
             return "a recipe has a feature_resample stage"
+        if any(s.head_wrapper is not None for s in stages):
+            return "a recipe has a stage with a head_wrapper"
         shapes.add(tuple((s.epochs, s.train, s.reinit_head) for s in stages))
     if len(shapes) > 1:
         return "their stage schedules differ"
@@ -389,7 +391,8 @@ class _StackedRun:
             timings = {"resample_seconds": self.resample_seconds, "train_seconds": wall, "epochs": epochs,
                        "train_samples": int(self.Y.shape[1]), "stacked_trials": self.M}
             adjust = self.recipes[m].adjust
-            fit_adjuster(adjust, val_logits[m], self.split.val.y, self.split.class_counts("train"))
+            fit_adjuster(adjust, val_logits[m], self.split.val.y, self.split.class_counts("train"),
+                         model=member)
             out.append(DeepModel(member, self.featurizers[m], adjust, self.dev, self.configs[m], self.normalisers[m],
                                  timings))
         return out
