@@ -3,6 +3,8 @@ embeddings, and a run of the deep engine on the offline MiniLM encoder's embeddi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -59,10 +61,41 @@ def test_embedding_mixup_refuses_images_and_token_ids():
         EmbeddingMixup(2, 1.0, 0, minority_classes=())
 
 
-def test_rows_declare_the_sentence_encoder():
+def test_rows_declare_the_sentence_encoder_for_text():
     for name in ("embedding-mixup", "minority-embedding-mixup", "sentence-embedding-smote"):
         method = method_registry.get(name)
-        assert method.modalities == ("text",) and NEEDS_MINILM in method.tags and method.paper_key
+        assert method.requires == NEEDS_MINILM and method.paper_key
+
+
+def test_text_rows_are_not_applicable_under_tfidf(text_split, tiny_config):
+    method = method_registry.get("embedding-mixup")
+    reason = method.not_applicable_reason(text_split, "deep", tiny_config)
+    assert "text_features='minilm'" in reason and "'tfidf'" in reason
+    assert method.not_applicable_reason(text_split, "deep", replace(tiny_config, text_features="minilm")) is None
+
+
+def test_image_embedding_mixup_retrains_the_head_on_mixed_penultimate_features(image_split, tiny_config):
+    """The head stage sees (B, D) embedding batches through Stage.augment; the features stay frozen."""
+    from benchmark.methods.base import MethodContext
+    from benchmark.training.deep import DeepEngine
+
+    method = method_registry.get("minority-embedding-mixup")
+    ctx = MethodContext.from_split(image_split, "deep", epochs=4, seed=0)
+    recipe = method.build({"alpha": 0.5, "head_fraction": 0.5}, ctx)
+    mixer = recipe.stages[1].augment
+    seen = []
+    original = mixer.augment
+
+    def spy(x, y, state):
+        seen.append((tuple(x.shape), state.stage))
+        return original(x, y, state)
+
+    mixer.augment = spy
+    config = replace(tiny_config, epochs=4)
+    DeepEngine().fit(image_split, recipe, config, seed=0, device="cpu")
+    assert seen and all(len(shape) == 2 and stage == "embedding-mixup" for shape, stage in seen)
+    model = DeepEngine().fit(image_split, recipe, config, seed=0, device="cpu").model
+    assert all(shape[1] == model.embedding_dim for shape, _ in seen)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ hook (Recipe slot) when the engine calls it                   signature
 ``resample``       embeds the training set with the stage's   features (N, D) float32 and y (N,) int64
                    backbone (``Backbone.features``, eval      on the engine's device; return tensors or
                    mode), then trains only the head on the    arrays, (N', D) and (N',); the engine
-                   returned rows (no ``augment``)             times it as ``feature_resample_seconds``
+                   returned rows (``Stage.augment`` only)     times it as ``feature_resample_seconds``
 ``adjust``         at prediction (both engines)               ``attach(model)`` (optional; deep: the
                                                               trained backbone, before ``fit``),
                                                               ``fit(val_logits, val_y, train_counts)``
@@ -70,6 +70,8 @@ class Stage:
     and friends) is a callable ``head_wrapper(head: nn.Linear) -> nn.Module``: the engine trains the
     module it returns in place of the head during the stage (those of its parameters that require
     grad; the wrapper freezes the rest) and replaces it by its ``fold() -> nn.Linear`` at the end.
+    ``augment`` replaces the recipe's augment component for this stage; in a ``feature_resample``
+    stage it sees batches of embeddings (B, D), which is how penultimate-feature mixup is built.
     """
 
     name: str
@@ -80,6 +82,7 @@ class Stage:
     loss: Any = None
     feature_resample: Any = None
     head_wrapper: Any = None
+    augment: Any = None
 
 
 @dataclass
@@ -157,6 +160,9 @@ class Method:
     differences: str = ""
     applies_to: Callable[[Split], str | None] | None = None
     tags: tuple[str, ...] = field(default=())
+    # Training settings the method needs, per modality: {"text": {"text_features": "minilm"}} for
+    # methods defined on sentence embeddings. Elsewhere the pair is "not applicable", with the reason.
+    requires: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         bad = set(self.engines) - set(ENGINES)
@@ -168,11 +174,17 @@ class Method:
         match = re.search(r"@\w+\s*\{\s*([^,\s]+)\s*,", self.paper)
         return match.group(1) if match else None
 
-    def not_applicable_reason(self, split: Split, engine: str) -> str | None:
+    def not_applicable_reason(self, split: Split, engine: str, config: Any = None) -> str | None:
+        """Why this method cannot run on ``split`` with ``engine`` and training ``config``, or None."""
         if split.modality not in self.modalities:
             return f"{self.name} supports {', '.join(self.modalities)} data, not {split.modality}"
         if engine not in self.engines:
             return f"{self.name} runs on the {'/'.join(self.engines)} engine, not the {engine} engine"
+        for key, wanted in self.requires.get(split.modality, {}).items():
+            have = getattr(config, key, None) if config is not None else None
+            if config is not None and have != wanted:
+                return (f"{self.name} needs the training setting {key}={wanted!r} on {split.modality} data "
+                        f"(this suite uses {have!r}); run it in a suite that sets it")
         if self.applies_to is not None:
             return self.applies_to(split)
         return None
@@ -188,6 +200,7 @@ class Method:
             "paper_key": self.paper_key,
             "differences": self.differences,
             "tags": list(self.tags),
+            "requires": self.requires,
         }
 
 

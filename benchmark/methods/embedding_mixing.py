@@ -2,14 +2,16 @@
 
 Text: the embeddings are the sentence-encoder features the model trains on (all-MiniLM-L6-v2, a
 suite's ``text_features="minilm"``); the ``augment`` hook sees each batch of them, and the
-``resample`` hook the whole training set. These rows carry the tag ``requires:text_features=minilm``:
-under another text featuriser they would mix or interpolate that featuriser's vectors instead (TF-IDF
-rows), which is a different method, so suites should run them with MiniLM features.
+``resample`` hook the whole training set. On text these rows require ``text_features="minilm"``
+(``Method.requires``): under another text featuriser they would mix or interpolate that featuriser's
+vectors instead (TF-IDF rows), a different method, so elsewhere they are "not applicable"; the
+``text-minilm`` suite runs them.
 
-Images: the embeddings are a trained network's penultimate features. SMOTE there is the
-``embedding-smote`` row of :mod:`benchmark.methods.eos` (the head re-trained on resampled embeddings).
-Mixup of image embeddings needs the engine to run ``augment`` on the embeddings of a head-training
-stage, which it does not yet offer, so the mixup rows claim text only.
+Images and tabular rows: the embeddings are a trained network's penultimate features. The network is
+trained as usual for the first part of the epochs; a ``feature_resample`` stage then embeds the
+training set (kept as it is) and re-trains the head on batches of embeddings that its
+``Stage.augment`` mixes. SMOTE there is the ``embedding-smote`` row of :mod:`benchmark.methods.eos`
+(the head re-trained on SMOTE-resampled embeddings), the direct comparison.
 
 Every row: soft labels from the mixing weights (rows sum to one), through the soft-label loss.
 """
@@ -23,11 +25,11 @@ import torch
 
 from benchmark.errors import BenchmarkError
 from benchmark.methods import mixing_core as mc
-from benchmark.methods.base import MethodContext, Recipe, register_method
+from benchmark.methods.base import MethodContext, Recipe, Stage, register_method
 from benchmark.methods.mixing import MIXUP_BIB
 from benchmark.methods.samplers import SMOTE_BIB, ImblearnResampler, needs_two_per_class, smote_space
 
-NEEDS_MINILM = "requires:text_features=minilm"
+NEEDS_MINILM = {"text": {"text_features": "minilm"}}
 
 SENTENCE_MIXUP_BIB = """@article{guo2019augmenting,
   title={Augmenting Data with Mixup for Sentence Classification: An Empirical Study},
@@ -101,49 +103,68 @@ class EmbeddingMixup:
 
 
 # -- rows ------------------------------------------------------------------------------------------
+class KeepEmbeddings:
+    """``feature_resample`` that keeps the embedded training set as it is: the head stage then trains
+    on every real embedding, mixed batch by batch by the stage's ``augment``."""
+
+    def resample(self, features: torch.Tensor, y: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return features, y
+
+
 def mixup_space(trial, ctx: MethodContext) -> dict:
-    return {"alpha": trial.suggest_float("alpha", 0.1, 2.0, log=True)}
+    params = {"alpha": trial.suggest_float("alpha", 0.1, 2.0, log=True)}
+    if ctx.modality != "text":  # share of the epochs spent re-training the head on mixed embeddings
+        params["head_fraction"] = trial.suggest_float("head_fraction", 0.1, 0.5)
+    return params
+
+
+def embedding_mixing_recipe(mixer: EmbeddingMixup, params: dict, ctx: MethodContext) -> Recipe:
+    """Text: mix the sentence embeddings the model trains on. Images and tabular rows: train the network,
+    then re-train its head on mixed penultimate embeddings."""
+    if ctx.modality == "text":
+        return Recipe(augment=mixer)
+    head = params.get("head_fraction", 0.3)
+    return Recipe(stages=[Stage("representation", 1.0 - head),
+                          Stage("embedding-mixup", head, feature_resample=KeepEmbeddings(), augment=mixer)])
 
 
 @register_method(
     "embedding-mixup",
     family="embedding-mixing",
-    modalities=("text",),
+    modalities=("image", "text", "tabular"),
     engines=("deep",),
-    summary="Mixup of sentence embeddings: convex combinations of pairs of training embeddings with soft "
-    "labels.",
+    summary="Mixup of embeddings (sentence embeddings for text, a trained network's penultimate features "
+    "otherwise): convex combinations of pairs with soft labels.",
     paper=SENTENCE_MIXUP_BIB + "\n" + MIXUP_BIB,
     search_space=mixup_space,
-    tags=(NEEDS_MINILM,),
-    differences="Mixes the frozen encoder's sentence embeddings (the paper's senMixup mixes a trained "
-    "encoder's); one lambda per batch, partners by a random permutation.",
+    requires=NEEDS_MINILM,
+    differences="Text mixes the frozen encoder's sentence embeddings (the paper's senMixup mixes a trained "
+    "encoder's); images and tabular rows re-train the head on mixed penultimate features after normal "
+    "training, not mixing throughout (manifold mixup). One lambda per batch, partners by a random permutation.",
 )
 def embedding_mixup(params: dict, ctx: MethodContext) -> Recipe:
-    """Embedding mixup (Guo et al. 2019, senMixup) on the text featuriser's sentence embeddings."""
-    return Recipe(augment=EmbeddingMixup(ctx.num_classes, params.get("alpha", 1.0), ctx.seed))
+    """Embedding mixup (Guo et al. 2019, senMixup; Zhang et al. 2018) on sentence or penultimate embeddings."""
+    return embedding_mixing_recipe(EmbeddingMixup(ctx.num_classes, params.get("alpha", 1.0), ctx.seed), params, ctx)
 
 
 @register_method(
     "minority-embedding-mixup",
     family="embedding-mixing",
-    modalities=("text",),
+    modalities=("image", "text", "tabular"),
     engines=("deep",),
     summary="Embedding mixup whose partner is always a minority sample: every mixed pair holds the minority "
     "class.",
     paper=BALANCED_MIXUP_BIB + "\n" + SENTENCE_MIXUP_BIB,
     search_space=mixup_space,
-    tags=(NEEDS_MINILM,),
+    requires=NEEDS_MINILM,
     differences="Balanced-MixUp draws the partner from a class-balanced sampler over the training set and "
     "lambda ~ Beta(alpha, 1); here the partner is a minority sample of the same batch, "
     "lambda ~ Beta(alpha, alpha).",
 )
 def minority_embedding_mixup(params: dict, ctx: MethodContext) -> Recipe:
     """Minority-aware embedding mixup: partners drawn from the batch's minority samples."""
-    return Recipe(
-        augment=EmbeddingMixup(
-            ctx.num_classes, params.get("alpha", 1.0), ctx.seed, tuple(ctx.minority_classes)
-        )
-    )
+    mixer = EmbeddingMixup(ctx.num_classes, params.get("alpha", 1.0), ctx.seed, tuple(ctx.minority_classes))
+    return embedding_mixing_recipe(mixer, params, ctx)
 
 
 @register_method(
@@ -157,7 +178,7 @@ def minority_embedding_mixup(params: dict, ctx: MethodContext) -> Recipe:
     paper=SMOTE_BIB,
     search_space=smote_space,
     applies_to=needs_two_per_class,
-    tags=(NEEDS_MINILM,),
+    requires=NEEDS_MINILM,
     differences="imbalanced-learn's SMOTE on the frozen encoder's features, the direct counterpart of "
     "embedding-mixup; the embedding-smote row (benchmark.methods.eos) resamples a trained network's "
     "penultimate features instead.",

@@ -221,10 +221,12 @@ class DeepEngine:
                 X_stage, y_stage = self._resample_embeddings(model, stage, X_dev, y_dev, normalise, config, dev, seed)
                 timings["feature_resample_seconds"] += time.perf_counter() - t_fr
                 val_emb = embed(model, X_val, normalise, config, dev)
-                trained, stage_X, stage_norm, augment = model.head, X_stage, (lambda x: x), None
+                # the stage's own augment (if any) sees embedding batches, e.g. penultimate-feature mixup
+                trained, stage_X, stage_norm, augment = model.head, X_stage, (lambda x: x), stage.augment
                 state.y, state.class_counts = y_stage, torch.bincount(y_stage, minlength=split.num_classes)
             else:
-                trained, stage_X, stage_norm, augment = model, X_dev, normalise, recipe.augment
+                trained, stage_X, stage_norm = model, X_dev, normalise
+                augment = stage.augment or recipe.augment
                 state.y, state.class_counts = y_dev, counts
                 y_stage = y_dev
             use_graphs = (config.cuda_graphs and dev.type == "cuda" and graph_safe(augment)

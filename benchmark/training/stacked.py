@@ -74,6 +74,8 @@ def stack_conflicts(recipes: list[Recipe], configs: list[TrainingConfig]) -> str
             return "a recipe has a feature_resample stage"
         if any(s.head_wrapper is not None for s in stages):
             return "a recipe has a stage with a head_wrapper"
+        if any(s.augment is not None for s in stages):
+            return "a recipe has a stage with an augment hook (its randomness is per trial)"
         shapes.add(tuple((s.epochs, s.train, s.reinit_head) for s in stages))
     if len(shapes) > 1:
         return "their stage schedules differ"
