@@ -336,6 +336,7 @@ def run_pair(job: PairJob, store: Store, storage: optuna.storages.BaseStorage, p
 
     study = run_trials(job, storage, on_trial)
     best = finish_tuning(job, store, study)
+    on_trial(study)  # the final count, with the trials other workers ran
     if best is None:
         return FAILED
     rerun_seeds(job, store, best, range(job.budget.seeds), plan.options.heartbeat, progress)

@@ -69,7 +69,7 @@ def test_a_run_records_budget_spent_and_best_params_for_every_pair_and_resumes(t
     assert ("start", 3) in events and [e for e in events if e[0] == "pair"] == [
         ("pair", "mixup", "not-applicable"), ("pair", "baseline", "complete"),
         ("pair", "balanced-random-forest", "complete")]
-    assert [e[2] for e in events if e[:2] == ("trial", "baseline")] == [1, 2]
+    assert [e[2] for e in events if e[:2] == ("trial", "baseline")] == [1, 2, 2]  # each trial, then the final count
     ids = {r.id for r in rows}
 
     again = run_suite(options(suite, tmp_path, data_root))  # resuming a finished run repeats nothing
