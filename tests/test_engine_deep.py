@@ -295,6 +295,22 @@ def test_cuda_graphs_take_the_same_steps_as_eager_training_and_repeat_exactly(op
 
 
 @gpu
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_cuda_graphs_follow_a_learning_rate_schedule(optimizer):
+    """Captured steps read the scheduled rate from a device tensor: they match eager steps."""
+    split = make_image_split()
+    config = TrainingConfig(epochs=4, batch_size=16, lr=3e-2, model="resnet32", precision="fp32", optimizer=optimizer,
+                            lr_schedule="step", lr_steps=(0.5,), warmup_epochs=1)
+    eager = DeepEngine().fit(split, Recipe(), replace(config, cuda_graphs=False), seed=1, device="cuda")
+    graphed = DeepEngine().fit(split, Recipe(), config, seed=1, device="cuda")
+    constant = DeepEngine().fit(split, Recipe(), replace(config, lr_schedule="constant", warmup_epochs=0), seed=1,
+                                device="cuda")
+    p = [m.predict_proba(split.test.X) for m in (eager, graphed, constant)]
+    assert np.abs(p[0] - p[1]).max() < 1e-3
+    assert np.abs(p[0] - p[2]).max() > 1e-3
+
+
+@gpu
 def test_bf16_small_cnn_with_graphs_is_deterministic_and_learns():
     split = make_image_split()
     config = TrainingConfig(epochs=8, batch_size=16, lr=3e-3)
@@ -320,3 +336,29 @@ def test_stacked_trials_on_cuda_match_a_single_trial_and_divergence_is_caught():
     nan_loss.graph_safe = True
     with pytest.raises(DivergedError):
         DeepEngine().fit(split, Recipe(loss=nan_loss), config, seed=0, device="cuda")
+
+
+# -- learning-rate schedules -------------------------------------------------------------------------
+def test_lr_factor_warmup_cosine_and_steps():
+    from benchmark.training.base import lr_factor
+
+    step = TrainingConfig(epochs=200, lr_schedule="step", warmup_epochs=5, lr_steps=(0.8, 0.9))
+    assert [lr_factor(step, e, 200) for e in (0, 4)] == pytest.approx([1 / 6, 5 / 6])
+    assert lr_factor(step, 5, 200) == 1.0 and lr_factor(step, 159, 200) == 1.0
+    assert lr_factor(step, 160, 200) == pytest.approx(0.1) and lr_factor(step, 180, 200) == pytest.approx(0.01)
+    assert lr_factor(step, 0, 200, warmup=False) == 1.0  # later stages do not warm up again
+    cosine = TrainingConfig(epochs=10, lr_schedule="cosine")
+    assert lr_factor(cosine, 0, 10) == 1.0 and lr_factor(cosine, 5, 10) == pytest.approx(0.5)
+    with pytest.raises(BenchmarkError, match="lr_schedule"):
+        TrainingConfig(lr_schedule="linear")
+
+
+def test_a_schedule_scales_the_learning_rate_the_engine_uses(image_split):
+    """A step at the first epoch (x0.1 throughout) trains exactly like a ten times smaller constant rate."""
+    scheduled = TrainingConfig(epochs=2, batch_size=16, lr=3e-2, lr_schedule="step", lr_steps=(0.0,))
+    constant = TrainingConfig(epochs=2, batch_size=16, lr=3e-3)
+    a = DeepEngine().fit(image_split, Recipe(), scheduled, seed=0, device="cpu").predict_proba(image_split.test.X)
+    b = DeepEngine().fit(image_split, Recipe(), constant, seed=0, device="cpu").predict_proba(image_split.test.X)
+    c = DeepEngine().fit(image_split, Recipe(), replace(constant, lr=3e-2), seed=0,
+                         device="cpu").predict_proba(image_split.test.X)
+    assert np.allclose(a, b, atol=1e-6) and not np.allclose(a, c, atol=1e-4)

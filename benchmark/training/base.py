@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ class TrainingConfig:
     cuda_graphs: bool = True  # on CUDA, replay each training step as a CUDA graph when every batch hook allows it
     channels_last: bool = True  # on CUDA, image models and batches in channels-last memory layout
     deterministic: bool = True  # same seed, same device -> same result (deterministic cuDNN algorithms)
+    # Learning-rate schedule within each stage (see lr_factor): "constant", "cosine" or "step" (x0.1 at
+    # each fraction of lr_steps, as LDAM-DRW's 160/180 of 200 epochs), after warmup_epochs of linear warm-up.
+    lr_schedule: str = "constant"
+    warmup_epochs: int = 0
+    lr_steps: tuple[float, ...] = (0.8, 0.9)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -51,8 +57,28 @@ class TrainingConfig:
             raise BenchmarkError(f"precision {self.precision!r} is unknown", "use 'auto', 'bf16' or 'fp32'")
         if self.text_features not in ("tfidf", "tokens", "minilm"):
             raise BenchmarkError(f"text features {self.text_features!r} are unknown", "use 'tfidf', 'tokens' or 'minilm'")
+        if self.lr_schedule not in ("constant", "cosine", "step"):
+            raise BenchmarkError(f"lr_schedule {self.lr_schedule!r} is unknown", "use 'constant', 'cosine' or 'step'")
+        if self.warmup_epochs < 0 or (self.warmup_epochs and self.warmup_epochs >= self.epochs):
+            raise BenchmarkError(f"warmup_epochs={self.warmup_epochs} is invalid for {self.epochs} epochs",
+                                 "use 0 or fewer warm-up epochs than epochs")
         if self.eval_batch_size < 1:
             raise BenchmarkError(f"eval_batch_size={self.eval_batch_size} is invalid", "use a positive batch size")
+
+
+def lr_factor(config: TrainingConfig, epoch: int, epochs: int, warmup: bool = True) -> float:
+    """Multiplier of the base learning rate in ``epoch`` (0-based) of a stage of ``epochs`` epochs.
+
+    Linear warm-up over the first ``warmup_epochs`` (the first stage only: ``warmup``), then constant,
+    cosine annealing to zero, or x0.1 steps at the ``lr_steps`` fractions of the stage.
+    """
+    if warmup and epoch < config.warmup_epochs:
+        return (epoch + 1) / (config.warmup_epochs + 1)
+    if config.lr_schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * epoch / max(epochs, 1)))
+    if config.lr_schedule == "step":
+        return 0.1 ** sum(epoch >= round(f * epochs) for f in config.lr_steps)
+    return 1.0
 
 
 def resolve_device(device: str = "auto") -> str:

@@ -34,12 +34,13 @@ from benchmark.training.base import (
     EpochCallback,
     TrainingConfig,
     fit_adjuster,
+    lr_factor,
     resolve_device,
     seed_everything,
     softmax,
 )
 from benchmark.training.features import make_featurizer
-from benchmark.training.step import StepRunner, autocast_for, default_loss, graph_safe, make_optimizer
+from benchmark.training.step import StepRunner, autocast_for, default_loss, graph_safe, make_optimizer, set_lr
 
 DEFAULT_MODELS = {"image": "small-cnn", "tabular": "mlp", "text": "mlp"}
 
@@ -234,7 +235,8 @@ class DeepEngine:
             optimizer = make_optimizer([p for p in trained.parameters() if p.requires_grad], config, dev, use_graphs)
             runner = StepRunner(trained, optimizer, stage_X, y_stage, stage_norm, augment, loss_fn, state, config,
                                 dev, use_graphs)
-            for _ in range(n_epochs):
+            for stage_epoch in range(n_epochs):
+                set_lr(optimizer, config.lr * lr_factor(config, stage_epoch, n_epochs, warmup=stage is stages[0]))
                 state.epoch = epoch
                 model.train()
                 if stage.train == "head" or stage.feature_resample is not None:

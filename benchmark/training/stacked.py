@@ -40,7 +40,14 @@ from benchmark.errors import BenchmarkError, DivergedError
 from benchmark.methods.base import DEEP_HOOKS, Recipe, Stage
 from benchmark.metrics import confusion, per_class_scores
 from benchmark.models.base import build_model
-from benchmark.training.base import TrainingConfig, fit_adjuster, resolve_device, seed_everything, softmax
+from benchmark.training.base import (
+    TrainingConfig,
+    fit_adjuster,
+    lr_factor,
+    resolve_device,
+    seed_everything,
+    softmax,
+)
 from benchmark.training.deep import (
     DEFAULT_MODELS,
     DeepEngine,
@@ -286,7 +293,9 @@ class _StackedRun:
             loss_fns = [st[s_idx].loss or r.loss for st, r in zip(stage_lists, self.recipes, strict=True)]
             use_graphs = config.cuda_graphs and dev.type == "cuda" and all(graph_safe(f) for f in loss_fns)
             graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
-            for _ in range(n_epochs):
+            for stage_epoch in range(n_epochs):
+                factor = lr_factor(config, stage_epoch, n_epochs, warmup=s_idx == 0)
+                self.optimizer.lr.copy_(self.lr * self.active * factor)
                 for st in self.states:
                     st.epoch, st.stage = epoch, stage.name
                 self.base.train()

@@ -66,11 +66,25 @@ def make_optimizer(params, config: TrainingConfig, device: torch.device, captura
     graph replay, AdamW's capturable form (its step count lives on the device)."""
     params = list(params)
     fused = device.type == "cuda"
+    # A captured graph bakes a float learning rate in; a scheduled one must be a device tensor that
+    # set_lr updates in place.
+    lr: float | torch.Tensor = config.lr
+    if capturable and (config.lr_schedule != "constant" or config.warmup_epochs):
+        lr = torch.tensor(config.lr, dtype=torch.float32, device=device)
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay,
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay,
                                fused=fused or None)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused or None,
+    return torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay, fused=fused or None,
                              capturable=capturable)
+
+
+def set_lr(optimizer: torch.optim.Optimizer, value: float) -> None:
+    """Set every parameter group's learning rate (in place when it is a tensor read by a CUDA graph)."""
+    for group in optimizer.param_groups:
+        if torch.is_tensor(group["lr"]):
+            group["lr"].fill_(value)
+        else:
+            group["lr"] = value
 
 
 def _state_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimizer, extra: list[torch.Tensor]):
