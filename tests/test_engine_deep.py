@@ -297,7 +297,8 @@ def test_cuda_graphs_take_the_same_steps_as_eager_training_and_repeat_exactly(op
 @gpu
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_cuda_graphs_follow_a_learning_rate_schedule(optimizer):
-    """Captured steps read the scheduled rate from a device tensor: they match eager steps."""
+    """Steps are re-captured when the scheduled rate changes (AdamW stages with a changing rate run
+    eagerly): either way they match eager steps."""
     split = make_image_split()
     config = TrainingConfig(epochs=4, batch_size=16, lr=3e-2, model="resnet32", precision="fp32", optimizer=optimizer,
                             lr_schedule="step", lr_steps=(0.5,), warmup_epochs=1)
@@ -305,9 +306,30 @@ def test_cuda_graphs_follow_a_learning_rate_schedule(optimizer):
     graphed = DeepEngine().fit(split, Recipe(), config, seed=1, device="cuda")
     constant = DeepEngine().fit(split, Recipe(), replace(config, lr_schedule="constant", warmup_epochs=0), seed=1,
                                 device="cuda")
-    p = [m.predict_proba(split.test.X) for m in (eager, graphed, constant)]
-    assert np.abs(p[0] - p[1]).max() < 1e-3
-    assert np.abs(p[0] - p[2]).max() > 1e-3
+    # logits, not probabilities: a fast-learning tiny model saturates its probabilities either way
+    z = [m.logits(split.test.X) for m in (eager, graphed, constant)]
+    assert np.abs(z[0] - z[1]).max() < 1e-2 * np.abs(z[0]).max()
+    assert np.abs(z[0] - z[2]).max() > 1e-2 * np.abs(z[0]).max()
+
+
+@gpu
+def test_a_step_that_cannot_be_captured_trains_eagerly_and_leaves_the_generator_usable():
+    """A host sync inside a component that claims to be graph-safe aborts the capture: the stage falls
+    back to eager steps with the same result, and dropout (the CUDA generator) still works after."""
+    split = make_image_split()  # ResNet-32 has no dropout: eager and graphed runs draw no random numbers
+    config = TrainingConfig(epochs=2, batch_size=16, lr=3e-3, precision="fp32", model="resnet32")
+
+    def syncing_loss(logits, target, epoch):
+        loss = torch.nn.functional.cross_entropy(logits, target)
+        return loss * (1.0 + 0.0 * loss.item())  # .item() is illegal while capturing
+
+    syncing_loss.graph_safe = True
+    with pytest.warns(UserWarning, match="capture failed"):
+        graphed = DeepEngine().fit(split, Recipe(loss=syncing_loss), config, seed=3, device="cuda")
+    eager = DeepEngine().fit(split, Recipe(loss=syncing_loss), replace(config, cuda_graphs=False), seed=3,
+                             device="cuda")
+    assert np.abs(graphed.predict_proba(split.test.X) - eager.predict_proba(split.test.X)).max() < 1e-3
+    torch.nn.functional.dropout(torch.ones(8, device="cuda"), 0.5)
 
 
 @gpu

@@ -230,8 +230,11 @@ class DeepEngine:
                 augment = stage.augment or recipe.augment
                 state.y, state.class_counts = y_dev, counts
                 y_stage = y_dev
+            # AdamW replayed from graphs while its learning rate changed between epochs took other steps
+            # than eager AdamW on torch 2.11 (H100, measured; SGD matched): such stages run eagerly.
+            rate_changes = config.lr_schedule != "constant" or (config.warmup_epochs and stage is stages[0])
             use_graphs = (config.cuda_graphs and dev.type == "cuda" and graph_safe(augment)
-                          and graph_safe(loss_fn))
+                          and graph_safe(loss_fn) and not (rate_changes and config.optimizer == "adam"))
             optimizer = make_optimizer([p for p in trained.parameters() if p.requires_grad], config, dev, use_graphs)
             runner = StepRunner(trained, optimizer, stage_X, y_stage, stage_norm, augment, loss_fn, state, config,
                                 dev, use_graphs)

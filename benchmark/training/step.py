@@ -27,7 +27,9 @@ What each choice bought, measured on an H100 (torch 2.11), steady-state images/s
 
 from __future__ import annotations
 
+import gc
 import time
+import warnings
 from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
@@ -66,25 +68,19 @@ def make_optimizer(params, config: TrainingConfig, device: torch.device, captura
     graph replay, AdamW's capturable form (its step count lives on the device)."""
     params = list(params)
     fused = device.type == "cuda"
-    # A captured graph bakes a float learning rate in; a scheduled one must be a device tensor that
-    # set_lr updates in place.
-    lr: float | torch.Tensor = config.lr
-    if capturable and (config.lr_schedule != "constant" or config.warmup_epochs):
-        lr = torch.tensor(config.lr, dtype=torch.float32, device=device)
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay,
+        return torch.optim.SGD(params, lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay,
                                fused=fused or None)
-    return torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay, fused=fused or None,
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused or None,
                              capturable=capturable)
 
 
 def set_lr(optimizer: torch.optim.Optimizer, value: float) -> None:
-    """Set every parameter group's learning rate (in place when it is a tensor read by a CUDA graph)."""
+    """Set every parameter group's learning rate. A captured step has the rate baked in: the
+    :class:`StepRunner` re-captures when it changes (once per epoch at most; a tensor rate read by the
+    graph gave AdamW steps that differ from eager ones on torch 2.11, measured on an H100)."""
     for group in optimizer.param_groups:
-        if torch.is_tensor(group["lr"]):
-            group["lr"].fill_(value)
-        else:
-            group["lr"] = value
+        group["lr"] = value
 
 
 def _state_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimizer, extra: list[torch.Tensor]):
@@ -117,6 +113,9 @@ class StepRunner:
         self.loss_needs_epoch = loss_fn is not default_loss
         self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self._graph_epoch: int | None = None
+        self._graph_lrs: tuple[float, ...] | None = None
+        if use_graphs:
+            gc.collect()  # free earlier trials' graphs now, not in the middle of a capture
         self.capture_seconds = 0.0  # warm-up and capture of the graphs, reported in the timings
 
     def _body(self, idx: torch.Tensor, autocast_cache: bool = True) -> None:
@@ -144,26 +143,41 @@ class StepRunner:
         if self.use_graphs and self.loss_needs_epoch and self._graph_epoch != self.state.epoch:
             self._graphs.clear()  # the epoch is a constant inside a captured custom loss
         self._graph_epoch = self.state.epoch
+        lrs = tuple(float(g["lr"]) for g in self.optimizer.param_groups)
+        if self.use_graphs and lrs != self._graph_lrs:
+            self._graphs.clear()  # the learning rate is a constant inside a captured optimiser step
+        self._graph_lrs = lrs
         for start in range(0, n, bs):
             idx = order[start : start + bs]
             if idx.numel() < 2 and n > 1:
                 continue
-            if self.use_graphs:
-                graph, static_idx = self._graphs.get(idx.numel()) or self._capture(idx)
+            captured = self._graphs.get(idx.numel()) if self.use_graphs else None
+            if self.use_graphs and captured is None:
+                captured = self._capture(idx)
+            if captured is not None:
+                graph, static_idx = captured
                 static_idx.copy_(idx)
                 graph.replay()
             else:
                 self.optimizer.zero_grad(set_to_none=True)
                 self._body(idx)
 
-    def _capture(self, idx: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
+    def _capture(self, idx: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor] | None:
+        """Capture the step for this batch size; if capture fails, train this stage eagerly (same
+        steps, slower) rather than fail the trial."""
         t0 = time.perf_counter()
         static_idx = idx.clone()
-        graph = capture_step(lambda: self._body(static_idx, autocast_cache=False),
-                             lambda: _state_tensors(self.model, self.optimizer, [self.total]),
-                             self.optimizer.zero_grad, self.device)
+        try:
+            graph = capture_step(lambda: self._body(static_idx, autocast_cache=False),
+                                 lambda: _state_tensors(self.model, self.optimizer, [self.total]),
+                                 self.optimizer.zero_grad, self.device)
+        except GraphCaptureError as exc:
+            warnings.warn(f"CUDA graph capture failed ({exc}); this stage trains without graphs", stacklevel=2)
+            self.use_graphs = False  # capture_step restored every state tensor: the batch runs eagerly next
+            return None
+        finally:
+            self.capture_seconds += time.perf_counter() - t0
         self._graphs[idx.numel()] = (graph, static_idx)
-        self.capture_seconds += time.perf_counter() - t0
         return graph, static_idx
 
 
@@ -175,6 +189,10 @@ def capture_step(body: Callable[[], None], state_tensors: Callable[[], list[torc
     effect on every tensor of ``state_tensors()`` is undone afterwards, so a
     graph-replayed run takes the same steps as an eager one.
     """
+    # A CUDA graph of an earlier trial freed by the garbage collector in the middle of this capture
+    # (reference cycles of a pruned trial's traceback hold them) invalidates the capture and, on torch
+    # 2.11, leaves the CUDA generator unusable for the rest of the process (seen on an H100): the
+    # StepRunner collects once when it starts, and the collector stays off while capturing.
     before = {id(t): t.detach().clone() for t in state_tensors()}
     side = torch.cuda.Stream(device)
     side.wait_stream(torch.cuda.current_stream(device))
@@ -191,6 +209,35 @@ def capture_step(body: Callable[[], None], state_tensors: Callable[[], list[torc
                 t.copy_(saved)
     graph = torch.cuda.CUDAGraph()
     zero_grad(set_to_none=True)
-    with torch.cuda.graph(graph):
-        body()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with torch.cuda.graph(graph):
+            body()
+    except RuntimeError as exc:
+        _reset_generator_capture_state(device)
+        with torch.no_grad():  # undo whatever the aborted capture touched
+            for t in state_tensors():
+                saved = before.get(id(t))
+                if saved is not None:
+                    t.copy_(saved)
+        raise GraphCaptureError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+    finally:
+        if collecting:
+            gc.enable()
     return graph
+
+
+class GraphCaptureError(RuntimeError):
+    """A training step could not be captured as a CUDA graph."""
+
+
+def _reset_generator_capture_state(device: torch.device) -> None:
+    """After an aborted capture the CUDA generator may still count offsets "inside a graph"; one
+    complete (empty) capture runs its prologue and epilogue and brings it back to normal."""
+    try:
+        torch.cuda.synchronize(device)
+        with torch.cuda.graph(torch.cuda.CUDAGraph()):
+            torch.empty(1, device=device).uniform_()
+    except RuntimeError:
+        pass
