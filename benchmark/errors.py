@@ -29,6 +29,11 @@ class DataUnavailableError(BenchmarkError):
         super().__init__(msg, f"put {where} under the data root (--data-root or BENCHMARK_DATA), or download from {source}")
 
 
+class ResourceUnavailableError(BenchmarkError):
+    """A model, corpus or package a method needs is not on this machine. Unlike "not applicable",
+    this can change: the pair is stored as "resource-unavailable" and tried again by the next run."""
+
+
 class NotApplicableError(BenchmarkError):
     """A method cannot run on a dataset (wrong modality, engine or feature types)."""
 

@@ -22,9 +22,10 @@ from typing import Any
 import optuna
 
 from benchmark.datasets import dataset_registry
-from benchmark.errors import BenchmarkError, DataUnavailableError
+from benchmark.errors import BenchmarkError, DataUnavailableError, ResourceUnavailableError
 from benchmark.local_workers import WorkerPool, cpu_share, share_device, sigterm_as_interrupt
 from benchmark.methods import method_registry
+from benchmark.protocol import Budget
 from benchmark.provenance import provenance
 from benchmark.store import (
     COMPLETE,
@@ -32,6 +33,7 @@ from benchmark.store import (
     FAILED,
     NOT_APPLICABLE,
     OK,
+    RESOURCE_UNAVAILABLE,
     RUNNING,
     Store,
     optuna_storage,
@@ -39,7 +41,6 @@ from benchmark.store import (
 from benchmark.suites import Suite, suite_registry
 from benchmark.training.base import TrainingConfig, resolve_device
 from benchmark.tuning import (
-    PairBudget,
     PairJob,
     best_trial,
     check_objective,
@@ -103,7 +104,7 @@ class RunOptions:
         if fraction is not None and not (isinstance(fraction, int | float) and 0 < fraction <= 1):
             raise BenchmarkError(f"--gpu-fraction {fraction} is invalid",
                                  "give the share of one GPU a trial may use, in (0, 1]")
-        budget = PairBudget.from_suite(suite.budget, trials=self.trials, seeds=self.seeds, timeout=self.timeout,
+        budget = suite.budget.overridden(trials=self.trials, seeds=self.seeds, timeout=self.timeout,
                                        device_seconds=self.device_seconds)
         objective = self.objective or suite.objective
         check_objective(objective)
@@ -123,7 +124,7 @@ class RunPlan:
 
     options: RunOptions
     suite: Suite
-    budget: PairBudget
+    budget: Budget
     datasets: list[str]
     methods: list[str]
     objective: str
@@ -165,7 +166,7 @@ class RunTracker:
     reflects the speed of the work actually being done.
     """
 
-    def __init__(self, budget: PairBudget, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, budget: Budget, clock: Callable[[], float] = time.monotonic):
         self.per_pair = budget.trials + budget.seeds
         self.trials = budget.trials
         self.clock = clock
@@ -294,25 +295,30 @@ def prepare_dataset(plan: RunPlan, store: Store, dataset_name: str, device: str,
     entry = dataset_registry.get(dataset_name)
     try:
         split = entry.load(plan.options.data_root, suite.split_seed)
-    except DataUnavailableError as exc:
+    except BenchmarkError as exc:
+        # Absent files may appear later (retried next run); corrupt or invalid ones fail the pairs.
+        status = DATA_UNAVAILABLE if isinstance(exc, DataUnavailableError) else FAILED
         for method_name in todo:
-            store.update_pair(suite.name, dataset_name, method_name, status=DATA_UNAVAILABLE, reason=str(exc),
-                              budget=asked)
-            progress.on_pair(dataset_name, method_name, DATA_UNAVAILABLE)
+            store.update_pair(suite.name, dataset_name, method_name, status=status, reason=str(exc), budget=asked)
+            progress.on_pair(dataset_name, method_name, status)
         return []
     base_config = suite.training_for(dataset_name, split.modality)
     jobs = []
     for method_name in todo:
         method = method_registry.get(method_name)
         engine = suite.engine_for(split.modality, method.engines)
-        reason = method.not_applicable_reason(split, engine)
+        config = model_config(base_config, entry.default_model, engine)
+        try:
+            reason, status = method.not_applicable_reason(split, engine, config), NOT_APPLICABLE
+        except ResourceUnavailableError as exc:
+            reason, status = str(exc), RESOURCE_UNAVAILABLE
         if reason:
-            store.update_pair(suite.name, dataset_name, method_name, status=NOT_APPLICABLE, reason=reason,
+            store.update_pair(suite.name, dataset_name, method_name, status=status, reason=reason,
                               budget=asked, engine=engine)
-            progress.on_pair(dataset_name, method_name, NOT_APPLICABLE)
+            progress.on_pair(dataset_name, method_name, status)
             continue
         jobs.append(PairJob(suite=suite.name, dataset=dataset_name, method=method, split=split, engine=engine,
-                            config=model_config(base_config, entry.default_model, engine), budget=plan.budget,
+                            config=config, budget=plan.budget,
                             objective=plan.objective, tune=suite.tune, device=device, pruner=plan.pruner,
                             sampler_seed=suite.split_seed, stack=plan.options.stack_trials))
     return jobs

@@ -119,11 +119,19 @@ def trial_seed(base: int, trial_number: int) -> int:
 
 @dataclass(frozen=True)
 class Budget:
-    """The budget every (method, dataset) pair of a suite gets alike."""
+    """The budget every (method, dataset) pair of a suite gets alike: tuning trials, seed re-runs
+    and optional time caps.
+
+    ``timeout`` caps the wall-clock seconds during which at least one of the pair's trials ran (on any
+    worker; pauses between runs do not count); ``device_seconds`` caps the summed seconds of its
+    trials (each trial holds one worker's device or device share). When a cap is reached, running
+    trials stop at their next epoch boundary (pruned) and no new trial starts.
+    """
 
     trials: int
     seeds: int
     timeout: float | None = None  # wall-clock seconds of tuning per pair
+    device_seconds: float | None = None  # summed seconds of a pair's trials, whichever workers ran them
 
     def __post_init__(self) -> None:
         if not isinstance(self.trials, int) or self.trials < 1:
@@ -132,3 +140,20 @@ class Budget:
             raise BenchmarkError(f"--seeds {self.seeds} is invalid", "give at least 1 seed for the re-runs")
         if self.timeout is not None and not self.timeout > 0:
             raise BenchmarkError(f"--timeout {self.timeout} is invalid", "give a positive number of seconds")
+        if self.device_seconds is not None and not self.device_seconds > 0:
+            raise BenchmarkError(f"--device-seconds {self.device_seconds} is invalid",
+                                 "give a positive number of seconds, or none")
+
+    def overridden(self, *, trials: int | None = None, seeds: int | None = None, timeout: float | None = None,
+                   device_seconds: float | None = None) -> Budget:
+        """This budget with the command line's overrides (None keeps the suite's value)."""
+        return Budget(
+            trials=self.trials if trials is None else trials,
+            seeds=self.seeds if seeds is None else seeds,
+            timeout=self.timeout if timeout is None else timeout,
+            device_seconds=self.device_seconds if device_seconds is None else device_seconds,
+        )
+
+    def record(self) -> dict[str, float | int | None]:
+        return {"trials": self.trials, "seeds": self.seeds, "timeout": self.timeout,
+                "device_seconds": self.device_seconds}

@@ -52,6 +52,7 @@ CONNECT_TIMEOUT = 10  # seconds to wait for a database server
 # Status vocabulary shared by store, runner and report.
 OK, FAILED, RUNNING = "ok", "failed", "running"
 NOT_APPLICABLE, DATA_UNAVAILABLE, COMPLETE, PENDING = "not-applicable", "data-unavailable", "complete", "pending"
+RESOURCE_UNAVAILABLE = "resource-unavailable"  # a model or corpus a method needs is missing: retried next run
 
 
 def now() -> dt.datetime:

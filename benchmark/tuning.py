@@ -35,7 +35,7 @@ from benchmark.datasets.base import Split
 from benchmark.errors import BenchmarkError
 from benchmark.methods.base import Method, MethodContext
 from benchmark.metrics import OBJECTIVES, compute_metrics, pr_curves
-from benchmark.protocol import trial_seed
+from benchmark.protocol import Budget, trial_seed
 from benchmark.store import worker_id
 from benchmark.suites import SHARED_RANGES
 from benchmark.training import get_engine
@@ -43,7 +43,6 @@ from benchmark.training.base import TrainingConfig
 from benchmark.tuning_budget import (
     INTERRUPTED,
     OVER_BUDGET,
-    PairBudget,
     budget_trials,
     spent,
     time_left,
@@ -73,7 +72,7 @@ class PairJob:
     split: Split
     engine: str
     config: TrainingConfig
-    budget: PairBudget
+    budget: Budget
     objective: str = "minority_f1"
     tune: tuple[str, ...] = ()
     device: str = "cpu"
@@ -360,12 +359,12 @@ def trial_params(trial: FrozenTrial) -> dict[str, Any]:
     return dict(trial.user_attrs.get("params") or trial.params)
 
 
-def best_trial(study: optuna.Study, budget: PairBudget) -> FrozenTrial | None:
+def best_trial(study: optuna.Study, budget: Budget) -> FrozenTrial | None:
     complete = [t for t in budget_trials(study, budget.trials) if t.state == TrialState.COMPLETE]
     return max(complete, key=lambda t: (t.value, -t.number)) if complete else None
 
 
-def wait_for_trials(study: optuna.Study, budget: PairBudget, poll: float = 1.0, limit: float = 24 * 3600) -> None:
+def wait_for_trials(study: optuna.Study, budget: Budget, poll: float = 1.0, limit: float = 24 * 3600) -> None:
     """Wait until no trial within the budget is still running elsewhere (the best must be final)."""
     started = time.monotonic()
     while any(t.state == TrialState.RUNNING for t in budget_trials(study, budget.trials)):

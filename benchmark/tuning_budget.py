@@ -9,56 +9,15 @@ intervals (pauses between runs do not count), device-seconds their sum.
 from __future__ import annotations
 
 import datetime as dt
-import math
-from dataclasses import dataclass
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from benchmark.errors import BenchmarkError
 from benchmark.protocol import Budget
 
 OVER_BUDGET = "over budget"
 INTERRUPTED = "interrupted"
-
-
-@dataclass(frozen=True)
-class PairBudget:
-    """What every pair of a run gets alike: tuning trials, seed re-runs and optional time caps.
-
-    ``timeout`` caps the wall-clock seconds during which at least one of the pair's trials ran (on any
-    worker; pauses between runs do not count); ``device_seconds`` caps the summed seconds of its
-    trials (each trial holds one worker's device or device share). When a cap is reached, running
-    trials stop at their next epoch boundary (pruned) and no new trial starts.
-    """
-
-    trials: int
-    seeds: int
-    timeout: float | None = None
-    device_seconds: float | None = None
-
-    def __post_init__(self) -> None:
-        Budget(trials=self.trials, seeds=self.seeds, timeout=self.timeout)  # its checks and messages
-        cap = self.device_seconds
-        if cap is not None and not (isinstance(cap, int | float) and math.isfinite(cap) and cap > 0):
-            raise BenchmarkError(f"--device-seconds {cap} is invalid", "give a positive number of seconds, or none")
-
-    @classmethod
-    def from_suite(cls, budget: Budget, *, trials: int | None = None, seeds: int | None = None,
-                   timeout: float | None = None, device_seconds: float | None = None) -> PairBudget:
-        """The suite's budget with the command line's overrides."""
-        return cls(
-            trials=budget.trials if trials is None else trials,
-            seeds=budget.seeds if seeds is None else seeds,
-            timeout=budget.timeout if timeout is None else timeout,
-            # a suite's Budget may carry a device-seconds cap of its own
-            device_seconds=getattr(budget, "device_seconds", None) if device_seconds is None else device_seconds,
-        )
-
-    def record(self) -> dict[str, Any]:
-        return {"trials": self.trials, "seeds": self.seeds, "timeout": self.timeout,
-                "device_seconds": self.device_seconds}
 
 
 def budget_trials(study: optuna.Study, budget: int) -> list[FrozenTrial]:
@@ -89,7 +48,7 @@ def wall_seconds(intervals: list[tuple[dt.datetime, dt.datetime]]) -> float:
     return total
 
 
-def spent(study: optuna.Study, budget: PairBudget) -> dict[str, Any]:
+def spent(study: optuna.Study, budget: Budget) -> dict[str, Any]:
     """The budget a pair has used: trials by outcome, device and wall-clock seconds, epochs, failures."""
     trials = budget_trials(study, budget.trials)
     now = dt.datetime.now()  # Optuna stores naive local times
@@ -110,7 +69,7 @@ def spent(study: optuna.Study, budget: PairBudget) -> dict[str, Any]:
     return used
 
 
-def stop_reason(used: dict[str, Any], budget: PairBudget) -> str | None:
+def stop_reason(used: dict[str, Any], budget: Budget) -> str | None:
     """Why no further trial may start: 'trials', 'timeout', 'device_seconds', or None."""
     if used["trials"] >= budget.trials:
         return "trials"
@@ -121,7 +80,7 @@ def stop_reason(used: dict[str, Any], budget: PairBudget) -> str | None:
     return None
 
 
-def time_left(used: dict[str, Any], budget: PairBudget) -> float | None:
+def time_left(used: dict[str, Any], budget: Budget) -> float | None:
     """Seconds a trial starting now may run before a time cap is reached (None: no cap)."""
     left = [cap - used[key] for cap, key in ((budget.timeout, "wall_seconds"), (budget.device_seconds, "seconds"))
             if cap is not None]

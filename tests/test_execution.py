@@ -21,7 +21,6 @@ from benchmark.protocol import Budget
 from benchmark.store import Store, optuna_storage
 from benchmark.suites import Suite
 from benchmark.training.base import TrainingConfig
-from benchmark.tuning_budget import PairBudget
 
 
 def tiny_suite(name: str, methods: tuple[str, ...], *, trials: int = 2, seeds: int = 2, epochs: int = 2,
@@ -193,7 +192,7 @@ def test_a_killed_worker_is_replaced_and_the_study_spends_exactly_its_budget(tmp
 
 def test_run_tracker_estimates_time_left_from_the_work_done_in_this_run():
     clock = [0.0]
-    tracker = RunTracker(PairBudget(trials=3, seeds=1), clock=lambda: clock[0])
+    tracker = RunTracker(Budget(trials=3, seeds=1), clock=lambda: clock[0])
     tracker.start(3)
     tracker.pair("d", "done-before", "skipped (complete)")  # 4 units done before the run: not in the rate
     assert tracker.eta_seconds() is None
@@ -205,3 +204,48 @@ def test_run_tracker_estimates_time_left_from_the_work_done_in_this_run():
     tracker.pair("d", "m", "complete")
     clock[0] = 20.0
     assert tracker.eta_seconds() == pytest.approx(20.0)  # 4 units in 20 s, 4 left
+
+
+@pytest.fixture
+def method_needing_a_model(monkeypatch):
+    """A registered method whose model is missing until the test says it is installed."""
+    from benchmark.errors import ResourceUnavailableError
+
+    state = {"installed": False}
+
+    def applies_to(split):
+        if not state["installed"]:
+            raise ResourceUnavailableError("model unavailable: tiny-test-model", "install tiny-test-model")
+        return None
+
+    method = Method(name="needs-a-model", build=lambda p, c: Recipe(), family="test", modalities=("tabular",),
+                    summary="Needs a model that may be missing.", paper="", applies_to=applies_to)
+    monkeypatch.setitem(method_registry._entries, method.name, method)
+    return state
+
+
+def test_a_missing_resource_is_not_final_and_a_corrupt_dataset_fails_only_its_pairs(
+        tmp_path, data_root, method_needing_a_model, monkeypatch):
+    from benchmark.datasets import dataset_registry
+    from benchmark.datasets.base import Dataset
+
+    def corrupt(request):
+        raise BenchmarkError(f"{request.data_root}/bad.dat, line 3: value 'x' is not a number", "replace the file")
+
+    bad = Dataset(name="corrupt-test-data", builder=corrupt, modality="tabular", num_classes=2, source="test",
+                  description="always corrupt")
+    monkeypatch.setitem(dataset_registry._entries, bad.name, bad)
+    suite = tiny_suite("exec-resources", ("baseline", "needs-a-model"), trials=1, seeds=1,
+                       datasets=("corrupt-test-data", "keel-glass1"))
+    summary = run_suite(options(suite, tmp_path, data_root))
+    assert summary.statuses == {"failed": 2, "complete": 1, "resource-unavailable": 1}
+    store = Store(options(suite, tmp_path, data_root).storage)
+    pairs = {(p.dataset, p.method): p for p in store.pairs("exec-resources")}
+    assert "line 3" in pairs[("corrupt-test-data", "baseline")].reason
+    assert pairs[("keel-glass1", "needs-a-model")].status == "resource-unavailable"
+    assert "tiny-test-model" in pairs[("keel-glass1", "needs-a-model")].reason
+
+    method_needing_a_model["installed"] = True  # the next run picks the pair up again
+    again = run_suite(options(suite, tmp_path, data_root))
+    assert again.statuses == {"complete": 1} and again.skipped == 3
+    assert store.get_pair("exec-resources", "keel-glass1", "needs-a-model").status == "complete"

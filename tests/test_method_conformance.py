@@ -12,6 +12,7 @@ machine lacks is skipped with its own message naming what is missing.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import optuna
@@ -20,13 +21,14 @@ import torch
 from conftest import TINY_SPLITS, make_tabular_split
 
 from benchmark.datasets.base import DataPart, Split
-from benchmark.errors import BenchmarkError
+from benchmark.errors import BenchmarkError, ResourceUnavailableError
 from benchmark.execution import optuna_storage
 from benchmark.methods import MethodContext, method_registry
 from benchmark.metrics import HEADLINE, SUMMARY
+from benchmark.protocol import Budget
 from benchmark.store import OK, Store
 from benchmark.training import get_engine
-from benchmark.tuning import PairBudget, PairJob, best_trial, rerun_seed, run_trials, trial_params
+from benchmark.tuning import PairJob, best_trial, rerun_seed, run_trials, trial_params
 
 
 def make_binary_image_split(n_per_class=(40, 8), size: int = 8, seed: int = 1) -> Split:
@@ -78,10 +80,19 @@ SECOND_ENGINE_CASES = [(name, modality, engine) for name, method in method_regis
                        if engine != main_engine(method.engines)]
 
 
-def tiny_splits(method, modality: str, engine: str) -> list[Split]:
-    """The tiny splits of ``modality`` the method applies to; every one it does not apply to must say why."""
+def config_for(method, modality: str, config):
+    """The tiny training settings, with what the method requires on this modality (e.g. MiniLM features)."""
+    return replace(config, **method.requires.get(modality, {}))
+
+
+def tiny_splits(method, modality: str, engine: str, config) -> list[Split]:
+    """The tiny splits of ``modality`` the method applies to; every one it does not apply to must say why.
+    A method missing a model or corpus on this machine is skipped with its own message."""
     splits = [make() for make in VARIANTS[modality]]
-    reasons = {s.dataset: method.not_applicable_reason(s, engine) for s in splits}
+    try:
+        reasons = {s.dataset: method.not_applicable_reason(s, engine, config) for s in splits}
+    except ResourceUnavailableError as exc:
+        pytest.skip(str(exc))
     for dataset, reason in reasons.items():
         assert reason is None or (isinstance(reason, str) and len(reason.split()) >= 3), (dataset, reason)
     return [s for s in splits if reasons[s.dataset] is None]
@@ -115,14 +126,15 @@ def stores(tmp_path_factory):
 def test_method_runs_through_tuning_and_store(method_name, modality, engine, stores, tiny_config):
     method = method_registry.get(method_name)
     store, storage = stores
-    runnable = tiny_splits(method, modality, engine)
+    tiny_config = config_for(method, modality, tiny_config)
+    runnable = tiny_splits(method, modality, engine, tiny_config)
     if not runnable:
         return  # "not applicable" to every tiny split of this modality, each with its reason (checked above)
     split = runnable[0]
 
     suite = f"conformance-{engine}"
     job = PairJob(suite=suite, dataset=split.dataset, method=method, split=split, engine=engine, config=tiny_config,
-                  budget=PairBudget(trials=1, seeds=1), device="cpu", pruner="none")
+                  budget=Budget(trials=1, seeds=1), device="cpu", pruner="none")
     study = run_trials(job, storage)
     best = best_trial(study, job.budget)
     failures = [t.user_attrs.get("failure") for t in study.trials]
@@ -147,7 +159,8 @@ def test_method_runs_through_tuning_and_store(method_name, modality, engine, sto
                          ids=["-".join(c) for c in SECOND_ENGINE_CASES])
 def test_method_runs_on_its_second_engine(method_name, modality, engine, tiny_config):
     method = method_registry.get(method_name)
-    runnable = tiny_splits(method, modality, engine)
+    tiny_config = config_for(method, modality, tiny_config)
+    runnable = tiny_splits(method, modality, engine, tiny_config)
     if not runnable:
         return
     split = runnable[0]

@@ -14,6 +14,7 @@ from benchmark.datasets.base import DataPart, Split
 from benchmark.errors import BenchmarkError
 from benchmark.methods import method_registry
 from benchmark.methods.base import Method, Recipe
+from benchmark.protocol import Budget
 from benchmark.training.base import TrainingConfig
 from benchmark.tuning import (
     PairJob,
@@ -25,7 +26,7 @@ from benchmark.tuning import (
     run_trials,
     trial_params,
 )
-from benchmark.tuning_budget import PairBudget, spent, wall_seconds
+from benchmark.tuning_budget import spent, wall_seconds
 
 TABULAR = TrainingConfig(epochs=2, batch_size=32, lr=3e-3)
 
@@ -33,7 +34,7 @@ TABULAR = TrainingConfig(epochs=2, batch_size=32, lr=3e-3)
 def job_for(split: Split, method: Method | str = "baseline", *, trials: int = 3, config: TrainingConfig = TABULAR,
             engine: str = "deep", **kw) -> PairJob:
     method = method_registry.get(method) if isinstance(method, str) else method
-    budget = PairBudget(trials=trials, seeds=1, timeout=kw.pop("timeout", None),
+    budget = Budget(trials=trials, seeds=1, timeout=kw.pop("timeout", None),
                         device_seconds=kw.pop("device_seconds", None))
     return PairJob(suite="t", dataset=split.dataset, method=method, split=split, engine=engine, config=config,
                    budget=budget, device="cpu", **kw)
@@ -124,11 +125,11 @@ def test_unknown_objective_and_pruner_and_zero_budgets_are_refused():
     with pytest.raises(BenchmarkError, match="pruner 'asha' is unknown.*successive-halving"):
         make_pruner("asha", 5)
     with pytest.raises(BenchmarkError, match="--trials 0 is invalid"):
-        PairBudget(trials=0, seeds=1)
+        Budget(trials=0, seeds=1)
     with pytest.raises(BenchmarkError, match="--seeds 0 is invalid"):
-        PairBudget(trials=1, seeds=0)
+        Budget(trials=1, seeds=0)
     with pytest.raises(BenchmarkError, match="--device-seconds 0 is invalid"):
-        PairBudget(trials=1, seeds=1, device_seconds=0)
+        Budget(trials=1, seeds=1, device_seconds=0)
     assert isinstance(make_pruner("hyperband", 5, engine="classical"), optuna.pruners.NopPruner)
 
 

@@ -146,7 +146,9 @@ class Method:
     """A leaderboard row: a named recipe with its paper, search space and supported data.
 
     ``applies_to(split)`` may return a reason why the method does not apply to a dataset (for
-    example SMOTENC without nominal features); the pair is then reported "not applicable".
+    example SMOTENC without nominal features); the pair is then reported "not applicable". It raises
+    :class:`~benchmark.errors.ResourceUnavailableError` when something missing on this machine (a
+    model, a corpus) stops it: the pair is then "resource-unavailable" and tried again next run.
     """
 
     name: str

@@ -10,10 +10,10 @@ texts never seed an augmented text. A text the augmenter leaves unchanged is aug
 ``max_tries`` times), so the added texts differ from their sources.
 
 Back-translation and contextual substitution load pretrained models with ``transformers`` (a Hugging
-Face model name, or a local folder). Where the model is not on the machine, the pair is "not
-applicable" with the reason "model unavailable: <name>" and the fix (decided before any trial: no
-budget is spent on a run that cannot start; a pair marked so is skipped on resume, so re-run it with a
-fresh store or suite after installing the model); building the component anyway fails at once with the
+Face model name, or a local folder). Where the model is not on the machine, the pair is stored as
+"resource-unavailable" with the reason "model unavailable: <name>" and the fix (decided before any
+trial: no budget is spent on a run that cannot start; the next run tries the pair again, so installing
+the model is enough); building the component anyway fails at once with the
 same message. Set ``HF_HUB_OFFLINE=1`` on machines without a network so nothing waits for a hub.
 """
 
@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from benchmark.errors import BenchmarkError
+from benchmark.errors import BenchmarkError, ResourceUnavailableError
 from benchmark.methods.base import MethodContext, Recipe, register_method
-from benchmark.methods.text_augmentation_eda import EDA, wordnet_problem
+from benchmark.methods.text_augmentation_eda import EDA, WORDNET_FIX, wordnet_problem
 from benchmark.methods.text_augmentation_nlpaug import (
     MODEL_FIX,
     Augmenter,
@@ -140,19 +140,24 @@ def eda_augmenter(eda: EDA) -> Augmenter:
 
 
 def models_available(*names: str) -> Callable[[Split], str | None]:
+    """``applies_to`` of a model-based augmenter: raises ResourceUnavailableError while a model is missing."""
+
     def applies_to(split: Split) -> str | None:
         for name in names:
             problem = model_problem(name)
             if problem:
-                return f"{problem}; {MODEL_FIX}"
+                raise ResourceUnavailableError(problem, MODEL_FIX)
         return None
 
     return applies_to
 
 
 def wordnet_available(split: Split) -> str | None:
+    """``applies_to`` of EDA: raises ResourceUnavailableError while NLTK's WordNet is missing."""
     problem = wordnet_problem()
-    return f"{problem} (EDA needs WordNet synsets)" if problem else None
+    if problem:
+        raise ResourceUnavailableError(f"{problem} (EDA needs WordNet synsets)", WORDNET_FIX)
+    return None
 
 
 # -- search spaces and registration ----------------------------------------------------------------------

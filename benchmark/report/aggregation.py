@@ -24,7 +24,7 @@ from benchmark.metrics import DEFINITIONS, HEADLINE, mean_interval
 from benchmark.report.artifacts import SampleGrids, read_sample_grids
 from benchmark.report.records import CORRUPT, StoredPair, StoredResult, StoredRun
 from benchmark.report.statistics import rank_rows
-from benchmark.store import COMPLETE, DATA_UNAVAILABLE, FAILED, NOT_APPLICABLE, OK
+from benchmark.store import COMPLETE, DATA_UNAVAILABLE, FAILED, NOT_APPLICABLE, OK, RESOURCE_UNAVAILABLE
 
 SHOWN = HEADLINE + ("balanced_accuracy", "macro_f1")
 SHOTS = ("many_shot_accuracy", "medium_shot_accuracy", "few_shot_accuracy")
@@ -47,6 +47,7 @@ STATUS_TEXT = {
     NOT_APPLICABLE: "not applicable",
     FAILED: "failed",
     DATA_UNAVAILABLE: "data unavailable",
+    RESOURCE_UNAVAILABLE: "resource unavailable",
     CORRUPT: "corrupt row",
     MISSING: "not run",
     IN_PROGRESS: "in progress",
@@ -125,7 +126,7 @@ def _status_of(pair: StoredPair | None, rows: list[StoredResult]) -> tuple[str, 
     """Why a pair has no OK seed row: its pair status, else its rows' status, with a reason."""
     bad = [r for r in rows if r.status != OK]
     row_reasons = "; ".join(sorted({f"seed {r.seed}: {r.reason}" for r in bad if r.reason}))
-    if pair is not None and pair.status in (NOT_APPLICABLE, DATA_UNAVAILABLE, FAILED, CORRUPT):
+    if pair is not None and pair.status in (NOT_APPLICABLE, DATA_UNAVAILABLE, RESOURCE_UNAVAILABLE, FAILED, CORRUPT):
         return pair.status, pair.reason or row_reasons or None
     if any(r.status == CORRUPT for r in rows):
         return CORRUPT, row_reasons

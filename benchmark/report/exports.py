@@ -65,9 +65,9 @@ def tex_escape(text: str) -> str:
 
 
 # Short words for cells without a figure, so a status never widens a column past a figure's width.
-TEX_STATUS = {"not-applicable": "n/a", "failed": "failed", "data-unavailable": "no data", "corrupt": "corrupt",
-              "missing": "--", "in-progress": "running"}
-TEX_STATUS_NOTE = "n/a: not applicable; no data: data unavailable; --: not run."
+TEX_STATUS = {"not-applicable": "n/a", "failed": "failed", "data-unavailable": "no data",
+              "resource-unavailable": "no model", "corrupt": "corrupt", "missing": "--", "in-progress": "running"}
+TEX_STATUS_NOTE = "n/a: not applicable; no data: data unavailable; no model: a model or corpus it needs is missing; --: not run."
 
 
 def _tex_cell(cell: Cell, best: float | None) -> str:

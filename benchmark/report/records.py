@@ -30,6 +30,7 @@ from benchmark.store import (
     NOT_APPLICABLE,
     OK,
     PENDING,
+    RESOURCE_UNAVAILABLE,
     RUNNING,
     PairRow,
     ResultRow,
@@ -38,9 +39,10 @@ from benchmark.store import (
 
 CORRUPT = "corrupt"
 SEED_STATUSES = (OK, FAILED, RUNNING)
-PAIR_STATUSES = (COMPLETE, FAILED, NOT_APPLICABLE, DATA_UNAVAILABLE, PENDING, "tuning", "re-running")
+PAIR_STATUSES = (COMPLETE, FAILED, NOT_APPLICABLE, DATA_UNAVAILABLE, RESOURCE_UNAVAILABLE, PENDING, "tuning",
+                 "re-running")
 # Pairs with no seed rows that still belong in `results` output: the reason they have none.
-PAIR_ONLY_STATUSES = (NOT_APPLICABLE, DATA_UNAVAILABLE, FAILED)
+PAIR_ONLY_STATUSES = (NOT_APPLICABLE, DATA_UNAVAILABLE, RESOURCE_UNAVAILABLE, FAILED)
 HASH_FORMAT = 1
 
 _RESULT_JSON = ("params", "metrics", "val_metrics", "per_class", "timings", "provenance", "artifacts")
