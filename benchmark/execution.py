@@ -12,7 +12,6 @@ Ray tasks (:mod:`benchmark.ray_executor`); ``--workers N`` adds local processes
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ import optuna
 
 from benchmark.datasets import dataset_registry
 from benchmark.errors import BenchmarkError, DataUnavailableError, ResourceUnavailableError
+from benchmark.heartbeat import beating
 from benchmark.local_workers import WorkerPool, cpu_share, share_device, sigterm_as_interrupt
 from benchmark.methods import method_registry
 from benchmark.protocol import Budget
@@ -404,22 +404,8 @@ def rerun_seeds(job: PairJob, store: Store, params: dict[str, Any], seeds, heart
 @contextmanager
 def claim_heartbeat(store: Store, key: tuple[str, str, str, int], interval: float) -> Iterator[None]:
     """Refresh a seed claim every ``interval`` seconds while the re-run trains."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(interval):
-            try:
-                store.touch_seed(*key)
-            except Exception:  # a missed beat only risks a second re-run elsewhere; the row stays unique
-                continue
-
-    thread = threading.Thread(target=beat, name="seed-heartbeat", daemon=True)
-    thread.start()
-    try:
+    with beating(lambda: store.touch_seed(*key), interval, "seed-heartbeat"):
         yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
 
 
 def finish_pair(job: PairJob, store: Store) -> str:

@@ -13,7 +13,6 @@ heartbeats so that a lost worker's trials are failed as interrupted.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ import optuna
 from optuna.trial import TrialState
 
 from benchmark.errors import BenchmarkError
+from benchmark.heartbeat import beating
 from benchmark.metrics import compute_metrics
 from benchmark.protocol import trial_seed
 from benchmark.store import worker_id
@@ -165,19 +165,10 @@ def heartbeats(storage, trial_ids: list[int]) -> Iterator[None]:
     if not interval:
         yield
         return
-    stop = threading.Event()
 
     def beat() -> None:
-        while True:
-            for trial_id in trial_ids:
-                storage.record_heartbeat(trial_id)
-            if stop.wait(interval):
-                return
+        for trial_id in trial_ids:
+            storage.record_heartbeat(trial_id)
 
-    thread = threading.Thread(target=beat, name="trial-heartbeats", daemon=True)
-    thread.start()
-    try:
+    with beating(beat, interval, "trial-heartbeats"):
         yield
-    finally:
-        stop.set()
-        thread.join(timeout=10)
