@@ -98,7 +98,6 @@ def run(
     an interrupted run resumes where it stopped when started again with the same options."""
     from benchmark.execution import Progress as RunProgress
     from benchmark.execution import RunOptions, run_suite
-    from benchmark.report import build_report
     from benchmark.store import Store
 
     options = RunOptions(suite=suite, methods=split_names(methods), datasets=split_names(datasets), trials=trials,
@@ -161,8 +160,7 @@ def run(
         console.print(f"[yellow]note:[/] {death}", highlight=False)
     done = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items())) or "nothing new"
     console.print(f"{summary.pairs} pairs: {summary.skipped} already complete; {done}; {summary.seconds:.1f} s")
-    path = build_report(Store(storage), suite, output)
-    console.print(f"report: {path}")
+    write_report(Store(storage), suite, output, data_root)
 
 
 @app.command("list")
@@ -256,7 +254,6 @@ def report(
 
     A damaged or incomplete store still gives a report that says what is missing; the exit status is
     non-zero only when the store holds nothing for the suite."""
-    from benchmark.report import build_report
     from benchmark.store import Store
 
     store = Store(storage)
@@ -264,10 +261,17 @@ def report(
     if not suites:
         raise BenchmarkError(f"the store {store.safe_url} holds no results", "run a suite first, or pass --storage")
     for name in suites:
-        built = build_report(store, name, output, data_root=data_root)
-        for problem in built.problems:
-            console.print(f"[yellow]note:[/] {problem}", highlight=False, soft_wrap=True)
-        console.print(f"report: {built.index} (results hash sha256:{built.results_hash[:12]})")
+        write_report(store, name, output, data_root)
+
+
+def write_report(store, suite: str, output: str, data_root: str | None) -> None:
+    """Build one suite's report and say where it is, what it could not show, and its results hash."""
+    from benchmark.report import build_report
+
+    built = build_report(store, suite, output, data_root=data_root)
+    for problem in built.problems:
+        console.print(f"[yellow]note:[/] {problem}", highlight=False, soft_wrap=True)
+    console.print(f"report: {built.index} (results hash sha256:{built.results_hash[:12]})")
 
 
 @app.command()
