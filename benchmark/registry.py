@@ -12,6 +12,7 @@ import difflib
 import fnmatch
 import importlib
 import pkgutil
+import re
 from collections.abc import Callable, Iterable, Iterator
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
@@ -19,6 +20,15 @@ from typing import Any, Generic, TypeVar
 from benchmark.errors import BenchmarkError, UnknownNameError
 
 T = TypeVar("T")
+
+
+def bibtex_key(bibtex: str | None) -> str | None:
+    """The citation key of a BibTeX entry (``@article{key, ...}`` -> ``key``), or None.
+
+    Methods and datasets carry their papers as BibTeX; the CLI, the method cards and the report's
+    reference list all name an entry by this key."""
+    match = re.search(r"@\w+\s*\{\s*([^,\s]+)\s*,", bibtex or "")
+    return match.group(1) if match else None
 
 
 class Registry(Generic[T]):

@@ -39,13 +39,12 @@ it does not run, so nothing is dropped silently.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import BenchmarkError
-from benchmark.registry import Registry
+from benchmark.registry import Registry, bibtex_key
 
 if TYPE_CHECKING:
     import optuna
@@ -173,8 +172,7 @@ class Method:
 
     @property
     def paper_key(self) -> str | None:
-        match = re.search(r"@\w+\s*\{\s*([^,\s]+)\s*,", self.paper)
-        return match.group(1) if match else None
+        return bibtex_key(self.paper)
 
     def not_applicable_reason(self, split: Split, engine: str, config: Any = None) -> str | None:
         """Why this method cannot run on ``split`` with ``engine`` and training ``config``, or None."""

@@ -5,14 +5,10 @@ from __future__ import annotations
 import re
 
 import benchmark
+from benchmark.registry import bibtex_key
 from benchmark.report.provenance import ProvenanceSummary
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-
-
-def bib_key(bibtex: str) -> str | None:
-    match = re.search(r"@\w+\s*\{\s*([^,\s]+)\s*,", bibtex or "")
-    return match.group(1) if match else None
 
 
 def _braced(text: str) -> str:
@@ -51,6 +47,6 @@ def unique_entries(named: list[tuple[str, str]]) -> list[tuple[str, str]]:
         bib = (bib or "").strip()
         if not bib:
             continue
-        key = bib_key(bib) or bib
+        key = bibtex_key(bib) or bib
         by_key.setdefault(key, ([], bib))[0].append(name)
     return [(", ".join(names), bib) for names, bib in by_key.values()]
