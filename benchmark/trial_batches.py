@@ -38,7 +38,7 @@ from benchmark.tuning import (
     split_params,
     suggest_params,
 )
-from benchmark.tuning_budget import INTERRUPTED, OVER_BUDGET, spent, time_left
+from benchmark.tuning_budget import INTERRUPTED, OVER_BUDGET, spent, time_left, within_budget
 
 
 @dataclass
@@ -65,7 +65,7 @@ def run_trial_batches(job: PairJob, storage: optuna.storages.BaseStorage, group:
         for _ in range(min(group, job.budget.trials - used["trials"])):
             trial = study.ask()
             trial.set_user_attr("worker", me)
-            if trial.number >= job.budget.trials:  # other workers took the last slots first
+            if not within_budget(study, trial.number, job.budget.trials):  # other workers took the last slots first
                 refused = True
                 finish(study, trial, TrialState.FAIL, failure=OVER_BUDGET)
                 continue

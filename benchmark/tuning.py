@@ -46,6 +46,7 @@ from benchmark.tuning_budget import (
     budget_trials,
     spent,
     time_left,
+    within_budget,
 )
 
 SHARED_PREFIX = "train."
@@ -291,7 +292,7 @@ def run_trials(job: PairJob, storage: optuna.storages.BaseStorage, on_trial=None
         def objective(trial: optuna.Trial, used: dict[str, Any] = used) -> float:
             nonlocal refused
             trial.set_user_attr("worker", me)
-            if trial.number >= job.budget.trials:  # another worker took the last slot first
+            if not within_budget(study, trial.number, job.budget.trials):  # another worker took the last slot first
                 refused = True
                 trial.set_user_attr("failure", OVER_BUDGET)
                 raise OverBudget(OVER_BUDGET)

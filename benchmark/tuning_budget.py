@@ -1,7 +1,11 @@
 """The budget every pair of a run gets alike, and how much of it a pair's study has spent.
 
-The trials that count are numbers 0..trials-1 of the study, whoever ran them; trials beyond are
-refused before any work ("over budget"). Time caps are measured from the trials themselves, so they
+The trials that count are the study's first ``trials`` trials in number order, whoever ran them, less
+those refused and those interrupted: a trial asked for once the budget is taken is refused before any
+work ("over budget"), and a trial whose worker was stopped (Ctrl-C, a killed process, a lost machine)
+is the run's misfortune, not the method's, so it is run again rather than charged to the method. So
+that a method whose trials kill their worker (the kernel's out-of-memory killer looks like any other
+SIGKILL) cannot retry forever, at most ``trials`` interruptions per pair are forgiven; later ones count. Time caps are measured from the trials themselves, so they
 hold across workers, machines and resumed runs: wall-clock seconds are the union of the trials'
 intervals (pauses between runs do not count), device-seconds their sum.
 """
@@ -20,13 +24,40 @@ OVER_BUDGET = "over budget"
 INTERRUPTED = "interrupted"
 
 
-def budget_trials(study: optuna.Study, budget: int) -> list[FrozenTrial]:
-    return [t for t in study.get_trials(deepcopy=False) if t.number < budget]
-
-
 def failure_reason(t: FrozenTrial) -> str:
     """A failed trial's reason; Optuna's heartbeat check fails lost workers' trials without one."""
     return t.user_attrs.get("failure") or f"{INTERRUPTED}: its worker stopped sending heartbeats"
+
+
+def interrupted(t: FrozenTrial) -> bool:
+    return t.state == TrialState.FAIL and failure_reason(t).startswith(INTERRUPTED)
+
+
+def _charged(trials: list[FrozenTrial], budget: int) -> list[tuple[FrozenTrial, bool]]:
+    """Each trial in number order with whether it uses the budget (see the module's docstring)."""
+    forgiven, out = 0, []
+    for t in sorted(trials, key=lambda t: t.number):
+        if t.state == TrialState.FAIL and t.user_attrs.get("failure") == OVER_BUDGET:
+            out.append((t, False))
+        elif interrupted(t) and forgiven < budget:
+            forgiven += 1
+            out.append((t, False))
+        else:
+            out.append((t, True))
+    return out
+
+
+def budget_trials(study: optuna.Study, budget: int) -> list[FrozenTrial]:
+    """The trials that use the pair's budget: at most ``budget`` of them."""
+    return [t for t, charged in _charged(study.get_trials(deepcopy=False), budget) if charged][:budget]
+
+
+def within_budget(study: optuna.Study, number: int, budget: int) -> bool:
+    """Whether trial ``number``, just asked for, has a slot: fewer than ``budget`` trials before it use
+    the budget. A trial still running counts, so two workers never share the last slot; if it is later
+    found interrupted, its slot frees and the next trial asked for takes it."""
+    before = [t for t in study.get_trials(deepcopy=False) if t.number < number]
+    return sum(charged for _, charged in _charged(before, budget)) < budget
 
 
 def _interval(t: FrozenTrial, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
@@ -64,6 +95,7 @@ def spent(study: optuna.Study, budget: Budget) -> dict[str, Any]:
         "wall_seconds": round(wall_seconds(intervals), 3),
         "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in trials),
         "failures": sorted({failure_reason(t) for t in trials if t.state == TrialState.FAIL}),
+        "interrupted": sum(interrupted(t) for t in study.get_trials(deepcopy=False)),  # run again, not charged
     }
     used["stopped_by"] = stop_reason(used, budget)
     return used

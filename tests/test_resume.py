@@ -91,7 +91,9 @@ def test_sigkill_in_a_trial_and_in_a_seed_rerun_then_restart(tmp_path, data_root
     summary = run_suite(options)
     assert summary.statuses == {"complete": 1}
     trials = trials_of(store_url, "resume-kill")[study]
-    assert sorted(t.number for t in trials) == [0, 1]  # no trial beyond the budget was even asked for
+    # The interrupted trial is run again rather than charged to the method: two trials count, and no
+    # further trial was even asked for.
+    assert sorted(t.number for t in trials) == [0, 1, 2]
     failed = [t for t in trials if t.state == FAIL]
     assert [(t.number, t.user_attrs["failure"]) for t in failed] == [
         (trial.number, f"interrupted: its worker process {first.pid} died")]
@@ -99,7 +101,8 @@ def test_sigkill_in_a_trial_and_in_a_seed_rerun_then_restart(tmp_path, data_root
     rows = store.results("resume-kill", include_running=True)
     assert sorted((r.seed, r.status) for r in rows) == [(0, "ok"), (1, "ok")]
     pair = store.pairs("resume-kill")[0]
-    assert (pair.status, pair.spent["trials"], pair.spent["failed"]) == ("complete", 2, 1)
+    assert (pair.status, pair.spent["trials"], pair.spent["failed"], pair.spent["interrupted"]) == ("complete", 2, 0, 1)
+    assert pair.spent["complete"] == 2
 
 
 def test_ctrl_c_then_restart_completes_a_smoke_like_run_without_losing_or_repeating_rows(tmp_path, data_root):
@@ -133,7 +136,7 @@ def test_ctrl_c_then_restart_completes_a_smoke_like_run_without_losing_or_repeat
     assert len(keys) == len(set(keys)) == 8 and all(r.status == "ok" for r in rows)
     for key, identity in before.items():  # finished rows were neither repeated nor rewritten
         assert next((r.id, r.created_at) for r in rows if (r.dataset, r.method, r.seed) == key) == identity
-    for name, trials in trials_of(url, "resume-sigint").items():
-        assert sorted(t.number for t in trials) == [0, 1], name
+    for name, trials in trials_of(url, "resume-sigint").items():  # the interrupted trial was run again
+        assert sorted(t.number for t in trials) == ([0, 1, 2] if name == study else [0, 1]), name
     pair = next(p for p in store.pairs("resume-sigint") if p.study_name == study)
-    assert (pair.status, pair.spent["trials"], pair.spent["failed"]) == ("complete", 2, 1)
+    assert (pair.status, pair.spent["trials"], pair.spent["complete"], pair.spent["interrupted"]) == ("complete", 2, 2, 1)

@@ -224,3 +224,39 @@ def test_stacked_trials_spend_exactly_the_budget_with_an_outcome_per_member(monk
     one_by_one = run_trials(job_for(split, method, trials=5, config=config, pruner="none", tune=("lr", "weight_decay")),
                             optuna.storages.InMemoryStorage())
     assert [trial_params(t) for t in study.trials] == [trial_params(t) for t in one_by_one.trials]
+
+
+def test_interrupted_trials_are_run_again_but_only_up_to_the_budget_of_them():
+    """Refused and interrupted trials do not use a pair's budget; after ``trials`` interruptions the
+    next ones count, so a method whose trials kill their worker cannot retry forever."""
+    from benchmark.tuning_budget import budget_trials, spent, within_budget
+
+    study = optuna.create_study(direction="maximize")
+
+    def add(state, failure=None):
+        t = study.ask()
+        if failure is not None:
+            t.set_user_attr("failure", failure)
+        if state == TrialState.COMPLETE:
+            study.tell(t, 0.5)
+        elif state == TrialState.FAIL:
+            study.tell(t, state=TrialState.FAIL)
+        return t.number
+
+    add(TrialState.COMPLETE)                                  # 0: charged
+    add(TrialState.FAIL, "interrupted: Ctrl-C")               # 1: forgiven (1 of 2)
+    add(TrialState.FAIL, "RuntimeError: boom")                # 2: charged, the method's own failure
+    assert [t.number for t in budget_trials(study, 2)] == [0, 2]
+    assert not within_budget(study, 3, 2)
+    add(TrialState.FAIL, "over budget")                       # 3: refused, never charged
+    assert not within_budget(study, 4, 2)
+
+    study = optuna.create_study(direction="maximize")
+    add(TrialState.FAIL, "interrupted: its worker process 1 died")   # 0: forgiven (1 of 2)
+    add(TrialState.FAIL)                                             # 1: heartbeats lost, forgiven (2 of 2)
+    assert within_budget(study, 2, 2)
+    add(TrialState.FAIL, "interrupted: its worker process 2 died")   # 2: the third interruption is charged
+    add(TrialState.COMPLETE)                                         # 3
+    assert not within_budget(study, 4, 2)
+    used = spent(study, Budget(trials=2, seeds=1))
+    assert (used["trials"], used["complete"], used["failed"], used["interrupted"], used["stopped_by"]) == (2, 1, 1, 3, "trials")

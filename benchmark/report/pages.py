@@ -168,7 +168,8 @@ def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, Sto
             "trials": trials or 0,
             "trials_text": (f"{spent.get('complete', 0)} / {spent.get('pruned', 0)} / {spent.get('failed', 0)}"
                             if trials is not None else "–"),
-            "failures": "; ".join(spent.get("failures") or []) or "no failed trials",
+            "failures": ("; ".join(spent.get("failures") or []) or "no failed trials")
+            + (f"; {spent['interrupted']} interrupted trial(s) run again, not charged" if spent.get("interrupted") else ""),
             "text": _params_text(entries[m].best_params) if entries[m].status != "not-applicable"
             else "not applicable: " + (entries[m].reason or ""),
         })
