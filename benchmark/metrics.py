@@ -161,3 +161,24 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[fl
         return mean, float("nan")
     half = float(stats.t.ppf(0.5 + confidence / 2, arr.size - 1) * arr.std(ddof=1) / math.sqrt(arr.size))
     return mean, half
+
+
+def difference_interval(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Difference of means ``mean(a) - mean(b)`` over seeds and the half-width of its Welch interval.
+
+    The two methods' seed re-runs are independent samples (seed k of one method shares nothing with
+    seed k of another but the number), so the interval is Welch's unequal-variance t interval, not a
+    paired one. NaN width when either side has fewer than 2 values."""
+    x = np.asarray([v for v in a if v is not None and not math.isnan(v)], dtype=np.float64)
+    y = np.asarray([v for v in b if v is not None and not math.isnan(v)], dtype=np.float64)
+    if x.size == 0 or y.size == 0:
+        return float("nan"), float("nan")
+    diff = float(x.mean() - y.mean())
+    if x.size < 2 or y.size < 2:
+        return diff, float("nan")
+    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    se = math.sqrt(vx + vy)
+    if se == 0.0:
+        return diff, 0.0
+    df = (vx + vy) ** 2 / (vx ** 2 / (x.size - 1) + vy ** 2 / (y.size - 1))
+    return diff, float(stats.t.ppf(0.5 + confidence / 2, df) * se)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -100,3 +102,15 @@ def test_pr_curves_are_thinned_and_end_at_full_recall():
     assert set(curves) == {"3", "4"}
     assert len(curves["3"]["precision"]) <= 50
     assert curves["3"]["recall"][0] == 1.0
+
+
+def test_difference_interval_is_welchs_t_interval():
+    from benchmark.metrics import difference_interval
+
+    a, b = [0.80, 0.84, 0.83], [0.70, 0.78, 0.71, 0.75]
+    diff, half = difference_interval(a, b)
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+    assert diff == pytest.approx(np.mean(a) - np.mean(b))
+    assert (diff - half, diff + half) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert math.isnan(difference_interval([0.5], b)[1])
+    assert difference_interval([0.5, 0.5], [0.5, 0.5]) == (0.0, 0.0)

@@ -235,6 +235,27 @@ def test_suite_figures_match_hand_computation(built):
     assert float(rows[("suite", "smote")]["cost_device_seconds"]) == pytest.approx(2 * (30 + 2 + 3 + 4))
 
 
+def test_each_method_is_compared_with_the_baseline_by_welch_intervals_and_per_tail_class(built):
+    digits = (built.folder / "datasets" / "digits-lt.html").read_text()
+    assert 'href="#vs-baseline"' in digits
+    methods = rows_of(digits, "vs-baseline-table")
+    assert "baseline" not in methods and sorted(methods) == sorted(m for m in QUALITY if m != "baseline")
+    table = re.search(r'<table[^>]*id="vs-baseline-table".*?</table>', digits, re.S).group(0)
+    row = re.search(r'<tr data-method="smote".*?</tr>', table, re.S).group(0)
+    smote = [metric_values("digits-lt", "smote", s)["minority_f1"] for s in SEEDS]
+    base = [metric_values("digits-lt", "baseline", s)["minority_f1"] for s in SEEDS]
+    ci = stats.ttest_ind(smote, base, equal_var=False).confidence_interval(0.95)
+    diff, half = np.mean(smote) - np.mean(base), (ci.high - ci.low) / 2
+    assert f"{diff:+.3f}" in row and f"± {half:.3f}" in row
+    assert 'class="num better"' in row  # smote's minority F1 is clearly above the baseline's
+    # Tail-class recall: the fixture's per-class recall is 0.98 - 0.04 c (1 - quality), so the
+    # difference for class c is 0.04 c (quality - baseline quality).
+    tail = ", ".join(f"{c}: {0.04 * c * (QUALITY['smote'] - QUALITY['baseline']):+.2f}" for c in (6, 7, 8, 9))
+    assert tail in row
+    # Without a baseline result (keel-yeast3 has its baseline, but cifar10-lt has nothing) there is no table.
+    assert "vs-baseline-table" not in (built.folder / "datasets" / "cifar10-lt.html").read_text()
+
+
 def test_missing_results_are_statuses_with_reasons_never_zeros(built):
     rows = suite_csv(built)
     expected = {("sms-spam-mini", "smote"): "not-applicable", ("keel-yeast3", "focal-loss"): "failed",

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.metrics import DEFINITIONS, HEADLINE, mean_interval
+from benchmark.metrics import DEFINITIONS, HEADLINE, difference_interval, mean_interval
 from benchmark.report.artifacts import SampleGrids, read_sample_grids
 from benchmark.report.records import CORRUPT, StoredPair, StoredResult, StoredRun
 from benchmark.report.statistics import rank_rows
@@ -91,9 +91,24 @@ class DatasetEntry:
     best_params: dict[str, Any] | None = None
     best_value: float | None = None
     per_class_recall: list[float] | None = None
+    values: dict[str, list[float]] = field(default_factory=dict)  # metric -> its value per OK seed
     pr_curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     pr_seed: int | None = None
     samples: SampleGrids | None = None
+
+
+@dataclass
+class BaselineDelta:
+    """One method against the baseline on one dataset: differences of seed means, Welch 95% half-width."""
+
+    method: str
+    cells: dict[str, Cell]  # metric -> Cell(difference, half-width, seeds of the method)
+    minority_recall: list[tuple[int, float]]  # (minority class, difference of its mean test recall)
+
+    def significant(self, metric: str) -> bool:
+        """Whether the interval of the difference excludes zero."""
+        c = self.cells.get(metric)
+        return bool(c is not None and c.ok and c.half is not None and math.isfinite(c.half) and abs(c.mean) > c.half)
 
 
 @dataclass
@@ -154,6 +169,7 @@ def build_entry(method: str, pair: StoredPair | None, rows: list[StoredResult], 
         return entry
     for metric in EXPORTED:
         values = _finite([r.metrics.get(metric) for r in ok])
+        entry.values[metric] = values
         mean, half = mean_interval(values)
         entry.cells[metric] = Cell(mean, half, len(values)) if values else Cell(status=MISSING, reason=f"{metric} not stored")
     bad = [r for r in rows if r.status != OK]
@@ -179,6 +195,39 @@ def build_entry(method: str, pair: StoredPair | None, rows: list[StoredResult], 
                 problems.append(f"{r.dataset} x {r.method} seed {r.seed}: {exc}; its sample grid is not shown")
             break
     return entry
+
+
+BASELINE = "baseline"
+
+
+def against_baseline(entries: dict[str, DatasetEntry], methods: list[str], metrics: list[str],
+                     minority: list[int], baseline: str = BASELINE) -> list[BaselineDelta] | None:
+    """Each method with results against the baseline's results on one dataset (None without a baseline
+    result): the difference of the seed means of each metric with its Welch interval, and the
+    difference of each minority class's mean test recall (the long-tail papers' tail-class figure)."""
+    base = entries.get(baseline)
+    if base is None or base.status != OK:
+        return None
+    out = []
+    for m in methods:
+        e = entries[m]
+        if m == baseline or e.status != OK:
+            continue
+        cells = {}
+        for metric in metrics:
+            a, b = e.values.get(metric) or [], base.values.get(metric) or []
+            if a and b:
+                diff, half = difference_interval(a, b)
+                cells[metric] = Cell(diff, half, len(a))
+            else:
+                cells[metric] = Cell(status=MISSING, reason=f"{metric} is not stored for both")
+        per_class = []
+        if e.per_class_recall and base.per_class_recall and len(e.per_class_recall) == len(base.per_class_recall):
+            per_class = [(c, e.per_class_recall[c] - base.per_class_recall[c]) for c in minority
+                         if c < len(e.per_class_recall) and math.isfinite(e.per_class_recall[c] or math.nan)
+                         and math.isfinite(base.per_class_recall[c] or math.nan)]
+        out.append(BaselineDelta(m, cells, per_class))
+    return out
 
 
 def suite_cell(entries: list[tuple[str, DatasetEntry]], metric: str, total: int) -> Cell:

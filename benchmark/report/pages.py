@@ -11,7 +11,7 @@ import numpy as np
 
 from benchmark.metrics import HEADLINE
 from benchmark.report import plots
-from benchmark.report.aggregation import LABELS, Aggregate
+from benchmark.report.aggregation import BASELINE, LABELS, Aggregate, against_baseline
 from benchmark.report.cards import DatasetCard
 from benchmark.report.history import TuningHistory
 from benchmark.report.records import StoredPair, StoredResult
@@ -142,6 +142,12 @@ def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, Sto
             f"{', '.join(map(str, seeds))} (the first re-run), one panel per minority class"
             + (f" (the {MAX_PR_CLASSES} rarest shown)" if len({c for m in by_ap for c in entries[m].pr_curves})
                > MAX_PR_CLASSES else "") + ".")
+
+    # Each method against the baseline: differences with Welch intervals, and per minority class.
+    compared = list(HEADLINE) + ["balanced_accuracy"] + (["few_shot_accuracy"] if agg.show_shots.get(d) else [])
+    ctx["vs_baseline"] = against_baseline(entries, ctx["methods_order"], compared, list(card.minority_classes))
+    ctx["vs_metrics"] = compared
+    ctx["baseline"] = BASELINE
 
     ctx["samples"] = [{"method": m, "grids": entries[m].samples} for m in ctx["methods_order"] if entries[m].samples]
 
