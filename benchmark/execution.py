@@ -352,8 +352,18 @@ def run_pair(job: PairJob, store: Store, storage: optuna.storages.BaseStorage, p
 def start_pair(job: PairJob, store: Store, plan: RunPlan) -> None:
     store.update_pair(job.suite, job.dataset, job.method.name, status="tuning", engine=job.engine,
                       study_name=job.study_name, budget=plan.pair_budget(),
-                      info={"split_fingerprint": job.split.fingerprint(),
-                            "split_seed": job.split.info.get("split_seed")})
+                      info=split_record(job.split))
+
+
+def split_record(split: Any) -> dict[str, Any]:
+    """What a pair stores about its split, so that a report built from the store alone has the
+    dataset card (class counts per part, names, imbalance ratio, minority classes) and can tell
+    results of different splits apart (seed and fingerprint)."""
+    return {"split_fingerprint": split.fingerprint(), "split_seed": split.info.get("split_seed"),
+            "class_names": list(split.class_names),
+            "class_counts": {p: [int(c) for c in split.class_counts(p)] for p in ("train", "val", "test")},
+            "imbalance_ratio": round(float(split.imbalance_ratio), 3),
+            "minority_classes": [int(c) for c in split.minority_classes]}
 
 
 def finish_tuning(job: PairJob, store: Store, study: optuna.Study) -> dict[str, Any] | None:

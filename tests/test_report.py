@@ -252,6 +252,16 @@ def test_each_method_is_compared_with_the_baseline_by_welch_intervals_and_per_ta
     # difference for class c is 0.04 c (quality - baseline quality).
     tail = ", ".join(f"{c}: {0.04 * c * (QUALITY['smote'] - QUALITY['baseline']):+.2f}" for c in (6, 7, 8, 9))
     assert tail in row
+    # A recall of zero is a figure like any other, not a missing one.
+    from benchmark.report.aggregation import Cell, DatasetEntry, against_baseline
+
+    def entry(name, recall):
+        return DatasetEntry(name, "ok", None, {"minority_f1": Cell(0.5, 0.0, 2)}, values={"minority_f1": [0.5, 0.5]},
+                            per_class_recall=recall)
+
+    deltas = against_baseline({"baseline": entry("baseline", [0.9, 0.0]), "m": entry("m", [0.9, 0.25])},
+                              ["baseline", "m"], ["minority_f1"], [1])
+    assert [(d.method, d.minority_recall, d.cells["minority_f1"].mean) for d in deltas] == [("m", [(1, 0.25)], 0.0)]
     # Without a baseline result (keel-yeast3 has its baseline, but cifar10-lt has nothing) there is no table.
     assert "vs-baseline-table" not in (built.folder / "datasets" / "cifar10-lt.html").read_text()
 

@@ -68,7 +68,8 @@ def test_a_real_run_reports_every_page_from_the_store_alone(tmp_path, data_root)
         for figure in ("heatmap", "pr-curves", "tuning-history"):
             assert f'data-figure="{figure}"' in page, (dataset, figure)
     digits = (folder / "datasets" / "digits-lt.html").read_text()
-    assert "(rebuilt from the data root (fingerprint checked))" in digits  # class counts, checked
+    assert "(from the stored split summary)" in digits  # each pair stores its split's counts and classes
+    assert "Minority classes</dt><dd>6, 7, 8, 9" in digits
     assert "Few-shot" in digits
 
     results = CliRunner().invoke(app, ["results", "--suite", SUITE, "--storage", url])

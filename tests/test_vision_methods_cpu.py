@@ -4,11 +4,13 @@ Fashion-MNIST-LT suite end to end (a small sibling of the dataset, tiny settings
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
 from benchmark.execution import RunOptions, run_suite
 from benchmark.protocol import Budget
+from benchmark.report import build_report
 from benchmark.store import Store
 from benchmark.suites import Suite
 from benchmark.training.base import TrainingConfig
@@ -35,3 +37,12 @@ def test_vision_methods_run_on_fashion_mnist_lt(tmp_path, data_root):
     # EOS's embedding, neighbour search, generation and head re-training are timed on their own
     assert rows["eos"].timings["feature_resample_seconds"] > 0
     assert rows["eos"].timings["feature_stage_seconds"] >= rows["eos"].timings["feature_resample_seconds"]
+    # The report states each row's tail-class recall against the baseline (issue 9's figure).
+    built = build_report(Store(options.storage), "vision-methods-cpu", tmp_path / "reports")
+    page = (built.folder / "datasets" / "fashion-mnist-lt-mini.html").read_text()
+    table = re.search(r'<table[^>]*id="vs-baseline-table".*?</table>', page, re.S).group(0)
+    assert sorted(re.findall(r'<tr data-method="([^"]+)"', table)) == sorted(m for m in METHODS if m != "baseline")
+    eos = re.search(r'<tr data-method="eos".*?</tr>', table, re.S).group(0)
+    base, names = rows["baseline"].per_class["recall"], Store(options.storage).pairs("vision-methods-cpu")[0].info["class_names"]
+    tail = ", ".join(f"{names[c]}: {rows['eos'].per_class['recall'][c] - base[c]:+.2f}" for c in (6, 7, 8, 9))
+    assert tail in eos  # e.g. "Shirt: +0.15, Sneaker: +0.86, Bag: +0.37, Ankle boot: +0.91"

@@ -200,6 +200,10 @@ def build_entry(method: str, pair: StoredPair | None, rows: list[StoredResult], 
 BASELINE = "baseline"
 
 
+def _known(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
 def against_baseline(entries: dict[str, DatasetEntry], methods: list[str], metrics: list[str],
                      minority: list[int], baseline: str = BASELINE) -> list[BaselineDelta] | None:
     """Each method with results against the baseline's results on one dataset (None without a baseline
@@ -224,8 +228,8 @@ def against_baseline(entries: dict[str, DatasetEntry], methods: list[str], metri
         per_class = []
         if e.per_class_recall and base.per_class_recall and len(e.per_class_recall) == len(base.per_class_recall):
             per_class = [(c, e.per_class_recall[c] - base.per_class_recall[c]) for c in minority
-                         if c < len(e.per_class_recall) and math.isfinite(e.per_class_recall[c] or math.nan)
-                         and math.isfinite(base.per_class_recall[c] or math.nan)]
+                         if c < len(e.per_class_recall) and _known(e.per_class_recall[c])
+                         and _known(base.per_class_recall[c])]
         out.append(BaselineDelta(m, cells, per_class))
     return out
 
