@@ -506,3 +506,19 @@ def test_dataset_cards_never_download_missing_data(tmp_path):
     assert "download" not in problems.lower()
     digits = (tmp_path / "out" / SUITE / "datasets" / "digits-lt.html").read_text()
     assert "rebuilt from the data root (fingerprint checked)" in digits  # no fingerprint stored to differ from
+
+
+def test_a_metric_undefined_on_the_split_is_shown_as_such_not_as_not_run():
+    """Fashion-MNIST-LT has no class under 20 training samples: few-shot accuracy is NaN in every row.
+    It is 'n/a' with the definition as reason, and dataset pages drop the column."""
+    from benchmark.report.aggregation import STATUS_TEXT, build_entry, defined_metrics
+    from benchmark.report.records import StoredResult
+
+    rows = [StoredResult(id=s, suite="s", dataset="d", method="m", seed=s, status="ok",
+                         metrics={"minority_f1": 0.5 + s / 10, "few_shot_accuracy": math.nan}) for s in (0, 1)]
+    entry = build_entry("m", None, rows, [])
+    few = entry.cells["few_shot_accuracy"]
+    assert (few.ok, few.text(), STATUS_TEXT[few.status]) == (False, "n/a", "n/a")
+    assert "fewer than 20 training samples" in few.reason
+    assert entry.cells["gmean"].reason == "gmean not stored"
+    assert defined_metrics({"m": entry}, ["minority_f1", "few_shot_accuracy"]) == ["minority_f1"]

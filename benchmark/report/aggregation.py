@@ -42,7 +42,7 @@ LABELS = {
     "medium_shot_accuracy": "Medium-shot",
     "few_shot_accuracy": "Few-shot",
 }
-MISSING, IN_PROGRESS, UNREGISTERED = "missing", "in-progress", "unregistered"
+MISSING, IN_PROGRESS, UNREGISTERED, UNDEFINED = "missing", "in-progress", "unregistered", "undefined"
 STATUS_TEXT = {
     NOT_APPLICABLE: "not applicable",
     FAILED: "failed",
@@ -51,6 +51,7 @@ STATUS_TEXT = {
     CORRUPT: "corrupt row",
     MISSING: "not run",
     IN_PROGRESS: "in progress",
+    UNDEFINED: "n/a",
 }
 
 
@@ -171,7 +172,12 @@ def build_entry(method: str, pair: StoredPair | None, rows: list[StoredResult], 
         values = _finite([r.metrics.get(metric) for r in ok])
         entry.values[metric] = values
         mean, half = mean_interval(values)
-        entry.cells[metric] = Cell(mean, half, len(values)) if values else Cell(status=MISSING, reason=f"{metric} not stored")
+        if values:
+            entry.cells[metric] = Cell(mean, half, len(values))
+        elif any(metric in r.metrics for r in ok):  # stored as NaN: no class of the split qualifies
+            entry.cells[metric] = Cell(status=UNDEFINED, reason=f"undefined on this split ({DEFINITIONS.get(metric, metric)})")
+        else:
+            entry.cells[metric] = Cell(status=MISSING, reason=f"{metric} not stored")
     bad = [r for r in rows if r.status != OK]
     if bad:
         entry.seed_note = f"{len(bad)} of {len(rows)} seed re-runs left out: " + "; ".join(
@@ -232,6 +238,12 @@ def against_baseline(entries: dict[str, DatasetEntry], methods: list[str], metri
                          and _known(base.per_class_recall[c])]
         out.append(BaselineDelta(m, cells, per_class))
     return out
+
+
+def defined_metrics(entries: dict[str, DatasetEntry], metrics: list[str] | tuple[str, ...]) -> list[str]:
+    """The metrics some method has a figure for on a dataset (few-shot accuracy is undefined where no
+    class has fewer than 20 training samples, as in Fashion-MNIST-LT)."""
+    return [m for m in metrics if any(e.cells.get(m) is not None and e.cells[m].ok for e in entries.values())]
 
 
 def suite_cell(entries: list[tuple[str, DatasetEntry]], metric: str, total: int) -> Cell:

@@ -11,7 +11,7 @@ import numpy as np
 
 from benchmark.metrics import HEADLINE
 from benchmark.report import plots
-from benchmark.report.aggregation import BASELINE, LABELS, Aggregate, against_baseline
+from benchmark.report.aggregation import BASELINE, LABELS, Aggregate, against_baseline, defined_metrics
 from benchmark.report.cards import DatasetCard
 from benchmark.report.history import TuningHistory
 from benchmark.report.records import StoredPair, StoredResult
@@ -144,7 +144,7 @@ def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, Sto
                > MAX_PR_CLASSES else "") + ".")
 
     # Each method against the baseline: differences with Welch intervals, and per minority class.
-    compared = list(HEADLINE) + ["balanced_accuracy"] + (["few_shot_accuracy"] if agg.show_shots.get(d) else [])
+    compared = defined_metrics(entries, [*HEADLINE, "balanced_accuracy", "few_shot_accuracy"])
     ctx["vs_baseline"] = against_baseline(entries, ctx["methods_order"], compared, list(card.minority_classes))
     ctx["vs_metrics"] = compared
     ctx["baseline"] = BASELINE
