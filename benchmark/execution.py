@@ -26,7 +26,7 @@ from benchmark.heartbeat import beating
 from benchmark.local_workers import WorkerPool, cpu_share, share_device, sigterm_as_interrupt
 from benchmark.methods import method_registry
 from benchmark.protocol import Budget
-from benchmark.provenance import provenance
+from benchmark.provenance import git_commit, provenance
 from benchmark.store import (
     COMPLETE,
     DATA_UNAVAILABLE,
@@ -115,7 +115,7 @@ class RunOptions:
         methods = list(self.methods) if self.methods else (list(suite.methods) if suite.methods else method_registry.names())
         method_registry.resolve(methods)
         return RunPlan(options=self, suite=suite, budget=budget, datasets=datasets, methods=methods,
-                       objective=objective, pruner=pruner)
+                       objective=objective, pruner=pruner, commit=git_commit())
 
 
 @dataclass
@@ -129,6 +129,9 @@ class RunPlan:
     methods: list[str]
     objective: str
     pruner: str
+    # The code's commit when the run started, stored with every row: read once here, not when a row
+    # is written (the checkout may move on during a long run) and not on Ray nodes (they may have none).
+    commit: str | None = None
 
     def pair_budget(self) -> dict[str, Any]:
         """The budget stored with every pair; a resumed run must ask for the same one."""
@@ -320,7 +323,7 @@ def prepare_dataset(plan: RunPlan, store: Store, dataset_name: str, device: str,
         jobs.append(PairJob(suite=suite.name, dataset=dataset_name, method=method, split=split, engine=engine,
                             config=config, budget=plan.budget,
                             objective=plan.objective, tune=suite.tune, device=device, pruner=plan.pruner,
-                            sampler_seed=suite.split_seed, stack=plan.options.stack_trials))
+                            sampler_seed=suite.split_seed, stack=plan.options.stack_trials, commit=plan.commit))
     return jobs
 
 
@@ -387,7 +390,7 @@ def rerun_seeds(job: PairJob, store: Store, params: dict[str, Any], seeds, heart
                 progress: Progress) -> None:
     """Re-train the best configuration for each seed this worker can claim, and store the test scores."""
     suite, dataset, method = job.suite, job.dataset, job.method.name
-    prov = provenance(job.device)
+    prov = provenance(job.device, commit=job.commit)
     prov.update(budget=job.budget.record(), split_seed=job.split.info.get("split_seed"),
                 split_fingerprint=job.split.fingerprint(), engine=job.engine,
                 config={k: v for k, v in asdict(job.config).items() if k != "extra"})

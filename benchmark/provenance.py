@@ -49,10 +49,12 @@ def device_name(device: str) -> str:
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
-def provenance(device: str = "cpu") -> dict[str, Any]:
+def provenance(device: str = "cpu", commit: str | None = None) -> dict[str, Any]:
+    """Versions, commit, host and device; ``commit`` is the run's (read when it started), else this
+    process's first reading of the checkout."""
     return {
         "benchmark_version": benchmark.__version__,
-        "git_commit": git_commit(),
+        "git_commit": commit or git_commit(),
         "packages": package_versions(),
         "host": socket.gethostname(),
         "platform": platform.platform(),

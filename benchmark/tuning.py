@@ -80,6 +80,7 @@ class PairJob:
     pruner: str = "hyperband"
     sampler_seed: int = 0
     stack: int = 1  # trials trained at once as one stacked model (deep engine; see benchmark.trial_batches)
+    commit: str | None = None  # the code's commit when the run started (provenance of its rows)
 
     @property
     def study_name(self) -> str:

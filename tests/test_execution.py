@@ -252,3 +252,17 @@ def test_a_missing_resource_is_not_final_and_a_corrupt_dataset_fails_only_its_pa
     again = run_suite(options(suite, tmp_path, data_root))
     assert again.statuses == {"complete": 1} and again.skipped == 3
     assert store.get_pair("exec-resources", "keel-glass1", "needs-a-model").status == "complete"
+
+
+def test_rows_record_the_commit_the_run_started_with(tmp_path, data_root, monkeypatch):
+    """A long run outlives commits in its checkout: its rows name the code it started with, read once by
+    the driver (Ray nodes may have no checkout at all), not the checkout's HEAD when a row is written."""
+    import benchmark.execution as execution
+    import benchmark.provenance as provenance
+
+    monkeypatch.setattr(execution, "git_commit", lambda: "commit-at-start")
+    monkeypatch.setattr(provenance, "git_commit", lambda: "commit-when-the-row-is-written")
+    suite = tiny_suite("exec-commit", ("baseline",), trials=1, seeds=1)
+    run_suite(options(suite, tmp_path, data_root))
+    rows = Store(options(suite, tmp_path, data_root).storage).results("exec-commit")
+    assert [r.provenance["git_commit"] for r in rows] == ["commit-at-start"]
