@@ -393,5 +393,8 @@ def rerun_seed(job: PairJob, params: dict[str, Any], seed: int) -> dict[str, Any
     timings["predict_seconds"] = time.perf_counter() - t_pred
     timings["total_seconds"] = time.perf_counter() - t0
     artifacts = {"pr_curves": pr_curves(split.test.y, test_proba, split.minority_classes)}
+    adjust = getattr(model, "adjust", None)
+    if callable(getattr(adjust, "fitted", None)):  # what a post-hoc step chose on validation (tau, offsets)
+        artifacts["fitted"] = adjust.fitted()
     return {"metrics": test_metrics, "val_metrics": val_metrics, "per_class": per_class, "timings": timings,
             "artifacts": artifacts}

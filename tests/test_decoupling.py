@@ -73,6 +73,8 @@ def test_tau_is_chosen_on_validation_by_balanced_accuracy():
     assert all(scores[t] < scores[component.tau] for t in scores if t < component.tau)  # smallest of the best
     adjusted = component.adjust(logits)
     assert balanced_accuracy(adjusted, y) == pytest.approx(balanced_accuracy_score(y, adjusted.argmax(1)))
+    norms = W.norm(dim=1).numpy()
+    assert component.fitted() == {"tau": component.tau, "norm_ratio": pytest.approx(norms.max() / norms.min(), abs=1e-4)}
 
 
 def test_tau_normalisation_without_the_head_is_a_clear_error():

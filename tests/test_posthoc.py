@@ -36,8 +36,10 @@ def test_binary_threshold_maximises_validation_f1_exactly():
 
     mover = ThresholdMoving()
     logits = np.stack([np.zeros_like(log_odds), log_odds], axis=1)
+    assert mover.fitted() == {}  # nothing chosen before fit
     mover.fit(logits, y, [80, 20])
     assert f1_score(y, mover.adjust(logits).argmax(axis=1)) == pytest.approx(brute)
+    assert mover.fitted() == {"offsets": [0.0, pytest.approx(mover.offsets[1], abs=1e-4)]}
 
 
 def test_multiclass_offsets_do_not_lower_validation_macro_f1():

@@ -37,11 +37,15 @@ def test_vision_methods_run_on_fashion_mnist_lt(tmp_path, data_root):
     # EOS's embedding, neighbour search, generation and head re-training are timed on their own
     assert rows["eos"].timings["feature_resample_seconds"] > 0
     assert rows["eos"].timings["feature_stage_seconds"] >= rows["eos"].timings["feature_resample_seconds"]
+    # What tau-normalisation chose on validation is stored with its row and shown on the page.
+    fitted = rows["tau-normalisation"].artifacts["fitted"]
+    assert 0.0 <= fitted["tau"] <= 2.0 and fitted["norm_ratio"] >= 1.0
     # The report states each row's tail-class recall against the baseline (issue 9's figure).
     built = build_report(Store(options.storage), "vision-methods-cpu", tmp_path / "reports")
     page = (built.folder / "datasets" / "fashion-mnist-lt-mini.html").read_text()
     table = re.search(r'<table[^>]*id="vs-baseline-table".*?</table>', page, re.S).group(0)
     assert sorted(re.findall(r'<tr data-method="([^"]+)"', table)) == sorted(m for m in METHODS if m != "baseline")
+    assert f"fitted on validation: seed 0: norm_ratio={fitted['norm_ratio']:.4g}, tau={fitted['tau']:.4g}" in page
     eos = re.search(r'<tr data-method="eos".*?</tr>', table, re.S).group(0)
     base, names = rows["baseline"].per_class["recall"], Store(options.storage).pairs("vision-methods-cpu")[0].info["class_names"]
     tail = ", ".join(f"{names[c]}: {rows['eos'].per_class['recall'][c] - base[c]:+.2f}" for c in (6, 7, 8, 9))

@@ -19,7 +19,9 @@ hook (Recipe slot) when the engine calls it                   signature
 ``adjust``         at prediction (both engines)               ``attach(model)`` (optional; deep: the
                                                               trained backbone, before ``fit``),
                                                               ``fit(val_logits, val_y, train_counts)``
-                                                              (optional), ``adjust(logits) -> logits``
+                                                              (optional), ``adjust(logits) -> logits``,
+                                                              ``fitted() -> dict`` (optional: what fit
+                                                              chose, stored with each seed's row)
 ``classifier``     classical engine: replaces its model       ``classifier(seed) -> sklearn estimator``
 ``class_weight``   classical engine: per-class weights        array of C floats
 =================  =========================================  ========================================

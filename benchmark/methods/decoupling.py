@@ -109,6 +109,14 @@ class TauNormalisation:
         best = max(self.validation_scores.values())
         self.tau = min(t for t, s in self.validation_scores.items() if s >= best - 1e-12)
 
+    def fitted(self) -> dict[str, float]:
+        """What fit chose on validation, stored with the seed's row: tau, and how unequal the head's
+        class norms were (largest / smallest; near 1, any tau changes little)."""
+        out = {"tau": float(self.tau)} if self.tau is not None else {}
+        if self.norms is not None:
+            out["norm_ratio"] = round(float(self.norms.max() / self.norms.min()), 4)
+        return out
+
     def adjust(self, logits: np.ndarray) -> np.ndarray:
         if self.tau is None:
             raise BenchmarkError("tau-normalisation was used before fit chose tau", "call fit on validation logits first")

@@ -59,6 +59,10 @@ class ThresholdMoving:
         self.sweeps, self.candidates = sweeps, candidates
         self.offsets: np.ndarray | None = None
 
+    def fitted(self) -> dict[str, list[float]]:
+        """The per-class logit offsets fit chose on validation, stored with the seed's row."""
+        return {"offsets": [round(float(o), 4) for o in self.offsets]} if self.offsets is not None else {}
+
     def fit(self, val_logits: np.ndarray, val_y: np.ndarray, train_counts: Sequence[int]) -> None:
         logits, y = np.asarray(val_logits, dtype=np.float64), np.asarray(val_y)
         num_classes = logits.shape[1]

@@ -94,6 +94,19 @@ def _params_text(params: dict[str, Any] | None) -> str:
     return ", ".join(parts)
 
 
+def _fitted_text(rows: list[StoredResult]) -> str | None:
+    """What a post-hoc step chose on validation in each seed re-run (tau-normalisation's tau, threshold
+    moving's offsets), from the rows' ``fitted`` artifact."""
+    parts = []
+    for r in sorted((r for r in rows if r.status == "ok"), key=lambda r: r.seed if r.seed is not None else -1):
+        fitted = r.artifacts.get("fitted") if isinstance(r.artifacts, dict) else None
+        if isinstance(fitted, dict) and fitted:
+            parts.append(f"seed {r.seed}: " + ", ".join(
+                f"{k}=[{', '.join(f'{x:.3g}' for x in v)}]" if isinstance(v, list)
+                else (f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}") for k, v in sorted(fitted.items())))
+    return "; ".join(parts) or None
+
+
 def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, StoredPair],
                  rows: dict[str, list[StoredResult]], histories: dict[tuple[str, str], TuningHistory],
                  colors: dict[str, str]) -> dict[str, Any]:
@@ -178,6 +191,7 @@ def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, Sto
             + (f"; {spent['interrupted']} interrupted trial(s) run again, not charged" if spent.get("interrupted") else ""),
             "text": _params_text(entries[m].best_params) if entries[m].status != "not-applicable"
             else "not applicable: " + (entries[m].reason or ""),
+            "fitted": _fitted_text(rows.get(m, [])),
         })
     ctx["params"] = params
 
