@@ -160,7 +160,13 @@ def run(
         console.print(f"[yellow]note:[/] {death}", highlight=False)
     done = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items())) or "nothing new"
     console.print(f"{summary.pairs} pairs: {summary.skipped} already complete; {done}; {summary.seconds:.1f} s")
-    write_report(Store(storage), suite, output, data_root)
+    try:
+        write_report(Store(storage), suite, output, data_root)
+    except Exception as exc:  # the run's results are stored: say so, and how to build the report again
+        rebuild = f"python -m benchmark report --suite {suite} --output {output}" + (
+            f" --storage {Store(storage).safe_url}" if storage else "") + (f" --data-root {data_root}" if data_root else "")
+        raise BenchmarkError(f"the results are stored, but the report could not be written "
+                             f"({type(exc).__name__}: {exc})", f"fix the cause, then run: {rebuild}") from exc
 
 
 @app.command("list")

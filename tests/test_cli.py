@@ -76,3 +76,29 @@ def test_bad_input_exits_with_one_clear_line_and_touches_no_store(tmp_path, monk
         from benchmark.store import Store
 
         assert Store(f"sqlite:///{db}").results() == [] and Store(f"sqlite:///{db}").pairs() == []
+
+
+def test_a_report_that_cannot_be_written_after_a_run_says_the_results_are_stored(tmp_path, monkeypatch, capsys,
+                                                                               data_root):
+    """A long run must not end in a traceback because its report broke: the error says the results are
+    stored and gives the command that builds the report again."""
+    import benchmark.report as report
+    from benchmark.cli import main
+    from benchmark.store import Store
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated template error")
+
+    monkeypatch.setattr(report, "build_report", broken)
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setattr(sys, "argv", ["benchmark", "run", "--suite", "smoke", "--datasets", "keel-glass1",
+                                      "--methods", "baseline", "--trials", "1", "--seeds", "1", "--storage", url,
+                                      "--data-root", str(data_root), "--output", str(tmp_path / "reports")])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    message = " ".join(capsys.readouterr().err.split())
+    assert "the results are stored, but the report could not be written (RuntimeError: simulated template error)" \
+        in message
+    assert f"python -m benchmark report --suite smoke --output {tmp_path / 'reports'} --storage {url}" in message
+    assert [r.status for r in Store(url).results("smoke")] == ["ok"]
