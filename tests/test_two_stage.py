@@ -51,7 +51,8 @@ def test_bad_balancing_and_schedule_are_clear_errors():
         two_stage_schedule(Stage("a", 0), Stage("b", 0), 1.0)
 
 
-def run_with_snapshots(monkeypatch, name: str, params: dict, epochs: int = 4, lr: float = 3e-3, seed: int = 0):
+def run_with_snapshots(monkeypatch, name: str, params: dict, epochs: int = 4, lr: float = 3e-3, seed: int = 0,
+                       model: str = "small-cnn"):
     """Train method ``name`` on the tiny image split; returns the recipe and the state dict after each epoch."""
     built = []
     original = deep.build_model
@@ -63,8 +64,10 @@ def run_with_snapshots(monkeypatch, name: str, params: dict, epochs: int = 4, lr
         snaps[epoch] = {k: v.detach().clone() for k, v in built[0].state_dict().items()}
 
     recipe = method_registry.get(name).build(params, MethodContext.from_split(split, "deep", epochs=epochs))
-    config = TrainingConfig(epochs=epochs, batch_size=16, lr=lr)
-    DeepEngine().fit(split, recipe, config, seed=seed, device="cpu", on_epoch=on_epoch)
+    config = TrainingConfig(epochs=epochs, batch_size=16, lr=lr, model=model)
+    fitted = DeepEngine().fit(split, recipe, config, seed=seed, device="cpu", on_epoch=on_epoch)
+    proba = fitted.predict_proba(split.test.X)
+    assert np.isfinite(proba).all() and np.allclose(proba.sum(1), 1.0, atol=1e-5)
     return recipe, snaps
 
 
@@ -105,3 +108,22 @@ def test_head_is_reinitialised_only_when_the_stage_asks(monkeypatch):
     assert not torch.equal(crt[0]["head.weight"], crt[1]["head.weight"])
     bound = 1 / np.sqrt(crt[1]["head.weight"].shape[1])  # nn.Linear's default initialisation range
     assert crt[1]["head.weight"].abs().max() <= bound and crt[1]["head.bias"].abs().max() <= bound
+
+
+@pytest.mark.parametrize("model", ["small-cnn", "resnet32"])
+@pytest.mark.parametrize(("name", "params"), [
+    ("two-stage-learning", {"balancing": "over", "first_stage_share": 0.5}),
+    ("crt", {"first_stage_share": 0.5}),
+    ("lws", {"first_stage_share": 0.5}),
+    ("eos", {"k_neighbors": 3, "balance": 1.0, "first_stage_share": 0.5}),
+    ("embedding-smote", {"k_neighbors": 3, "balance": 1.0, "first_stage_share": 0.5}),
+])
+def test_head_stages_leave_every_feature_parameter_and_statistic_as_stage_one_left_it(monkeypatch, name, params,
+                                                                                      model):
+    """Issue 9 on both image backbones: after the representation stage (epochs 0-1) the features,
+    batch-norm running statistics of ResNet-32 included, do not move while the head is re-trained."""
+    _, snaps = run_with_snapshots(monkeypatch, name, params, model=model)
+    assert not features_equal(snaps[0], snaps[1])  # the first stage trains the features
+    assert features_equal(snaps[1], snaps[2]) and features_equal(snaps[1], snaps[3])
+    if model == "resnet32":
+        assert any("running_mean" in k for k in snaps[3] if k.startswith("features."))
