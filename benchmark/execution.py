@@ -362,11 +362,9 @@ def split_record(split: Any) -> dict[str, Any]:
     """What a pair stores about its split, so that a report built from the store alone has the
     dataset card (class counts per part, names, imbalance ratio, minority classes) and can tell
     results of different splits apart (seed and fingerprint)."""
-    return {"split_fingerprint": split.fingerprint(), "split_seed": split.info.get("split_seed"),
-            "class_names": list(split.class_names),
-            "class_counts": {p: [int(c) for c in split.class_counts(p)] for p in ("train", "val", "test")},
-            "imbalance_ratio": round(float(split.imbalance_ratio), 3),
-            "minority_classes": [int(c) for c in split.minority_classes]}
+    summary = split.summary()
+    return {"split_fingerprint": summary["fingerprint"], "split_seed": split.info.get("split_seed"),
+            **{key: summary[key] for key in ("class_names", "class_counts", "imbalance_ratio", "minority_classes")}}
 
 
 def finish_tuning(job: PairJob, store: Store, study: optuna.Study) -> dict[str, Any] | None:

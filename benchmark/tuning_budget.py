@@ -5,9 +5,11 @@ those refused and those interrupted: a trial asked for once the budget is taken 
 work ("over budget"), and a trial whose worker was stopped (Ctrl-C, a killed process, a lost machine)
 is the run's misfortune, not the method's, so it is run again rather than charged to the method. So
 that a method whose trials kill their worker (the kernel's out-of-memory killer looks like any other
-SIGKILL) cannot retry forever, at most ``trials`` interruptions per pair are forgiven; later ones count. Time caps are measured from the trials themselves, so they
-hold across workers, machines and resumed runs: wall-clock seconds are the union of the trials'
-intervals (pauses between runs do not count), device-seconds their sum.
+SIGKILL) cannot retry forever, at most ``trials`` interruptions per pair are forgiven; later ones count.
+
+Time caps are measured from the trials themselves, so they hold across workers, machines and resumed
+runs: wall-clock seconds are the union of the trials' intervals (pauses between runs do not count),
+device-seconds their sum.
 """
 
 from __future__ import annotations
@@ -47,9 +49,11 @@ def _charged(trials: list[FrozenTrial], budget: int) -> list[tuple[FrozenTrial, 
     return out
 
 
-def budget_trials(study: optuna.Study, budget: int) -> list[FrozenTrial]:
-    """The trials that use the pair's budget: at most ``budget`` of them."""
-    return [t for t, charged in _charged(study.get_trials(deepcopy=False), budget) if charged][:budget]
+def budget_trials(study: optuna.Study, budget: int, trials: list[FrozenTrial] | None = None) -> list[FrozenTrial]:
+    """The trials that use the pair's budget: at most ``budget`` of them (of ``trials`` when given,
+    else of the study's)."""
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
+    return [t for t, charged in _charged(trials, budget) if charged][:budget]
 
 
 def within_budget(study: optuna.Study, number: int, budget: int) -> bool:
@@ -81,7 +85,8 @@ def wall_seconds(intervals: list[tuple[dt.datetime, dt.datetime]]) -> float:
 
 def spent(study: optuna.Study, budget: Budget) -> dict[str, Any]:
     """The budget a pair has used: trials by outcome, device and wall-clock seconds, epochs, failures."""
-    trials = budget_trials(study, budget.trials)
+    every = study.get_trials(deepcopy=False)
+    trials = budget_trials(study, budget.trials, every)
     now = dt.datetime.now()  # Optuna stores naive local times
     intervals = [i for t in trials if (i := _interval(t, now)) is not None]
     count = {s: sum(t.state == s for t in trials) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
@@ -95,7 +100,7 @@ def spent(study: optuna.Study, budget: Budget) -> dict[str, Any]:
         "wall_seconds": round(wall_seconds(intervals), 3),
         "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in trials),
         "failures": sorted({failure_reason(t) for t in trials if t.state == TrialState.FAIL}),
-        "interrupted": sum(interrupted(t) for t in study.get_trials(deepcopy=False)),  # run again, not charged
+        "interrupted": sum(interrupted(t) for t in every),  # run again, not charged
     }
     used["stopped_by"] = stop_reason(used, budget)
     return used

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_image_split
 
 from benchmark.datasets.base import DataPart, Split
 from benchmark.errors import BenchmarkError
@@ -15,6 +14,7 @@ from benchmark.methods import method_registry
 from benchmark.methods.augmentation import ImageAugment, requires_transforms
 from benchmark.methods.augmentation_oversampling import AugmentationOversampler
 from benchmark.methods.base import MethodContext
+from benchmark.testing import make_image_split
 from benchmark.training.deep import TrainState
 
 PER_IMAGE = {

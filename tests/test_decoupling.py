@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_image_split
 from sklearn.metrics import balanced_accuracy_score
 from torch import nn
 
@@ -22,6 +21,7 @@ from benchmark.methods.decoupling import (
     engine_wraps_heads,
     tau_normalised_weights,
 )
+from benchmark.testing import make_image_split
 from benchmark.training.base import TrainingConfig
 from benchmark.training.deep import DeepEngine
 

@@ -8,12 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import make_text_split
 
 from benchmark.errors import BenchmarkError
 from benchmark.methods import method_registry
 from benchmark.methods.base import MethodContext
 from benchmark.methods.embedding_mixing import NEEDS_MINILM, EmbeddingMixup
+from benchmark.testing import make_text_split
 from benchmark.training.base import TrainingConfig
 from benchmark.training.deep import DeepEngine, TrainState
 

@@ -8,11 +8,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import gpu, make_image_split
 
 import benchmark.training.deep as deep
 from benchmark.errors import BenchmarkError, DivergedError
 from benchmark.methods.base import Recipe, Stage
+from benchmark.testing import make_image_split
 from benchmark.training.base import TrainingConfig
 from benchmark.training.deep import DeepEngine
 from benchmark.training.stacked import fit_many, fit_stacked, stack_conflicts
@@ -281,7 +281,7 @@ def test_fit_many_stacks_what_it_can_and_trains_the_rest_one_by_one():
 
 
 # -- on a GPU ------------------------------------------------------------------------------------
-@gpu
+@pytest.mark.gpu
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_cuda_graphs_take_the_same_steps_as_eager_training_and_repeat_exactly(optimizer):
     split = make_image_split()
@@ -294,7 +294,7 @@ def test_cuda_graphs_take_the_same_steps_as_eager_training_and_repeat_exactly(op
     assert np.array_equal(p[1], p[2])
 
 
-@gpu
+@pytest.mark.gpu
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_cuda_graphs_follow_a_learning_rate_schedule(optimizer):
     """Steps are re-captured when the scheduled rate changes (AdamW stages with a changing rate run
@@ -312,7 +312,7 @@ def test_cuda_graphs_follow_a_learning_rate_schedule(optimizer):
     assert np.abs(z[0] - z[2]).max() > 1e-2 * np.abs(z[0]).max()
 
 
-@gpu
+@pytest.mark.gpu
 def test_a_step_that_cannot_be_captured_trains_eagerly_and_leaves_the_generator_usable():
     """A host sync inside a component that claims to be graph-safe aborts the capture: the stage falls
     back to eager steps with the same result, and dropout (the CUDA generator) still works after."""
@@ -332,7 +332,7 @@ def test_a_step_that_cannot_be_captured_trains_eagerly_and_leaves_the_generator_
     torch.nn.functional.dropout(torch.ones(8, device="cuda"), 0.5)
 
 
-@gpu
+@pytest.mark.gpu
 def test_bf16_small_cnn_with_graphs_is_deterministic_and_learns():
     split = make_image_split()
     config = TrainingConfig(epochs=8, batch_size=16, lr=3e-3)
@@ -341,7 +341,7 @@ def test_bf16_small_cnn_with_graphs_is_deterministic_and_learns():
     assert (p[0].argmax(1) == split.test.y).mean() > 0.6
 
 
-@gpu
+@pytest.mark.gpu
 def test_stacked_trials_on_cuda_match_a_single_trial_and_divergence_is_caught():
     split = make_image_split()
     config = TrainingConfig(epochs=2, batch_size=16, lr=3e-3, model="resnet32", precision="fp32")

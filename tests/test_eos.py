@@ -7,13 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_image_split
 from sklearn.neighbors import NearestNeighbors
 
 from benchmark.errors import BenchmarkError
 from benchmark.methods import method_registry
 from benchmark.methods.base import MethodContext
 from benchmark.methods.eos import EmbeddingSpaceSampler, ExpansiveOverSampler, nearest_enemies, target_counts
+from benchmark.testing import make_image_split
 from benchmark.training.base import TrainingConfig
 from benchmark.training.deep import DeepEngine
 

@@ -18,7 +18,6 @@ import numpy as np
 import optuna
 import pytest
 import torch
-from conftest import TINY_SPLITS, make_tabular_split
 
 from benchmark.datasets.base import DataPart, Split
 from benchmark.errors import BenchmarkError, ResourceUnavailableError
@@ -27,6 +26,7 @@ from benchmark.methods import MethodContext, method_registry
 from benchmark.metrics import HEADLINE, SUMMARY
 from benchmark.protocol import Budget
 from benchmark.store import OK, Store
+from benchmark.testing import TINY_SPLITS, make_tabular_split
 from benchmark.training import get_engine
 from benchmark.tuning import PairJob, best_trial, rerun_seed, run_trials, trial_params
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_image_split
 
 from benchmark.errors import BenchmarkError
 from benchmark.methods import method_registry
@@ -14,6 +13,7 @@ from benchmark.methods.base import MethodContext
 from benchmark.methods.losses import DeferredReweightedCrossEntropy
 from benchmark.methods.mixing import MixingAugment
 from benchmark.methods.mixing_core import cutmix_box, fourier_mask, remix_label_factor
+from benchmark.testing import make_image_split
 from benchmark.training.deep import TrainState
 
 

@@ -7,12 +7,12 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import make_text_split
 
 from benchmark.errors import BenchmarkError
 from benchmark.methods.base import Recipe
 from benchmark.models.base import build_model, model_registry
 from benchmark.models.resnet import BasicBlock, PadShortcut
+from benchmark.testing import make_text_split
 from benchmark.training.base import TrainingConfig
 from benchmark.training.deep import DeepEngine
 from benchmark.training.features import InputSpec, MiniLMFeatures, TokenFeatures, make_featurizer

@@ -7,7 +7,6 @@ import optuna
 import pytest
 import scipy.sparse as sp
 import torch
-from conftest import gpu, make_image_split, make_tabular_split, make_text_split
 from sklearn.neighbors import NearestNeighbors
 
 from benchmark.errors import BenchmarkError
@@ -15,6 +14,7 @@ from benchmark.methods import MethodContext, Recipe, method_registry
 from benchmark.methods.hard_negative import HardNegativeMiner
 from benchmark.methods.nearest_neighbours import NeighbourSearch, TorchNearestNeighbors
 from benchmark.methods.samplers import ClasswiseADASYN, ImblearnResampler
+from benchmark.testing import make_image_split, make_tabular_split, make_text_split
 from benchmark.training.base import TrainingConfig
 from benchmark.training.classical import ClassicalEngine
 from benchmark.training.deep import DeepEngine
@@ -149,7 +149,7 @@ def test_torch_nearest_neighbours_match_scikit_learn():
         ours.kneighbors(None, n_neighbors=300)
 
 
-@gpu
+@pytest.mark.gpu
 def test_device_search_matches_scikit_learn_on_image_sized_rows():
     rng = np.random.default_rng(1)
     X = rng.integers(0, 256, size=(3000, 784)).astype(np.float32)

@@ -8,7 +8,6 @@ import time
 
 import numpy as np
 import pytest
-from conftest import make_text_split
 
 from benchmark.errors import BenchmarkError, ResourceUnavailableError
 from benchmark.methods import method_registry
@@ -16,6 +15,7 @@ from benchmark.methods.base import MethodContext, Recipe
 from benchmark.methods.text_augmentation import TextOversampler
 from benchmark.methods.text_augmentation_eda import EDA, synonyms, wordnet_problem
 from benchmark.methods.text_augmentation_nlpaug import contextual_augmenter, model_problem
+from benchmark.testing import make_text_split
 from benchmark.training.base import TrainingConfig
 from benchmark.training.deep import prepare_training_data
 

@@ -7,7 +7,6 @@ import math
 
 import optuna
 import pytest
-from conftest import make_tabular_split
 from optuna.trial import TrialState
 
 from benchmark.datasets.base import DataPart, Split
@@ -15,6 +14,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.methods import method_registry
 from benchmark.methods.base import Method, Recipe
 from benchmark.protocol import Budget
+from benchmark.testing import make_tabular_split
 from benchmark.training.base import TrainingConfig
 from benchmark.tuning import (
     PairJob,

@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import make_image_split
 
 import benchmark.training.deep as deep
 from benchmark.errors import BenchmarkError
 from benchmark.methods import method_registry
 from benchmark.methods.base import MethodContext
 from benchmark.methods.two_stage import BalancedSubsetSampler, two_stage_schedule
+from benchmark.testing import make_image_split
 from benchmark.training.base import TrainingConfig
 from benchmark.training.deep import DeepEngine, TrainState
 

@@ -174,7 +174,7 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
     for d in agg.datasets:
         page = pages.dataset_page(d, agg, cards[d], {p.method: p for p in run.pairs if p.dataset == d},
                                   _rows_by_method(run, d), histories, colors)
-        metrics = list(SHOWN) + (defined_metrics(agg.entries[d], SHOTS) if agg.show_shots[d] else [])
+        metrics = list(SHOWN) + defined_metrics(agg.entries[d], SHOTS)
         best = {m: max((e.cells[m].mean for e in agg.entries[d].values() if e.cells[m].ok), default=None)
                 for m in metrics}
         page_problems = [p for p in problems if d in p]

@@ -88,10 +88,15 @@ def rankings(agg: Aggregate) -> list[Ranking]:
 def _params_text(params: dict[str, Any] | None) -> str:
     if not params:
         return "(none: the method has no hyper-parameters)" if params is not None else "–"
-    parts = []
-    for key, value in sorted(params.items()):
-        parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
-    return ", ".join(parts)
+    return ", ".join(f"{key}={_value_text(value)}" for key, value in sorted(params.items()))
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_value_text, value)) + "]"
+    return str(value)
 
 
 def _fitted_text(rows: list[StoredResult]) -> str | None:
@@ -101,9 +106,7 @@ def _fitted_text(rows: list[StoredResult]) -> str | None:
     for r in sorted((r for r in rows if r.status == "ok"), key=lambda r: r.seed if r.seed is not None else -1):
         fitted = r.artifacts.get("fitted") if isinstance(r.artifacts, dict) else None
         if isinstance(fitted, dict) and fitted:
-            parts.append(f"seed {r.seed}: " + ", ".join(
-                f"{k}=[{', '.join(f'{x:.3g}' for x in v)}]" if isinstance(v, list)
-                else (f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}") for k, v in sorted(fitted.items())))
+            parts.append(f"seed {r.seed}: {_params_text(fitted)}")
     return "; ".join(parts) or None
 
 
