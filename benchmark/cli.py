@@ -96,25 +96,16 @@ def run(
 
     Any number of `run` processes on any machines given the same PostgreSQL --storage share the work;
     an interrupted run resumes where it stopped when started again with the same options."""
-    from benchmark.execution import Progress as RunProgress
-    from benchmark.execution import RunOptions, run_suite
-    from benchmark.store import Store
+    from benchmark.run import Progress as RunProgress
+    from benchmark.run import RunOptions, RunTracker, run_suite
 
-    options = RunOptions(suite=suite, methods=split_names(methods), datasets=split_names(datasets), trials=trials,
-                         seeds=seeds, timeout=timeout, device_seconds=device_seconds, workers=workers, device=device,
-                         storage=storage, data_root=data_root, objective=objective, pruner=pruner, executor=executor,
-                         ray_address=ray_address, gpu_fraction=gpu_fraction, stack_trials=stack_trials)
-    plan = options.resolve()
-    # Everything that can be checked is checked before the progress display starts.
-    from benchmark.datasets import resolve_data_root
-    from benchmark.execution import RunTracker
-    from benchmark.training import resolve_device
-
-    if executor == "local":  # Ray tasks pick their device on the cluster
-        resolve_device(device)
-    if data_root is not None:
-        resolve_data_root(data_root)
-    Store(storage)
+    # Everything that can be checked is checked before the progress display starts: the plan resolves
+    # the names, the device, the data root and the store once, and the run uses it as it is.
+    plan = RunOptions(suite=suite, methods=split_names(methods), datasets=split_names(datasets), trials=trials,
+                      seeds=seeds, timeout=timeout, device_seconds=device_seconds, workers=workers, device=device,
+                      storage=storage, data_root=data_root, objective=objective, pruner=pruner, executor=executor,
+                      ray_address=ray_address, gpu_fraction=gpu_fraction, stack_trials=stack_trials).resolve()
+    store = plan.open_store()
     tracker = RunTracker(plan.budget)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.fields[eta]}"), console=console, transient=False) as bars:
@@ -154,17 +145,17 @@ def run(
             tracker.start(total)
             bars.update(pairs_task, total=total)
 
-        summary = run_suite(options, RunProgress(on_start=on_start, on_pair=on_pair, on_trial=on_trial,
-                                                 on_seed=on_seed))
+        summary = run_suite(plan, RunProgress(on_start=on_start, on_pair=on_pair, on_trial=on_trial,
+                                              on_seed=on_seed))
     for death in summary.worker_deaths:
         console.print(f"[yellow]note:[/] {death}", highlight=False)
     done = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items())) or "nothing new"
     console.print(f"{summary.pairs} pairs: {summary.skipped} already complete; {done}; {summary.seconds:.1f} s")
     try:
-        write_report(Store(storage), suite, output, data_root)
+        write_report(store, plan.suite.name, output, data_root)
     except Exception as exc:  # the run's results are stored: say so, and how to build the report again
-        rebuild = f"python -m benchmark report --suite {suite} --output {output}" + (
-            f" --storage {Store(storage).safe_url}" if storage else "") + (f" --data-root {data_root}" if data_root else "")
+        rebuild = f"python -m benchmark report --suite {plan.suite.name} --output {output}" + (
+            f" --storage {store.safe_url}" if storage else "") + (f" --data-root {data_root}" if data_root else "")
         raise BenchmarkError(f"the results are stored, but the report could not be written "
                              f"({type(exc).__name__}: {exc})", f"fix the cause, then run: {rebuild}") from exc
 
@@ -311,7 +302,7 @@ def speed(
     model: str | None = typer.Option(None, help="Backbone; default: the dataset's (resnet32 for synthetic-cifar-lt)."),
     epochs: int = typer.Option(10, help="Epochs, the same for both loops."),
     batch_size: int = typer.Option(64, help="The engine's batch size (the DataLoader loop keeps --loader-batch-size)."),
-    loader_batch_size: int = typer.Option(64, help="The DataLoader loop's batch size (the book chapter's 64)."),
+    loader_batch_size: int = typer.Option(64, help="The DataLoader loop's batch size (PyTorch's MNIST example uses 64)."),
     trials: int = typer.Option(1, help="Trials the engine trains at once on the device (stacked with torch.func)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     precision: str = typer.Option("auto", help="The engine's: auto (bf16 on CUDA), bf16 or fp32."),

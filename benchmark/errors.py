@@ -44,3 +44,9 @@ class DivergedError(BenchmarkError):
 
 class StorageError(BenchmarkError):
     """The results store cannot be reached or has an unexpected schema."""
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A failed trial's or seed re-run's reason as stored: the exception's type and first line."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:1000]

@@ -31,6 +31,22 @@ def bibtex_key(bibtex: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+def public_modules(package_name: str) -> list[str]:
+    """Dotted names of the public modules of a package and of its public subpackages, recursively,
+    sorted. Names starting with ``_`` are private helpers (timm style): they register nothing and
+    are imported by the public modules that use them, so discovery skips them and what is under them."""
+    package = importlib.import_module(package_name)
+    found = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        name = f"{package_name}.{info.name}"
+        found.append(name)
+        if info.ispkg:
+            found.extend(public_modules(name))
+    return found
+
+
 class Registry(Generic[T]):
     """A name -> entry mapping filled by decorators, package discovery and entry points.
 
@@ -89,10 +105,8 @@ class Registry(Generic[T]):
         self._discovering = True
         try:
             if self._package:
-                package = importlib.import_module(self._package)
-                for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-                    if not info.name.startswith("_"):
-                        importlib.import_module(f"{self._package}.{info.name}")
+                for module in public_modules(self._package):
+                    importlib.import_module(module)
             if self._group:
                 for ep in entry_points(group=self._group):
                     self._load_plugin(ep)

@@ -2,9 +2,10 @@
 
 Both loops train the same backbone on the same long-tailed training split for the same number of
 epochs with the same optimiser settings (Adam, the same learning rate), and both are scored on the
-same test split. The plain loop is the book chapter's: a ``Dataset`` that turns each uint8 image
-into a normalised float tensor with torchvision's ``ToTensor`` and ``Normalize``, a
-``DataLoader`` (batch 64, shuffled) and a host-to-device copy per batch, in float32. The engine is
+same test split. The plain loop is that of PyTorch's MNIST example (pytorch/examples,
+``mnist/main.py``), with Adam: a ``Dataset`` that turns each uint8 image into a normalised float
+tensor with torchvision's ``ToTensor`` and ``Normalize``, a ``DataLoader`` (batch 64, shuffled) and
+a host-to-device copy per batch, in float32. The engine is
 :class:`~benchmark.training.deep.DeepEngine` (data resident on the device, index batches, bf16
 autocast and CUDA graphs on a GPU), or with ``--trials N`` the N trials stacked into one model by
 :mod:`benchmark.training.stacked`.
@@ -18,7 +19,7 @@ library handles) that neither loop should be charged.
 ``--dataset synthetic-cifar-lt`` needs no files: 32x32 RGB images of 10 classes, each a class
 template under noise, with the CIFAR-10-LT profile (n_max=5,000, rho=100: 12,406 training images)
 and a balanced test set of 1,000 per class; it measures ResNet-32 at CIFAR shapes where CIFAR
-itself is absent.
+itself is absent. Measured figures, and the commands behind them: docs/performance.md.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from benchmark.protocol import exponential_profile
 from benchmark.training.base import TrainingConfig, resolve_device, seed_everything
 
 SYNTHETIC_CIFAR = "synthetic-cifar-lt"
-BOOK_BATCH_SIZE = 64
+LOADER_BATCH_SIZE = 64  # PyTorch's MNIST example's batch size
 
 
 @dataclass
@@ -48,7 +49,7 @@ class SpeedOptions:
     model: str | None = None  # None: the dataset's default backbone
     epochs: int = 10
     batch_size: int = 64  # the engine's
-    loader_batch_size: int = BOOK_BATCH_SIZE
+    loader_batch_size: int = LOADER_BATCH_SIZE
     trials: int = 1  # trials trained at once by the engine (stacked)
     device: str = "auto"
     precision: str = "auto"
@@ -168,7 +169,7 @@ class ImageArrayDataset(torch.utils.data.Dataset):
 
 
 def dataloader_loop(split: Split, model_name: str, options: SpeedOptions, dev: torch.device) -> LoopResult:
-    """The book chapter's loop: DataLoader, per-batch host-to-device copy, float32, Adam."""
+    """PyTorch's MNIST-example loop: DataLoader, per-batch host-to-device copy, float32; here with Adam."""
     from torchvision import transforms
 
     from benchmark.models.base import build_model

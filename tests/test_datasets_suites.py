@@ -58,7 +58,7 @@ def test_training_for_falls_back_to_the_modality_and_rejects_strays():
 
 def test_run_records_unavailable_data_with_files_and_source(tmp_path, monkeypatch):
     """No training happens: the dataset's files are absent and downloads are off."""
-    from benchmark.execution import RunOptions, run_suite
+    from benchmark.run import RunOptions, run_suite
     from benchmark.store import Store
 
     monkeypatch.setenv("BENCHMARK_OFFLINE", "1")

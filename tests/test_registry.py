@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import types
 
 import pytest
 
 from benchmark import registry as registry_module
 from benchmark.errors import BenchmarkError, UnknownNameError
-from benchmark.methods import Recipe, method_registry
-from benchmark.methods.base import Method
+from benchmark.methods import FAMILIES, FAMILY_DESCRIPTIONS, Recipe, method_registry, register_method
+from benchmark.methods.base import Method, ordered_families
 from benchmark.registry import Registry
 
 
@@ -67,6 +68,73 @@ def test_pattern_filter():
 def test_builtin_discovery_finds_every_module():
     names = method_registry.names()
     assert {"baseline", "smote", "focal-loss", "class-weighted-ce"} <= set(names)
+
+
+def test_discovery_walks_subpackages_and_skips_private_modules(tmp_path, monkeypatch):
+    root = tmp_path / "fake_methods"
+    (root / "family" / "_hidden").mkdir(parents=True)
+    for path in ("__init__.py", "family/__init__.py", "family/_hidden/__init__.py"):
+        (root / path).write_text("")
+    (root / "top.py").write_text("from fake_methods import REG\nREG.add('top', 1)\n")
+    (root / "family" / "deep_row.py").write_text("from fake_methods import REG\nREG.add('deep-row', 2)\n")
+    (root / "family" / "_helper.py").write_text("raise AssertionError('a private helper was imported')\n")
+    (root / "family" / "_hidden" / "row.py").write_text("raise AssertionError('a private package was walked')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg: Registry = Registry("widget", package="fake_methods")
+    import fake_methods
+
+    monkeypatch.setattr(fake_methods, "REG", reg, raising=False)
+    assert registry_module.public_modules("fake_methods") == [
+        "fake_methods.family", "fake_methods.family.deep_row", "fake_methods.top"]
+    assert reg.names() == ["deep-row", "top"]
+
+
+def test_discovery_registers_the_methods_of_every_family_folder():
+    from benchmark.methods import augmentation, losses, resampling, stages
+
+    by_module: dict[str, set[str]] = {}
+    for name, method in method_registry.items():
+        by_module.setdefault(method.build.__module__.rsplit(".", 1)[0], set()).add(name)
+    for package in (resampling, losses, augmentation, stages):
+        assert by_module.get(package.__name__), f"no method registered from {package.__name__}"
+    assert {"smote", "tomek-links", "smote-enn", "hard-negative-mining"} <= by_module["benchmark.methods.resampling"]
+    assert {"focal-loss", "drw", "ldam"} <= by_module["benchmark.methods.losses"]
+    assert {"crt", "eos", "two-stage-learning"} <= by_module["benchmark.methods.stages"]
+    assert len(method_registry) == 92  # the count before methods moved into family folders
+
+
+def test_every_public_method_module_registers_a_method():
+    """Helpers are ``_``-prefixed; every other module of benchmark.methods (but the contract, base)
+    registers at least one row."""
+    modules = {name for name in registry_module.public_modules("benchmark.methods")
+               if not hasattr(importlib.import_module(name), "__path__")}
+    registering = {method.build.__module__ for _, method in method_registry.items()}
+    assert modules - registering == {"benchmark.methods.base"}
+    assert registering <= modules
+
+
+def test_every_method_declares_one_of_the_families():
+    for name, method in method_registry.items():
+        assert method.family in FAMILIES, (name, method.family)
+    assert len(set(FAMILIES)) == len(FAMILIES) == len(FAMILY_DESCRIPTIONS)
+    assert all(FAMILY_DESCRIPTIONS[f] for f in FAMILIES)
+    # every family has a method, so the list holds no dead entry
+    assert {m.family for _, m in method_registry.items()} == set(FAMILIES)
+
+
+def test_unknown_family_is_refused_with_the_valid_ones():
+    with pytest.raises(BenchmarkError) as err:
+        register_method("new-row", family="oversampling", modalities=("tabular",), summary="", paper="")(
+            lambda params, ctx: Recipe())
+    message = str(err.value)
+    assert "'oversampling'" in message and "new-row" in message
+    assert all(f in message for f in FAMILIES)
+    assert "new-row" not in method_registry
+
+
+def test_families_are_listed_in_the_documented_order():
+    assert ordered_families({"loss", "unregistered", "baseline", "over-sampling"}) == [
+        "baseline", "over-sampling", "loss", "unregistered"]
 
 
 def test_entry_point_plugins_are_loaded(monkeypatch):

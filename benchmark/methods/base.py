@@ -41,21 +41,65 @@ it does not run, so nothing is dropped silently.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from benchmark.datasets.base import MODALITIES
 from benchmark.errors import BenchmarkError
 from benchmark.registry import Registry, bibtex_key
 
 if TYPE_CHECKING:
+    import numpy as np
     import optuna
 
     from benchmark.datasets.base import Split
 
 ENGINES = ("deep", "classical")
+BOTH_ENGINES = ENGINES  # a method that runs on every engine declares engines=BOTH_ENGINES
+ALL_MODALITIES = MODALITIES  # a method that runs on every modality declares modalities=ALL_MODALITIES
 DEEP_HOOKS = frozenset({"resample", "batch_sampler", "augment", "loss", "stages", "adjust"})
 CLASSICAL_HOOKS = frozenset({"resample", "adjust", "classifier", "class_weight"})
+
+
+# The method families, in the order a report lists them: every registered method names one. A
+# method's family says which remedy it is (what the leaderboard filters on), not which hook it uses.
+FAMILY_DESCRIPTIONS: dict[str, str] = {
+    "baseline": "no remedy: the imbalanced training set as it is",
+    "over-sampling": "add minority rows before training (copies, SMOTE-style synthesis, augmented copies)",
+    "under-sampling": "remove majority rows before training, down to a balance",
+    "cleaning": "remove the rows a neighbourhood rule flags (Tomek links, ENN, ...), with no balance target",
+    "combined-sampling": "over-sampling followed by cleaning (SMOTE-ENN, SMOTE-Tomek)",
+    "batch-sampling": "re-balance which training rows each epoch visits",
+    "augmentation": "random image transforms of each batch, for every class or the minority only",
+    "mixing": "mix pairs of inputs and their labels within a batch (MixUp, CutMix, Remix, ...)",
+    "text-augmentation": "new minority texts by edits of their words, or by language models, before training",
+    "embedding-mixing": "mix or interpolate sentence or penultimate-layer embeddings",
+    "loss": "re-weight or shift the training loss by class (class weights, focal, LDAM, logit adjustment)",
+    "two-stage": "train on one view of the training set, then re-balance in a second stage",
+    "decoupling": "learn the representation as is, then re-balance only the classifier (cRT, tau, LWS)",
+    "embedding-oversampling": "over-sample the trained network's penultimate embeddings, then re-train the head",
+    "post-hoc": "adjust a trained model's logits or threshold on validation, without re-training",
+    "ensemble": "imbalanced-learn's ensembles of re-balanced classifiers (classical engine)",
+}
+FAMILIES = tuple(FAMILY_DESCRIPTIONS)
+
+
+def ordered_families(families: Iterable[str]) -> list[str]:
+    """The given family names in the order of :data:`FAMILIES`, then any other (a report's
+    "unregistered" methods) alphabetically: the order a report's family filter lists them in."""
+    present = set(families)
+    return [f for f in FAMILIES if f in present] + sorted(present - set(FAMILIES))
+
+
+def check_family(family: str, method: str) -> str:
+    """``family`` if it is one of :data:`FAMILIES`; otherwise a :class:`BenchmarkError` naming them."""
+    if family not in FAMILY_DESCRIPTIONS:
+        raise BenchmarkError(
+            f"method '{method}' declares family {family!r}, which is not a method family",
+            f"use one of {', '.join(FAMILIES)} (benchmark.methods.FAMILIES)",
+        )
+    return family
 
 
 @dataclass
@@ -206,7 +250,19 @@ class Method:
         }
 
 
+def fit_adjuster(adjust: Any, val_logits: np.ndarray, val_y: np.ndarray, train_counts: list[int],
+                 model: Any = None) -> None:
+    """The engines' call of the ``adjust`` hook after training. Post-hoc components tune themselves on
+    validation logits, never on test. A component with ``attach(model)`` first gets the trained model
+    (the deep engines' backbone: tau-normalisation reads its head's weight norms)."""
+    if adjust is not None and model is not None and hasattr(adjust, "attach"):
+        adjust.attach(model)
+    if adjust is not None and hasattr(adjust, "fit"):
+        adjust.fit(val_logits, val_y, train_counts)
+
+
 def _make_method(build: Callable[..., Recipe], *, name: str, **metadata: Any) -> Method:
+    check_family(metadata.get("family", ""), name)
     metadata["modalities"] = tuple(metadata["modalities"])
     metadata["engines"] = tuple(metadata.get("engines", ("deep",)))
     return Method(name=name, build=build, **metadata)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from benchmark.methods.base import MethodContext, Recipe, register_method
+from benchmark.methods.base import ALL_MODALITIES, BOTH_ENGINES, MethodContext, Recipe, register_method
 
 
 @register_method(
     "baseline",
     family="baseline",
-    modalities=("image", "text", "tabular"),
-    engines=("deep", "classical"),
+    modalities=ALL_MODALITIES,
+    engines=BOTH_ENGINES,
     summary="No remedy: plain cross-entropy (or the classical model as is) on the imbalanced training set.",
     paper="",
 )

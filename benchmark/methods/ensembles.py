@@ -11,38 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmark.methods._imblearn import binary_ratio
+from benchmark.methods._papers import BALANCED_BAGGING_BIB, BRF_BIB, EASY_ENSEMBLE_BIB, RUSBOOST_BIB
 from benchmark.methods.base import MethodContext, Recipe, register_method
-from benchmark.methods.samplers import binary_ratio
 
-MODALITIES = ("tabular", "text")
-ENGINES = ("classical",)
-
-BRF_BIB = """@techreport{chen2004using,
-  title={Using Random Forest to Learn Imbalanced Data},
-  author={Chen, Chao and Liaw, Andy and Breiman, Leo},
-  institution={Department of Statistics, University of California, Berkeley}, number={666}, year={2004}}"""
-
-BALANCED_BAGGING_BIB = """@inproceedings{wallace2011class,
-  title={Class Imbalance, Redux},
-  author={Wallace, Byron C. and Small, Kevin and Brodley, Carla E. and Trikalinos, Thomas A.},
-  booktitle={IEEE 11th International Conference on Data Mining (ICDM)}, pages={754--763}, year={2011}}"""
-
-EASY_ENSEMBLE_BIB = """@article{liu2009exploratory,
-  title={Exploratory Undersampling for Class-Imbalance Learning},
-  author={Liu, Xu-Ying and Wu, Jianxin and Zhou, Zhi-Hua},
-  journal={IEEE Transactions on Systems, Man, and Cybernetics, Part B}, volume={39}, number={2}, pages={539--550},
-  year={2009}}"""
-
-RUSBOOST_BIB = """@article{seiffert2010rusboost,
-  title={{RUSBoost}: A Hybrid Approach to Alleviating Class Imbalance},
-  author={Seiffert, Chris and Khoshgoftaar, Taghi M. and Van Hulse, Jason and Napolitano, Amri},
-  journal={IEEE Transactions on Systems, Man, and Cybernetics, Part A}, volume={40}, number={1}, pages={185--197},
-  year={2010}}"""
+ENSEMBLE_MODALITIES = ("tabular", "text")  # the classical engine's data: tabular rows and text features
 
 
 def ensemble(name: str, summary: str, paper: str, search_space, differences: str = ""):
-    return register_method(name, family="ensemble", modalities=MODALITIES, engines=ENGINES, summary=summary,
-                           paper=paper, search_space=search_space, differences=differences)
+    return register_method(name, family="ensemble", modalities=ENSEMBLE_MODALITIES, engines=("classical",),
+                           summary=summary, paper=paper, search_space=search_space, differences=differences)
 
 
 def brf_space(trial, ctx: MethodContext) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from markupsafe import Markup
 
 import benchmark
 from benchmark.errors import BenchmarkError
+from benchmark.methods.base import ordered_families
 from benchmark.metrics import DEFINITIONS, HEADLINE
 from benchmark.report import pages, plots
 from benchmark.report.aggregation import LABELS, SHOTS, SHOWN, STATUS_TEXT, aggregate, defined_metrics
@@ -36,7 +37,7 @@ from benchmark.report.exports import leaderboard_csv, leaderboard_tex, reference
 from benchmark.report.history import TuningHistory, read_histories
 from benchmark.report.provenance import summarize
 from benchmark.report.records import StoredRun, read_run, records_from_run, records_json, results_hash
-from benchmark.store import Store
+from benchmark.store import OK, Store
 
 SHORT = {"minority_recall": "Min. recall", "minority_f1": "Min. F1", "minority_pr_auc": "Min. PR-AUC",
          "balanced_accuracy": "bal. acc.", "macro_f1": "macro-F1", "accuracy": "accuracy", "gmean": "G-mean"}
@@ -154,13 +155,13 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
     dataset_bibs = unique_entries([(d, cards[d].citation) for d in agg.datasets])
     colors = plots.method_colors(agg.methods)
     now = dt.datetime.now(dt.timezone.utc)
-    from benchmark.provenance import git_commit
+    from benchmark.store.provenance import git_commit
 
     common = {
         "suite": suite, "prov": prov, "labels": LABELS, "short": SHORT, "definitions": DEFINITIONS,
         "status_text": STATUS_TEXT, "headline": HEADLINE, "cost_definition": COST_DEFINITION,
         "css": _asset("report.css"), "js": _asset("report.js"), "method_cards": mcards,
-        "families": sorted({c.family for c in mcards.values()}),
+        "families": ordered_families(c.family for c in mcards.values()),
         "built": {"version": benchmark.__version__, "commit": git_commit(), "store": store.safe_url,
                   "at": now.strftime("%Y-%m-%d %H:%M UTC")},
     }
@@ -186,7 +187,7 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
         pages_written.add(name)
         winners = [r.method for r in agg.rows if d in r.datasets_won]
         dataset_rows.append({"name": d, "href": f"datasets/{name}", "card": cards[d], "winners": winners,
-                             "covered": sum(1 for e in agg.entries[d].values() if e.status == "ok")})
+                             "covered": sum(1 for e in agg.entries[d].values() if e.status == OK)})
     for old in (folder / "datasets").glob("*.html"):  # pages of datasets no longer in the results
         if old.name not in pages_written:
             old.unlink()

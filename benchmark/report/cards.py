@@ -17,6 +17,7 @@ from typing import Any
 
 from benchmark.errors import UnknownNameError
 from benchmark.report.records import StoredPair, StoredResult
+from benchmark.store import OK
 
 
 @dataclass
@@ -140,7 +141,7 @@ def dataset_card(name: str, pairs: list[StoredPair], rows: list[StoredResult], d
     if summary is not None:
         card.counts_note = "from the stored split summary"
     elif card.registered and data_root is not None and len(card.split_seeds) <= 1 and any(
-            r.status == "ok" for r in rows):
+            r.status == OK for r in rows):
         seed = card.split_seeds[0] if card.split_seeds else 0
         summary = _load_summary(name, data_root, int(seed), card.fingerprints, problems)
         if summary is not None:
@@ -153,7 +154,7 @@ def dataset_card(name: str, pairs: list[StoredPair], rows: list[StoredResult], d
         card.imbalance_ratio = summary.get("imbalance_ratio")
     else:
         card.counts_note = "not stored with the results; pass --data-root to rebuild them from the data"
-        curves = next((r.artifacts.get("pr_curves") for r in rows if r.status == "ok"
+        curves = next((r.artifacts.get("pr_curves") for r in rows if r.status == OK
                        and isinstance(r.artifacts.get("pr_curves"), dict)), None)
         if curves:  # the re-runs stored one curve per minority class
             card.minority_classes = sorted(int(c) for c in curves if str(c).isdigit())

@@ -12,8 +12,10 @@ import io
 import math
 
 from benchmark.metrics import HEADLINE
-from benchmark.report.aggregation import EXPORTED, SHOWN, STATUS_TEXT, Aggregate, Cell
+from benchmark.report.aggregation import EXPORTED, IN_PROGRESS, MISSING, SHOWN, STATUS_TEXT, Aggregate, Cell
 from benchmark.report.cards import MethodCard
+from benchmark.report.records import CORRUPT
+from benchmark.store import DATA_UNAVAILABLE, FAILED, NOT_APPLICABLE, OK, RESOURCE_UNAVAILABLE
 
 TEX_LABELS = {
     "minority_recall": "Min.\\ recall",
@@ -36,7 +38,7 @@ def leaderboard_csv(agg: Aggregate, methods: dict[str, MethodCard]) -> str:
     writer.writerow(["scope", "method", "family", "status", "reason", "n", *metric_cols,
                      *[f"avg_rank_{m}" for m in HEADLINE], "datasets_won", "cost_device_seconds"])
     for row in agg.rows:
-        status = "ok" if row.covered else next(iter(row.cells.values())).status
+        status = OK if row.covered else next(iter(row.cells.values())).status
         reason = "" if row.covered else (next(iter(row.cells.values())).reason or "")
         values = []
         for m in EXPORTED:
@@ -65,8 +67,8 @@ def tex_escape(text: str) -> str:
 
 
 # Short words for cells without a figure, so a status never widens a column past a figure's width.
-TEX_STATUS = {"not-applicable": "n/a", "failed": "failed", "data-unavailable": "no data",
-              "resource-unavailable": "no model", "corrupt": "corrupt", "missing": "--", "in-progress": "running"}
+TEX_STATUS = {NOT_APPLICABLE: "n/a", FAILED: "failed", DATA_UNAVAILABLE: "no data", RESOURCE_UNAVAILABLE: "no model",
+              CORRUPT: "corrupt", MISSING: "--", IN_PROGRESS: "running"}
 TEX_STATUS_NOTE = "n/a: not applicable; no data: data unavailable; no model: a model or corpus it needs is missing; --: not run."
 
 
@@ -124,7 +126,7 @@ def leaderboard_tex(agg: Aggregate, suite: str, results_hash: str) -> str:
         ),
     ]
     for d in agg.datasets:
-        if not any(e.status == "ok" for e in agg.entries[d].values()):
+        if not any(e.status == OK for e in agg.entries[d].values()):
             parts.append(f"% No table for dataset '{d}': no method has a result on it.\n")
             continue
         parts.append(_tex_table(

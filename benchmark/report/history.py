@@ -1,7 +1,8 @@
 """Tuning histories read from Optuna's studies, which live in the results database beside our rows.
 
-Study names are ``suite::dataset::method`` (see :class:`benchmark.tuning.PairJob`). Only trials
-numbered within the pair's budget count, as in tuning itself.
+A history shows exactly the trials that tuning charged to the pair's budget
+(:func:`benchmark.tuning.budget.charged_trials`): trials refused over budget and interrupted trials
+that were run again are left out, as tuning leaves them out.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from sqlalchemy import inspect
 
 from benchmark.store import Store
+from benchmark.store.studies import parse_study_name
+from benchmark.tuning.budget import charged_trials
 
 
 @dataclass
@@ -52,18 +55,18 @@ def read_histories(store: Store, suite: str, budgets: dict[tuple[str, str], int]
         problems.append(f"tuning histories could not be read from the store: {type(exc).__name__}: {exc}")
         return {}
     histories = {}
-    prefix = f"{suite}::"
     for study in studies:
-        if not study.study_name.startswith(prefix) or study.study_name.count("::") != 2:
+        parsed = parse_study_name(study.study_name)
+        if parsed is None or parsed[0] != suite:
             continue
-        _, dataset, method = study.study_name.split("::")
+        _, dataset, method = parsed
         budget = budgets.get((dataset, method))
         try:
             trials = storage.get_all_trials(study._study_id, deepcopy=False)
         except Exception as exc:
             problems.append(f"tuning history of {dataset} x {method} is unreadable: {type(exc).__name__}: {exc}")
             continue
-        kept = [t for t in trials if budget is None or t.number < budget]
+        kept = trials if budget is None else charged_trials(trials, budget)
         starts = [t.datetime_start for t in kept if t.datetime_start]
         ends = [t.datetime_complete for t in kept if t.datetime_complete]
         histories[(dataset, method)] = TuningHistory(

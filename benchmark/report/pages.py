@@ -23,6 +23,7 @@ from benchmark.report.statistics import (
     nemenyi_critical_difference,
     rank_rows,
 )
+from benchmark.store import NOT_APPLICABLE, OK
 
 TOP_METHODS_PR = 3  # precision-recall curves of the best methods by minority PR-AUC
 MAX_PR_CLASSES = 6  # the rarest minority classes get a panel
@@ -103,7 +104,7 @@ def _fitted_text(rows: list[StoredResult]) -> str | None:
     """What a post-hoc step chose on validation in each seed re-run (tau-normalisation's tau, threshold
     moving's offsets), from the rows' ``fitted`` artifact."""
     parts = []
-    for r in sorted((r for r in rows if r.status == "ok"), key=lambda r: r.seed if r.seed is not None else -1):
+    for r in sorted((r for r in rows if r.status == OK), key=lambda r: r.seed if r.seed is not None else -1):
         fitted = r.artifacts.get("fitted") if isinstance(r.artifacts, dict) else None
         if isinstance(fitted, dict) and fitted:
             parts.append(f"seed {r.seed}: {_params_text(fitted)}")
@@ -115,7 +116,7 @@ def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, Sto
                  colors: dict[str, str]) -> dict[str, Any]:
     """Template context of one dataset page: its figures and tables."""
     entries = agg.entries[d]
-    ok_methods = [m for m in agg.methods if entries[m].status == "ok"]
+    ok_methods = [m for m in agg.methods if entries[m].status == OK]
     ctx: dict[str, Any] = {"card": card, "entries": entries}
 
     # Leaderboard order on the page: the suite objective's per-dataset mean, best first.
@@ -192,7 +193,7 @@ def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, Sto
                             if trials is not None else "–"),
             "failures": ("; ".join(spent.get("failures") or []) or "no failed trials")
             + (f"; {spent['interrupted']} interrupted trial(s) run again, not charged" if spent.get("interrupted") else ""),
-            "text": _params_text(entries[m].best_params) if entries[m].status != "not-applicable"
+            "text": _params_text(entries[m].best_params) if entries[m].status != NOT_APPLICABLE
             else "not applicable: " + (entries[m].reason or ""),
             "fitted": _fitted_text(rows.get(m, [])),
         })

@@ -30,8 +30,10 @@ from benchmark.store import (
     NOT_APPLICABLE,
     OK,
     PENDING,
+    RE_RUNNING,
     RESOURCE_UNAVAILABLE,
     RUNNING,
+    TUNING,
     PairRow,
     ResultRow,
     Store,
@@ -39,8 +41,8 @@ from benchmark.store import (
 
 CORRUPT = "corrupt"
 SEED_STATUSES = (OK, FAILED, RUNNING)
-PAIR_STATUSES = (COMPLETE, FAILED, NOT_APPLICABLE, DATA_UNAVAILABLE, RESOURCE_UNAVAILABLE, PENDING, "tuning",
-                 "re-running")
+PAIR_STATUSES = (COMPLETE, FAILED, NOT_APPLICABLE, DATA_UNAVAILABLE, RESOURCE_UNAVAILABLE, PENDING, TUNING,
+                 RE_RUNNING)
 # Pairs with no seed rows that still belong in `results` output: the reason they have none.
 PAIR_ONLY_STATUSES = (NOT_APPLICABLE, DATA_UNAVAILABLE, RESOURCE_UNAVAILABLE, FAILED)
 HASH_FORMAT = 1

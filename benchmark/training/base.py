@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from benchmark.errors import BenchmarkError
+from benchmark.methods.base import fit_adjuster as fit_adjuster  # re-exported: the engines call it
 
 # Called after every epoch with (epoch, validation class probabilities); may raise optuna.TrialPruned.
 EpochCallback = Callable[[int, np.ndarray], None]
@@ -124,14 +125,3 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
-
-
-def fit_adjuster(adjust: Any, val_logits: np.ndarray, val_y: np.ndarray, train_counts: list[int],
-                 model: Any = None) -> None:
-    """Post-hoc components tune themselves on validation logits, never on test. A component with
-    ``attach(model)`` first gets the trained model (the deep engines' backbone: tau-normalisation
-    reads its head's weight norms)."""
-    if adjust is not None and model is not None and hasattr(adjust, "attach"):
-        adjust.attach(model)
-    if adjust is not None and hasattr(adjust, "fit"):
-        adjust.fit(val_logits, val_y, train_counts)

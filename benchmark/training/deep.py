@@ -231,7 +231,7 @@ class DeepEngine:
                 state.y, state.class_counts = y_dev, counts
                 y_stage = y_dev
             # AdamW replayed from graphs while its learning rate changed between epochs took other steps
-            # than eager AdamW on torch 2.11 (H100, measured; SGD matched): such stages run eagerly.
+            # than eager AdamW (SGD matched; docs/performance.md, 'CUDA graphs'): such stages run eagerly.
             rate_changes = config.lr_schedule != "constant" or (config.warmup_epochs and stage is stages[0])
             use_graphs = (config.cuda_graphs and dev.type == "cuda" and graph_safe(augment)
                           and graph_safe(loss_fn) and not (rate_changes and config.optimizer == "adam"))

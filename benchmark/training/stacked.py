@@ -1,8 +1,8 @@
 """Many trials at once on one device: same-shaped models stacked with ``torch.func``.
 
-Small models leave a GPU mostly idle (ENVIRONMENT.md: one small-CNN trial reaches a fraction of an
-H100; 128 of them trained together about 608k images/s). Here M trials of the same backbone are
-one "stacked" model: every parameter gets a leading member dimension, ``torch.func.vmap`` over
+Small models leave a GPU mostly idle: many small-CNN trials trained together process several times
+the images per second of one (docs/performance.md, 'Stacked trials'). Here M trials of the same
+backbone are one "stacked" model: every parameter gets a leading member dimension, ``torch.func.vmap`` over
 ``functional_call`` runs the M forward passes as one (convolutions become grouped convolutions),
 and one optimiser step updates all members, each with its own learning rate and weight decay.
 Every member keeps its own seed (initial weights, data order, dropout), its own resampled data,

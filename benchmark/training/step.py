@@ -6,23 +6,18 @@ images to [0, 1] floats, lets the ``augment`` hook change them, standardises, ru
 the loss to a device-side sum. Nothing in it waits for the host: the divergence check reads that
 sum once per epoch.
 
-On CUDA a step of a small model is dominated by kernel launches (ResNet-32 at batch 128: 11k
-images/s eager against 32k replayed as a CUDA graph on an H100, see ENVIRONMENT.md), so
-:class:`StepRunner` captures the whole step (forward, backward and optimiser) once per batch size
-and replays it. Capture needs every per-batch hook to be pure device work: the default loss is;
+On CUDA a step of a small model is dominated by kernel launches (docs/performance.md, 'CUDA
+graphs'), so :class:`StepRunner` captures the whole step (forward, backward and optimiser) once per
+batch size and replays it. Capture needs every per-batch hook to be pure device work: the default loss is;
 a component declares it with a class attribute ``graph_safe = True`` (only tensor operations on
 the device, no ``.item()`` or host-side randomness, random draws from torch's default generator).
 A loss hook gets the epoch as a Python number, so a custom loss is captured anew every epoch.
 
-What each choice bought, measured on an H100 (torch 2.11), steady-state images/s of one trial
-(ten epochs, Fashion-MNIST-LT small CNN or synthetic CIFAR-shaped ResNet-32):
-
-- CUDA graphs: small CNN at batch 64, 17.6k eager -> 176k; ResNet-32 at batch 128, 7.2k -> 34.7k,
-  at batch 512, 27k -> 65k. Capture costs 0.1 to 0.5 s once per stage and batch size.
-- bf16 autocast: small CNN batch 64, 128k (fp32) -> 176k; ResNet-32 batch 512, 44k -> 65k.
-- channels_last: ResNet-32 batch 512, 20k -> 65k; no change for the small CNN (kept: it is free).
-- cudnn.benchmark (non-deterministic algorithm search): +2 to 9% steady state but 1.5 to 6 s of search
-  in the first epoch, so the engine keeps deterministic algorithms (``TrainingConfig.deterministic``).
+CUDA graphs, bf16 autocast and channels_last are on by default because each sped up the measured
+steps (channels_last only ResNet-32's; it costs the small CNN nothing); cudnn.benchmark stays off
+(``TrainingConfig.deterministic``) because its algorithm search costs more than one trial gains.
+Figures and the commands that reproduce them: docs/performance.md ('CUDA graphs', 'bf16 autocast
+and channels_last', 'cudnn.benchmark').
 """
 
 from __future__ import annotations
@@ -78,7 +73,7 @@ def make_optimizer(params, config: TrainingConfig, device: torch.device, captura
 def set_lr(optimizer: torch.optim.Optimizer, value: float) -> None:
     """Set every parameter group's learning rate. A captured step has the rate baked in: the
     :class:`StepRunner` re-captures when it changes (once per epoch at most; a tensor rate read by the
-    graph gave AdamW steps that differ from eager ones on torch 2.11, measured on an H100)."""
+    graph gave AdamW steps that differ from eager ones: docs/performance.md, 'CUDA graphs')."""
     for group in optimizer.param_groups:
         group["lr"] = value
 
@@ -191,7 +186,7 @@ def capture_step(body: Callable[[], None], state_tensors: Callable[[], list[torc
     """
     # A CUDA graph of an earlier trial freed by the garbage collector in the middle of this capture
     # (reference cycles of a pruned trial's traceback hold them) invalidates the capture and, on torch
-    # 2.11, leaves the CUDA generator unusable for the rest of the process (seen on an H100): the
+    # 2.11, leaves the CUDA generator unusable for the rest of the process (docs/performance.md): the
     # StepRunner collects once when it starts, and the collector stays off while capturing.
     before = {id(t): t.detach().clone() for t in state_tensors()}
     side = torch.cuda.Stream(device)

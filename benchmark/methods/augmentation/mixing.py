@@ -1,0 +1,216 @@
+"""The mixup family (the ``augment`` hook, soft labels through the loss): MixUp, CutMix, CutMix/MixUp
+alternated, FMix, Remix and Remix with deferred re-weighting.
+
+Each batch is paired with a random permutation of itself (drawn on the device with the engine's
+generator); the mixing factor lambda ~ Beta(alpha, alpha) is drawn once per batch, as in the papers'
+code, from a NumPy generator seeded with the run's seed. The targets become soft labels (B, C) that
+sum to one; every loss of the project accepts them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmark.errors import BenchmarkError
+from benchmark.methods._papers import CUTMIX_BIB, FMIX_BIB, LDAM_BIB, MIXUP_BIB, REMIX_BIB
+from benchmark.methods.augmentation import _mixing_ops as mc
+from benchmark.methods.base import MethodContext, Recipe, register_method
+from benchmark.methods.losses.deferred_reweighting import (
+    DeferredReweightedCrossEntropy,
+    drw_schedule,
+    drw_space,
+)
+
+MODES = ("mixup", "cutmix", "switch", "fmix")
+
+
+class MixingAugment:
+    """The ``augment`` component of the mixup family.
+
+    Args:
+        num_classes: width of the soft targets.
+        mode: "mixup" (convex combination), "cutmix" (pasted box), "fmix" (Fourier mask) or "switch"
+            (CutMix or MixUp, chosen per batch with probability ``switch_prob`` for CutMix).
+        alpha: lambda ~ Beta(alpha, alpha).
+        seed: seeds the host-side draws (lambda, CutMix box, FMix spectrum).
+        remix: ``(kappa, tau)`` switches on Remix's label factor; None keeps lambda.
+        decay_power: FMix's spectrum decay.
+
+    Not ``graph_safe``: lambda and the box are drawn on the host once per batch, which a captured CUDA
+    graph would freeze.
+    """
+
+    graph_safe = False
+
+    def __init__(
+        self,
+        num_classes: int,
+        mode: str = "mixup",
+        alpha: float = 1.0,
+        seed: int = 0,
+        remix: tuple[float, float] | None = None,
+        decay_power: float = 3.0,
+        switch_prob: float = 0.5,
+    ):
+        if mode not in MODES:
+            raise BenchmarkError(f"mixing mode {mode!r} is unknown", f"use one of {MODES}")
+        if alpha <= 0:
+            raise BenchmarkError(f"mixing got alpha={alpha}", "use alpha > 0 (lambda ~ Beta(alpha, alpha))")
+        if remix is not None and (remix[0] < 1 or not 0 < remix[1] < 1):
+            raise BenchmarkError(
+                f"Remix got kappa={remix[0]}, tau={remix[1]}", "use kappa >= 1 and 0 < tau < 1"
+            )
+        self.num_classes, self.mode, self.alpha, self.remix = num_classes, mode, float(alpha), remix
+        self.decay_power, self.switch_prob = float(decay_power), float(switch_prob)
+        self.rng = np.random.default_rng(seed)
+        self.last_lambda: float | None = None  # the last batch's share of x_i (for tests and diagnostics)
+
+    def augment(self, x: torch.Tensor, y: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        mc.check_mixable(x)
+        partner = torch.randperm(x.shape[0], generator=state.generator, device=x.device)
+        lam = mc.sample_lambda(self.rng, self.alpha)
+        mode = self.mode
+        if mode == "switch":
+            mode = "cutmix" if self.rng.random() < self.switch_prob else "mixup"
+        if mode == "cutmix":
+            x, lam = mc.cutmix(x, partner, lam, self.rng)
+        elif mode == "fmix":
+            x, lam = mc.fmix(x, partner, lam, self.decay_power, self.rng)
+        else:
+            x = lam * x + (1 - lam) * x[partner]
+        self.last_lambda = lam
+        if self.remix is not None and y.dim() == 1:
+            counts = state.class_counts.to(x.device)
+            factor = mc.remix_label_factor(lam, counts[y], counts[y[partner]], *self.remix)
+        else:
+            factor = torch.full((x.shape[0],), lam, device=x.device)
+        return x, mc.mix_targets(y, partner, factor, self.num_classes)
+
+
+# -- search spaces --------------------------------------------------------------------------------------
+def alpha_space(trial, ctx: MethodContext) -> dict:
+    """alpha in [0.1, 2]: the papers use 0.2-0.4 (ImageNet MixUp) and 1 (CIFAR, CutMix, Remix)."""
+    return {"alpha": trial.suggest_float("alpha", 0.1, 2.0, log=True)}
+
+
+def remix_space(trial, ctx: MethodContext) -> dict:
+    """Remix's kappa (paper: 3) and tau (paper: 0.5), and the mixing it rebalances."""
+    return {
+        **alpha_space(trial, ctx),
+        "kappa": trial.suggest_float("kappa", 1.5, 5.0),
+        "tau": trial.suggest_float("tau", 0.3, 0.7),
+        "mix": trial.suggest_categorical("mix", ["mixup", "cutmix"]),
+    }
+
+
+def fmix_space(trial, ctx: MethodContext) -> dict:
+    return {**alpha_space(trial, ctx), "decay_power": trial.suggest_float("decay_power", 1.0, 5.0)}
+
+
+def _mixer(params: dict, ctx: MethodContext, mode: str, remix: bool = False) -> MixingAugment:
+    rule = (params.get("kappa", 3.0), params.get("tau", 0.5)) if remix else None
+    return MixingAugment(
+        ctx.num_classes, mode, params.get("alpha", 1.0), ctx.seed, rule, params.get("decay_power", 3.0)
+    )
+
+
+# -- the rows --------------------------------------------------------------------------------------------
+@register_method(
+    "mixup",
+    family="mixing",
+    modalities=("image",),
+    engines=("deep",),
+    summary="MixUp: train on convex combinations of pairs of images and of their one-hot labels.",
+    paper=MIXUP_BIB,
+    search_space=alpha_space,
+    differences="One lambda per batch, partners by a random permutation of the batch (as the authors' "
+    "code); feature-vector mixing is the embedding-mixup row.",
+)
+def mixup(params: dict, ctx: MethodContext) -> Recipe:
+    """MixUp (Zhang et al. 2018): lambda ~ Beta(alpha, alpha), x = lambda x_i + (1 - lambda) x_j."""
+    return Recipe(augment=_mixer(params, ctx, "mixup"))
+
+
+@register_method(
+    "cutmix",
+    family="mixing",
+    modalities=("image",),
+    engines=("deep",),
+    summary="CutMix: paste a random box of another image; labels mixed by the pasted area.",
+    paper=CUTMIX_BIB,
+    search_space=alpha_space,
+    differences="One box per batch (as the authors' code); label weights use the box area after "
+    "clipping to the image.",
+)
+def cutmix(params: dict, ctx: MethodContext) -> Recipe:
+    """CutMix (Yun et al. 2019): box sides sqrt(1 - lambda) of the image; label weight = 1 - pasted area."""
+    return Recipe(augment=_mixer(params, ctx, "cutmix"))
+
+
+@register_method(
+    "cutmix-mixup",
+    family="mixing",
+    modalities=("image",),
+    engines=("deep",),
+    summary="CutMix or MixUp, chosen at random for each batch (half and half).",
+    paper=CUTMIX_BIB + "\n" + MIXUP_BIB,
+    search_space=alpha_space,
+    differences="The switch of common training recipes (e.g. timm's switch_prob=0.5); one alpha for both.",
+)
+def cutmix_mixup(params: dict, ctx: MethodContext) -> Recipe:
+    """CutMix and MixUp alternated per batch with probability 0.5."""
+    return Recipe(augment=_mixer(params, ctx, "switch"))
+
+
+@register_method(
+    "fmix",
+    family="mixing",
+    modalities=("image",),
+    engines=("deep",),
+    summary="FMix: mix images through a binary mask thresholded from low-frequency Fourier noise.",
+    paper=FMIX_BIB,
+    search_space=fmix_space,
+    differences="One mask per batch, as the paper; the mask's exact share of x_i weighs the labels.",
+)
+def fmix(params: dict, ctx: MethodContext) -> Recipe:
+    """FMix (Harris et al. 2020): lambda of the pixels (the highest of a 1/f^d noise image) from x_i."""
+    return Recipe(augment=_mixer(params, ctx, "fmix"))
+
+
+@register_method(
+    "remix",
+    family="mixing",
+    modalities=("image",),
+    engines=("deep",),
+    summary="Remix: mixup whose label goes wholly to the minority sample when the pair's class-count "
+    "ratio is at least kappa and the minority share of the pixels is at least 1 - tau.",
+    paper=REMIX_BIB,
+    search_space=remix_space,
+    differences="Counts are those of the training split; the rebalanced labels apply to MixUp or "
+    "CutMix (tuned), as the paper applies them to both.",
+)
+def remix(params: dict, ctx: MethodContext) -> Recipe:
+    """Remix (Chou et al. 2020) with kappa and tau tuned around the paper's 3 and 0.5."""
+    return Recipe(augment=_mixer(params, ctx, params.get("mix", "mixup"), remix=True))
+
+
+@register_method(
+    "remix-drw",
+    family="mixing",
+    modalities=("image",),
+    engines=("deep",),
+    summary="Remix with deferred re-weighting: class-balanced loss weights from a tuned epoch on.",
+    paper=REMIX_BIB + "\n" + LDAM_BIB,
+    search_space=lambda t, c: {**remix_space(t, c), **drw_space(t, c)},
+    differences="DRW as in the project's drw row (effective-number weights, Cui et al. 2019) applied "
+    "to the soft-label cross-entropy of the Remix targets.",
+)
+def remix_drw(params: dict, ctx: MethodContext) -> Recipe:
+    """Remix (Chou et al. 2020) with the DRW schedule of Cao et al. (2019), as Remix-DRW in the paper."""
+    return Recipe(
+        augment=_mixer(params, ctx, params.get("mix", "mixup"), remix=True),
+        loss=DeferredReweightedCrossEntropy(drw_schedule(params, ctx)),
+    )

@@ -1,0 +1,234 @@
+"""The life of one (dataset, method) pair, the steps both executors call.
+
+prepare (the dataset's split once, the pairs that still need work, "not applicable" and "data
+unavailable" recorded) -> start -> tune (:func:`benchmark.tuning.trials.run_trials`, shared by every
+worker through the study) -> finish tuning (once no trial of the budget runs anywhere: the budget spent
+and the best parameters) -> re-run the best configuration for each seed (claimed row by row in the
+store, refreshed by a heartbeat while it trains) and score the test split -> finish (once every seed row
+is final, by whichever worker finishes last). The test split is read only by :func:`rerun_seed`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from typing import Any
+
+import optuna
+
+from benchmark.datasets import dataset_registry
+from benchmark.datasets.base import Split
+from benchmark.errors import BenchmarkError, DataUnavailableError, ResourceUnavailableError, describe_failure
+from benchmark.methods import method_registry
+from benchmark.metrics import compute_metrics, pr_curves
+from benchmark.run.plan import RunPlan
+from benchmark.run.progress import SKIPPED, Progress
+from benchmark.store import Store
+from benchmark.store.liveness import beating
+from benchmark.store.provenance import provenance
+from benchmark.store.status import (
+    COMPLETE,
+    DATA_UNAVAILABLE,
+    FAILED,
+    FINAL_PAIR_STATES,
+    NOT_APPLICABLE,
+    OK,
+    RE_RUNNING,
+    RESOURCE_UNAVAILABLE,
+    RUNNING,
+    TUNING,
+)
+from benchmark.training.base import TrainingConfig
+from benchmark.tuning.budget import spent
+from benchmark.tuning.job import PairJob
+from benchmark.tuning.study import best_trial, trial_params, wait_for_trials
+from benchmark.tuning.trials import release_device_memory, run_trials
+
+RE_RUNNING_ELSEWHERE = "re-running elsewhere"  # progress status: another worker finishes the pair's seeds
+
+
+def prepare_dataset(plan: RunPlan, store: Store, dataset_name: str, device: str,
+                    progress: Progress) -> list[PairJob]:
+    """The jobs of one dataset's pairs that still need work; pairs found final, not applicable or
+    without data are recorded (and reported) here."""
+    asked = plan.pair_budget()
+    suite = plan.suite
+    todo = []
+    for method_name in plan.methods:
+        row = store.get_pair(suite.name, dataset_name, method_name)
+        if row is not None and row.budget and row.budget != asked:
+            raise BenchmarkError(
+                f"pair {dataset_name} x {method_name} of suite '{suite.name}' is stored with budget "
+                f"{row.budget}; this run asks for {asked}",
+                "run with the original --trials/--seeds/--timeout/--objective/--pruner to resume, "
+                "or use another --storage",
+            )
+        if row is not None and row.status in FINAL_PAIR_STATES:
+            progress.on_pair(dataset_name, method_name, f"{SKIPPED} ({row.status})")
+            continue
+        todo.append(method_name)
+    if not todo:
+        return []
+    entry = dataset_registry.get(dataset_name)
+    try:
+        split = entry.load(plan.data_root, suite.split_seed)
+    except BenchmarkError as exc:
+        # Absent files may appear later (retried next run); corrupt or invalid ones fail the pairs.
+        status = DATA_UNAVAILABLE if isinstance(exc, DataUnavailableError) else FAILED
+        for method_name in todo:
+            store.update_pair(suite.name, dataset_name, method_name, status=status, reason=str(exc), budget=asked)
+            progress.on_pair(dataset_name, method_name, status)
+        return []
+    base_config = suite.training_for(dataset_name, split.modality)
+    jobs = []
+    for method_name in todo:
+        method = method_registry.get(method_name)
+        engine = suite.engine_for(split.modality, method.engines)
+        config = model_config(base_config, entry.default_model, engine)
+        try:
+            reason, status = method.not_applicable_reason(split, engine, config), NOT_APPLICABLE
+        except ResourceUnavailableError as exc:
+            reason, status = str(exc), RESOURCE_UNAVAILABLE
+        if reason:
+            store.update_pair(suite.name, dataset_name, method_name, status=status, reason=reason,
+                              budget=asked, engine=engine)
+            progress.on_pair(dataset_name, method_name, status)
+            continue
+        jobs.append(PairJob(suite=suite.name, dataset=dataset_name, method=method, split=split, engine=engine,
+                            config=config, budget=plan.budget,
+                            objective=plan.objective, tune=suite.tune, device=device, pruner=plan.pruner,
+                            sampler_seed=suite.split_seed, stack=plan.options.stack_trials, commit=plan.commit))
+    return jobs
+
+
+def model_config(config: TrainingConfig, default_model: dict[str, str], engine: str) -> TrainingConfig:
+    """The suite's settings, with the dataset's default backbone where the suite names none."""
+    if engine == "deep" and config.model is None and default_model.get("deep"):
+        return replace(config, model=default_model["deep"])
+    return config
+
+
+def run_pair(job: PairJob, store: Store, storage: optuna.storages.BaseStorage, plan: RunPlan,
+             progress: Progress) -> str:
+    """Tune one pair within its budget, then re-run the best configuration for every seed."""
+    start_pair(job, store, plan)
+
+    def on_trial(study: optuna.Study) -> None:
+        best = best_trial(study, job.budget)
+        progress.on_trial(job.dataset, job.method.name, spent(study, job.budget), best.value if best else None)
+
+    study = run_trials(job, storage, on_trial)
+    best = finish_tuning(job, store, study)
+    on_trial(study)  # the final count, with the trials other workers ran
+    if best is None:
+        return FAILED
+    rerun_seeds(job, store, best, range(job.budget.seeds), plan.heartbeat, progress)
+    return finish_pair(job, store)
+
+
+def start_pair(job: PairJob, store: Store, plan: RunPlan) -> None:
+    store.update_pair(job.suite, job.dataset, job.method.name, status=TUNING, engine=job.engine,
+                      study_name=job.study_name, budget=plan.pair_budget(), info=split_record(job.split))
+
+
+def split_record(split: Split) -> dict[str, Any]:
+    """What a pair stores about its split, so that a report built from the store alone has the
+    dataset card (class counts per part, names, imbalance ratio, minority classes) and can tell
+    results of different splits apart (seed and fingerprint)."""
+    summary = split.summary()
+    return {"split_fingerprint": summary["fingerprint"], "split_seed": split.info.get("split_seed"),
+            **{key: summary[key] for key in ("class_names", "class_counts", "imbalance_ratio", "minority_classes")}}
+
+
+def finish_tuning(job: PairJob, store: Store, study: optuna.Study) -> dict[str, Any] | None:
+    """Once no trial of the budget runs anywhere: store the budget spent and the best parameters;
+    returns them, or None (the pair failed: no trial completed)."""
+    wait_for_trials(study, job.budget)
+    used = spent(study, job.budget)
+    best = best_trial(study, job.budget)
+    suite, dataset, method = job.suite, job.dataset, job.method.name
+    if best is None:
+        reason = "no tuning trial completed: " + ("; ".join(used["failures"]) or "all were pruned")
+        store.update_pair(suite, dataset, method, status=FAILED, reason=reason, spent=used)
+        return None
+    params = trial_params(best)
+    store.update_pair(suite, dataset, method, status=RE_RUNNING, spent=used, best_params=params,
+                      best_value=best.value)
+    return params
+
+
+def rerun_seeds(job: PairJob, store: Store, params: dict[str, Any], seeds: Iterable[int], heartbeat: int,
+                progress: Progress) -> None:
+    """Re-train the best configuration for each seed this worker can claim, and store the test scores."""
+    suite, dataset, method = job.suite, job.dataset, job.method.name
+    prov = provenance(job.device, commit=job.commit)
+    prov.update(budget=job.budget.record(), split_seed=job.split.info.get("split_seed"),
+                split_fingerprint=job.split.fingerprint(), engine=job.engine,
+                config={k: v for k, v in asdict(job.config).items() if k != "extra"})
+    for seed in seeds:
+        if not store.claim_seed(suite, dataset, method, seed):
+            continue
+        try:
+            with claim_heartbeat(store, (suite, dataset, method, seed), heartbeat):
+                out = rerun_seed(job, params, seed)
+        except KeyboardInterrupt:
+            store.release_seed(suite, dataset, method, seed)
+            raise
+        except Exception as exc:
+            release_device_memory(job.device)
+            store.finish_seed(suite, dataset, method, seed, status=FAILED, reason=describe_failure(exc),
+                              params=params, provenance=prov)
+            progress.on_seed(dataset, method, seed, FAILED)
+            continue
+        store.finish_seed(suite, dataset, method, seed, status=OK, reason=None, params=params, provenance=prov,
+                          **out)
+        progress.on_seed(dataset, method, seed, OK)
+
+
+def rerun_seed(job: PairJob, params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Train the best configuration with ``seed`` on the training split; score validation and test."""
+    t0 = time.perf_counter()
+    model = job.fit(params, seed)
+    split = job.split
+    train_counts = split.class_counts("train")
+    t_pred = time.perf_counter()
+    test_proba = model.predict_proba(split.test.X)
+    test_metrics, per_class = compute_metrics(split.test.y, test_proba, split.minority_classes, train_counts)
+    val_metrics, _ = compute_metrics(split.val.y, model.predict_proba(split.val.X), split.minority_classes,
+                                     train_counts)
+    timings = dict(model.timings)
+    timings["predict_seconds"] = time.perf_counter() - t_pred
+    timings["total_seconds"] = time.perf_counter() - t0
+    artifacts = {"pr_curves": pr_curves(split.test.y, test_proba, split.minority_classes)}
+    adjust = getattr(model, "adjust", None)
+    if callable(getattr(adjust, "fitted", None)):  # what a post-hoc step chose on validation (tau, offsets)
+        artifacts["fitted"] = adjust.fitted()
+    return {"metrics": test_metrics, "val_metrics": val_metrics, "per_class": per_class, "timings": timings,
+            "artifacts": artifacts}
+
+
+@contextmanager
+def claim_heartbeat(store: Store, key: tuple[str, str, str, int], interval: float) -> Iterator[None]:
+    """Refresh a seed claim every ``interval`` seconds while the re-run trains."""
+    with beating(lambda: store.touch_seed(*key), interval, "seed-heartbeat"):
+        yield
+
+
+def final_seed_rows(store: Store, job: PairJob) -> list[Any]:
+    """The pair's seed rows that are final (ok or failed), whoever ran them."""
+    return [r for r in store.seed_rows(job.suite, job.dataset, job.method.name)
+            if r.status != RUNNING and r.seed < job.budget.seeds]
+
+
+def finish_pair(job: PairJob, store: Store) -> str:
+    """Complete the pair once every seed row is finished (by whichever worker finishes last)."""
+    rows = final_seed_rows(store, job)
+    if len(rows) < job.budget.seeds:
+        return RE_RUNNING_ELSEWHERE
+    status = COMPLETE if any(r.status == OK for r in rows) else FAILED
+    reason = None if status == COMPLETE else "every seed re-run failed: " + "; ".join(
+        sorted({r.reason or "" for r in rows}))
+    store.update_pair(job.suite, job.dataset, job.method.name, status=status, reason=reason)
+    return status

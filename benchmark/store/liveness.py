@@ -1,0 +1,68 @@
+"""Worker liveness: who a worker is, whether its process is gone, and the heartbeat it keeps.
+
+A worker is ``host:pid``. Trials and seed claims record the worker that runs them; another worker
+finds them orphaned at once when the process is gone from the same host, and, across machines, when
+the heartbeat kept by :func:`beating` stops for longer than a grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+
+def worker_id(pid: int | None = None) -> str:
+    """``host:pid`` of this process (or of process ``pid`` on this host)."""
+    return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
+
+
+def host_of(worker: str) -> str:
+    return worker.rpartition(":")[0]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def worker_gone(worker: str | None) -> bool | None:
+    """True when ``worker`` ran on this host and its process is gone, False when it still runs here,
+    None when this host cannot tell (another machine, or no worker recorded): ask its heartbeat."""
+    if not worker or ":" not in worker:
+        return None
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return None
+    return not pid_alive(int(pid))
+
+
+@contextmanager
+def beating(beat: Callable[[], None], interval: float, name: str) -> Iterator[None]:
+    """Call ``beat()`` at once and then every ``interval`` seconds until the block ends. A failed beat is
+    skipped: a missed beat only lets another worker take over sooner, never corrupts a row."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while True:
+            try:
+                beat()
+            except Exception:
+                pass
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=loop, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)

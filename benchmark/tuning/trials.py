@@ -1,0 +1,211 @@
+"""The trial loop: trials of one pair's study until its budget is spent, one at a time or M at once.
+
+The budget is exact even when several processes on several machines share a study: a trial asked for
+once the budget is taken is refused (recorded failed, "over budget") before any work. Trials report
+the validation objective after every epoch (step = epochs done) so the pruner can stop hopeless ones;
+optional caps on wall-clock and device seconds stop a pair's tuning early, at an epoch boundary.
+
+With ``--stack-trials M`` (``PairJob.stack``) the loop asks Optuna for M trials at once (TPE's
+constant liar keeps them apart) and trains them with :func:`benchmark.training.stacked.fit_many` as
+one stacked model (one forward and backward pass for all, each member with its own seed, learning
+rate, weight decay, data and loss), which is how small models fill a large GPU; otherwise each trial
+is trained by its engine's ``fit``. Either way the same code reports epochs, prunes, caps time,
+records failures with their reasons and keeps a heartbeat per trial, so that a lost worker's trials
+are failed as interrupted. The test split is never read here.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from benchmark.errors import BenchmarkError, describe_failure
+from benchmark.metrics import compute_metrics
+from benchmark.protocol import trial_seed
+from benchmark.store.liveness import beating, worker_id
+from benchmark.training import get_engine
+from benchmark.tuning.budget import INTERRUPTED, OVER_BUDGET, spent, time_left, within_budget
+from benchmark.tuning.job import PairJob, suggest_params
+from benchmark.tuning.study import fail_interrupted_trials, open_study
+
+
+class TimeCapReached(optuna.TrialPruned):
+    """A trial stopped at an epoch boundary because the pair's time cap was spent (recorded pruned)."""
+
+
+@dataclass
+class Member:
+    """One trial being trained: its recipe, training settings and seed, and the epochs it has done."""
+
+    trial: optuna.Trial
+    recipe: Any
+    config: Any
+    seed: int
+    epochs: int = 0
+
+
+def run_trials(job: PairJob, storage: optuna.storages.BaseStorage,
+               on_trial: Callable[[optuna.Study], None] | None = None) -> optuna.Study:
+    """Run trials of the pair's study until its budget is used up (by this and any other worker)."""
+    group = job.stack if job.engine == "deep" else 1
+    study = open_study(job, storage)
+    me = worker_id()
+    while True:
+        fail_interrupted_trials(study)
+        used = spent(study, job.budget)
+        if used["stopped_by"] is not None:
+            break
+        members, refused = [], False
+        for _ in range(min(group, job.budget.trials - used["trials"])):
+            with warnings.catch_warnings():  # the loop keeps each trial's heartbeat itself (heartbeats())
+                warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+                trial = study.ask()
+            trial.set_user_attr("worker", me)
+            if not within_budget(study, trial.number, job.budget.trials):  # other workers took the last slots first
+                refused = True
+                finish(study, trial, TrialState.FAIL, failure=OVER_BUDGET)
+                continue
+            member = prepare(study, trial, job)
+            if member is not None:
+                members.append(member)
+        if members:
+            train(job, study, storage, members, time_left(used, job.budget), stacked=group > 1)
+        if on_trial is not None:
+            on_trial(study)
+        if refused:
+            break
+    return study
+
+
+def prepare(study: optuna.Study, trial: optuna.Trial, job: PairJob) -> Member | None:
+    """Suggest the trial's parameters and build its recipe; a failure fails the trial alone."""
+    try:
+        params = suggest_params(trial, job)
+        trial.set_user_attr("params", params)  # all the method was built with, derived values included
+        seed = trial_seed(job.sampler_seed, trial.number)
+        recipe, config = job.build(params, seed)
+        return Member(trial, recipe, config, seed)
+    except KeyboardInterrupt:
+        finish(study, trial, TrialState.FAIL, failure=f"{INTERRUPTED}: Ctrl-C")
+        raise
+    except Exception as exc:
+        finish(study, trial, TrialState.FAIL, failure=describe_failure(exc))
+        return None
+
+
+def finish(study: optuna.Study, trial: optuna.Trial, state: TrialState, value: float | None = None,
+           failure: str | None = None) -> None:
+    if failure is not None:
+        trial.set_user_attr("failure", failure)
+    study.tell(trial, value if state == TrialState.COMPLETE else None, state=state, skip_if_finished=True)
+
+
+def train(job: PairJob, study: optuna.Study, storage, members: list[Member], seconds_left: float | None,
+          stacked: bool) -> None:
+    """Train the members (stacked, or the single one with its engine) and tell Optuna each outcome."""
+    started = time.monotonic()
+
+    def on_epoch(m: int, epoch: int, val_proba: np.ndarray) -> None:
+        member = members[m]
+        member.epochs = epoch + 1
+        member.trial.set_user_attr("epochs", member.epochs)
+        metrics, _ = compute_metrics(job.split.val.y, val_proba, job.split.minority_classes)
+        if math.isfinite(metrics[job.objective]):
+            member.trial.report(metrics[job.objective], member.epochs)
+        if seconds_left is not None and time.monotonic() - started >= seconds_left:
+            raise TimeCapReached(f"the pair's time cap was reached after epoch {member.epochs}")
+        # After the last epoch the trial is as good as complete: pruning it would only discard its value.
+        if member.epochs < member.config.epochs and member.trial.should_prune():
+            raise optuna.TrialPruned(f"pruned after epoch {member.epochs}")
+
+    with heartbeats(storage, [m.trial._trial_id for m in members]):
+        try:
+            results = fit_members(job, members, on_epoch, stacked)
+        except KeyboardInterrupt:
+            for m in members:
+                finish(study, m.trial, TrialState.FAIL, failure=f"{INTERRUPTED}: Ctrl-C")
+            raise
+        except Exception as exc:  # the batch as a whole failed (out of memory, ...): every member with it
+            release_device_memory(job.device)
+            for m in members:
+                finish(study, m.trial, TrialState.FAIL, failure=describe_failure(exc))
+            return
+    for member, result in zip(members, results, strict=True):
+        tell_result(job, study, member, result)
+
+
+def fit_members(job: PairJob, members: list[Member], on_epoch, stacked: bool) -> list[Any]:
+    """A trained model, or the exception that ended it (pruned, failed), for each member."""
+    if stacked:
+        from benchmark.training.stacked import fit_many
+
+        return fit_many(job.split, [m.recipe for m in members], [m.config for m in members],
+                        [m.seed for m in members], device=job.device, on_epoch=on_epoch)
+    (member,) = members
+    try:
+        return [get_engine(job.engine).fit(job.split, member.recipe, member.config, seed=member.seed,
+                                           device=job.device, on_epoch=lambda e, p: on_epoch(0, e, p))]
+    except optuna.TrialPruned as exc:
+        return [exc]
+    except Exception as exc:  # the trial failed (a diverged loss, out of memory, a bug): it alone
+        release_device_memory(job.device)
+        return [exc]
+
+
+def tell_result(job: PairJob, study: optuna.Study, member: Member, result: Any) -> None:
+    trial = member.trial
+    if isinstance(result, optuna.TrialPruned):
+        trial.set_user_attr("pruned", str(result))
+        finish(study, trial, TrialState.PRUNED)
+        return
+    if isinstance(result, BaseException):
+        finish(study, trial, TrialState.FAIL, failure=describe_failure(result))
+        return
+    try:
+        metrics, _ = compute_metrics(job.split.val.y, result.predict_proba(job.split.val.X),
+                                     job.split.minority_classes)
+        value = float(metrics[job.objective])
+        if not math.isfinite(value):
+            raise BenchmarkError(f"the objective {job.objective} is {value} on the validation split",
+                                 "choose an objective defined on this dataset's validation split")
+    except Exception as exc:
+        finish(study, trial, TrialState.FAIL, failure=describe_failure(exc))
+        return
+    trial.set_user_attr("epochs", max(member.epochs, 1))
+    trial.set_user_attr("val_metrics", metrics)
+    finish(study, trial, TrialState.COMPLETE, value)
+
+
+def release_device_memory(device: str) -> None:
+    """After a failed fit, return its cached GPU memory so the next trial (or a neighbour) can use it."""
+    gc.collect()
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+@contextmanager
+def heartbeats(storage, trial_ids: list[int]) -> Iterator[None]:
+    """Record a heartbeat for each trial while it trains, so a lost worker's trials are found stale."""
+    interval = storage.get_heartbeat_interval() if isinstance(storage, optuna.storages.RDBStorage) else None
+    if not interval:
+        yield
+        return
+
+    def beat() -> None:
+        for trial_id in trial_ids:
+            storage.record_heartbeat(trial_id)
+
+    with beating(beat, interval, "trial-heartbeats"):
+        yield
