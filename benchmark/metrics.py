@@ -13,6 +13,16 @@ Also ``balanced_accuracy`` (mean per-class recall), ``macro_f1``, ``accuracy``, 
 mean of per-class recalls), ``ece`` (expected calibration error, 15 equal-width bins of the top-class
 confidence), many/medium/few-shot accuracy for long-tailed data (classes with more than 100, 20 to
 100, fewer than 20 training samples, as in Liu et al. 2019), and per-class recall and F1.
+
+One rule for classes absent from the scored split (no sample of the class in it), in every metric
+that averages over classes: the class is left out, as scikit-learn does when given the present
+classes as ``labels=`` (and as ``balanced_accuracy_score`` and ``average_precision_score`` do on
+their own). Its recall is 0/0, not 0: counting it as 0 would penalise every method alike for a
+property of the split, and would make the same model score differently on two splits that differ
+only in which rare classes happened to reach the test part. Predictions *of* an absent class still
+count, as false positives in the precision of the present classes. A metric whose classes are all
+absent is NaN ("undefined on this split" in reports, a failed trial if it is the objective). The
+per-class lists keep scikit-learn's per-class convention (0 where a score is undefined).
 """
 
 from __future__ import annotations
@@ -28,18 +38,22 @@ HEADLINE = ("minority_recall", "minority_f1", "minority_pr_auc")
 SUMMARY = HEADLINE + ("balanced_accuracy", "macro_f1", "accuracy", "gmean", "ece")
 
 # Written definitions, shown as column tooltips in reports.
+ABSENT_CLASSES = ("Classes with no test sample are left out of the mean (scikit-learn's labels= the present "
+                  "classes); undefined if none is present.")
 DEFINITIONS = {
-    "minority_recall": "Mean recall over the minority classes (binary: the positive class; multi-class: the tail third of classes by training count).",
-    "minority_f1": "Mean F1 over the minority classes.",
-    "minority_pr_auc": "Mean average precision (area under the precision-recall curve, one-vs-rest) over the minority classes.",
-    "balanced_accuracy": "Mean recall over all classes.",
-    "macro_f1": "Unweighted mean of per-class F1.",
+    "minority_recall": "Mean recall over the minority classes (binary: the positive class; multi-class: the tail "
+                       "third of classes by training count). " + ABSENT_CLASSES,
+    "minority_f1": "Mean F1 over the minority classes. " + ABSENT_CLASSES,
+    "minority_pr_auc": "Mean average precision (area under the precision-recall curve, one-vs-rest) over the "
+                       "minority classes. " + ABSENT_CLASSES,
+    "balanced_accuracy": "Mean recall over all classes. " + ABSENT_CLASSES,
+    "macro_f1": "Unweighted mean of per-class F1. " + ABSENT_CLASSES,
     "accuracy": "Fraction of test samples predicted correctly.",
-    "gmean": "Geometric mean of per-class recalls.",
+    "gmean": "Geometric mean of per-class recalls. " + ABSENT_CLASSES,
     "ece": "Expected calibration error of the top-class confidence, 15 equal-width bins.",
-    "many_shot_accuracy": "Mean recall of classes with more than 100 training samples.",
-    "medium_shot_accuracy": "Mean recall of classes with 20 to 100 training samples.",
-    "few_shot_accuracy": "Mean recall of classes with fewer than 20 training samples.",
+    "many_shot_accuracy": "Mean recall of classes with more than 100 training samples. " + ABSENT_CLASSES,
+    "medium_shot_accuracy": "Mean recall of classes with 20 to 100 training samples. " + ABSENT_CLASSES,
+    "few_shot_accuracy": "Mean recall of classes with fewer than 20 training samples. " + ABSENT_CLASSES,
 }
 
 OBJECTIVES = HEADLINE + ("balanced_accuracy", "macro_f1", "accuracy", "gmean")
@@ -108,29 +122,30 @@ def compute_metrics(
     cm = confusion(y_true, y_pred, num_classes)
     precision, recall, f1 = per_class_scores(cm)
     present = cm.sum(axis=1) > 0
+    minority_present = [c for c in minority if present[c]]  # the module's rule: absent classes left out
+
+    def mean_over(values: np.ndarray | list[float], classes: Sequence[int]) -> float:
+        return float(np.mean(np.asarray(values)[list(classes)])) if len(classes) else float("nan")
 
     def pr_auc(c: int) -> float:
-        positives = y_true == c
-        if not positives.any():
-            return float("nan")
-        return float(average_precision_score(positives, proba[:, c]))
+        return float(average_precision_score(y_true == c, proba[:, c]))
 
     with np.errstate(divide="ignore"):
-        gmean = float(np.exp(np.mean(np.log(recall[present])))) if present.any() else 0.0
+        gmean = float(np.exp(np.mean(np.log(recall[present])))) if present.any() else float("nan")
+    all_present = np.flatnonzero(present).tolist()
     metrics = {
-        "minority_recall": float(np.mean(recall[minority])),
-        "minority_f1": float(np.mean(f1[minority])),
-        "minority_pr_auc": float(np.nanmean([pr_auc(c) for c in minority])),
-        "balanced_accuracy": float(np.mean(recall[present])),
-        "macro_f1": float(np.mean(f1[present])),
+        "minority_recall": mean_over(recall, minority_present),
+        "minority_f1": mean_over(f1, minority_present),
+        "minority_pr_auc": float(np.mean([pr_auc(c) for c in minority_present])) if minority_present else float("nan"),
+        "balanced_accuracy": mean_over(recall, all_present),
+        "macro_f1": mean_over(f1, all_present),
         "accuracy": float(np.trace(cm) / max(cm.sum(), 1)),
         "gmean": gmean,
         "ece": expected_calibration_error(y_true, proba),
     }
     if train_counts is not None and num_classes > 2:
         for key, classes in shot_groups(train_counts).items():
-            classes = [c for c in classes if present[c]]
-            metrics[key] = float(np.mean(recall[classes])) if classes else float("nan")
+            metrics[key] = mean_over(recall, [c for c in classes if present[c]])
     per_class = {"recall": recall.tolist(), "f1": f1.tolist(), "precision": precision.tolist()}
     return metrics, per_class
 

@@ -62,40 +62,160 @@ def subsample_per_class(y: np.ndarray, counts: Sequence[int], rng: np.random.Gen
     return np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
 
 
+# -- duplicates ----------------------------------------------------------------------------------
+def normalise_text(text: str) -> str:
+    """A text as duplicate detection compares it: runs of whitespace collapsed to one space, ends
+    stripped, case folded (``str.casefold``). Case is folded because the text featurisers lower-case
+    (TF-IDF does by default), so two messages differing only in case are one input to the model."""
+    return " ".join(text.split()).casefold()
+
+
+def row_keys(X: np.ndarray) -> np.ndarray:
+    """One comparable key per row: texts normalised (:func:`normalise_text`), any other array's rows
+    as their raw bytes (images: identical pixels; tables: identical values in every column, NaN equal
+    to NaN and -0.0 to 0.0)."""
+    if X.dtype.kind in "UO":
+        return np.array([normalise_text(str(t)) for t in X], dtype=str)
+    X = np.asarray(X)
+    if X.dtype.kind == "f":
+        X = np.where(X == 0, np.zeros((), X.dtype), X)  # -0.0 and 0.0 are one value
+    X = np.ascontiguousarray(X.reshape(len(X), -1))
+    return X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))).ravel()
+
+
+def duplicate_groups(X: np.ndarray) -> np.ndarray:
+    """Group of each row: rows with equal keys (:func:`row_keys`) share one group, numbered by the
+    index of the group's first row (so a table without duplicates gets ``arange(n)``)."""
+    n = len(X)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    _, first, inverse = np.unique(row_keys(X), return_index=True, return_inverse=True)
+    return first[inverse.ravel()].astype(np.int64)
+
+
+def duplicate_summary(groups: np.ndarray, y: np.ndarray) -> dict[str, int]:
+    """How many duplicates :func:`duplicate_groups` found: ``duplicate_rows`` (rows beyond the first
+    of their group), ``groups`` (groups of two or more rows), ``rows_grouped`` (rows in them) and
+    ``conflicting_groups`` (groups whose rows carry different labels)."""
+    _, inverse, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    multi = sizes[inverse.ravel()] > 1
+    conflicting = 0
+    if multi.any():
+        labels = {}
+        for g, label in zip(groups[multi].tolist(), y[multi].tolist(), strict=True):
+            labels.setdefault(g, set()).add(label)
+        conflicting = sum(len(v) > 1 for v in labels.values())
+    return {"duplicate_rows": int(len(groups) - len(sizes)), "groups": int((sizes > 1).sum()),
+            "rows_grouped": int(multi.sum()), "conflicting_groups": int(conflicting)}
+
+
+def rows_in(X: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Mask of the rows of ``X`` equal (by :func:`row_keys`) to some row of ``other``."""
+    if len(X) == 0 or len(other) == 0:
+        return np.zeros(len(X), dtype=bool)
+    keys = np.concatenate([row_keys(X), row_keys(other)])
+    _, inverse = np.unique(keys, return_inverse=True)
+    inverse = inverse.ravel()
+    return np.isin(inverse[:len(X)], inverse[len(X):])
+
+
+def _strata(y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The class each row is stratified under: its own, except that all rows of a group whose rows
+    carry different labels go under the group's rarest label (so the minority's share of each part is
+    kept; such groups are rare label noise in the source)."""
+    strata = y.copy()
+    _, inverse, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    multi = np.flatnonzero(sizes[inverse.ravel()] > 1)
+    if multi.size:
+        labels, counts = np.unique(y, return_counts=True)
+        count_of = dict(zip(labels.tolist(), counts.tolist(), strict=True))
+        members: dict[int, list[int]] = {}
+        for i in multi.tolist():
+            members.setdefault(int(groups[i]), []).append(i)
+        for rows in members.values():
+            present = {int(y[i]) for i in rows}
+            if len(present) > 1:
+                strata[rows] = min(present, key=lambda c: (count_of[c], -c))
+    return strata
+
+
+def _draw_groups(rows: np.ndarray, groups: np.ndarray, target: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows of randomly ordered whole groups (of ``rows``) adding up to ``target`` rows where the group
+    sizes allow (a group that would overshoot is passed over); at least one group. Without duplicates
+    this is ``rng.permutation(rows)[:target]``, the same draw as before groups existed."""
+    g = groups[rows]
+    _, first, inverse, sizes = np.unique(g, return_index=True, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    order = np.argsort(first, kind="stable")  # groups in the order of their first row
+    ordered_groups = np.arange(len(sizes))[order]
+    perm = rng.permutation(ordered_groups)
+    if (sizes == 1).all():
+        chosen = perm[:target]
+    else:
+        picked, total = [], 0
+        for k in perm.tolist():
+            if total + sizes[k] <= target:
+                picked.append(k)
+                total += int(sizes[k])
+                if total == target:
+                    break
+        chosen = np.array(picked or [perm[0]], dtype=np.int64)
+    return rows[np.isin(inverse, chosen)]
+
+
+def _distinct(rows: np.ndarray, groups: np.ndarray) -> int:
+    return int(np.unique(groups[rows]).size)
+
+
 # -- hold-outs -----------------------------------------------------------------------------------
 def stratified_holdout(
-    y: np.ndarray, fraction: float, rng: np.random.Generator, *, what: str = "validation"
+    y: np.ndarray, fraction: float, rng: np.random.Generator, *, what: str = "validation",
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into (kept, held_out): each class contributes round(fraction * n_c) samples,
-    at least one, and keeps at least one. Proportions of the held-out part follow the source."""
+    at least one, and keeps at least one. Proportions of the held-out part follow the source.
+
+    ``groups`` (from :func:`duplicate_groups`) keeps every group of duplicates in one part: whole
+    groups are drawn until the class's count is reached. Without it every row is its own group."""
     if not 0 < fraction < 1:
         raise BenchmarkError(f"{what} fraction {fraction!r} is invalid", "use a number between 0 and 1")
+    groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+    strata = _strata(y, groups)
     kept, held = [], []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        if idx.size < 2:
+    for c in np.unique(strata):
+        rows = np.flatnonzero(strata == c)
+        distinct = _distinct(rows, groups)
+        if distinct < 2:
+            counted = f"{rows.size} sample(s)" if distinct == rows.size else (
+                f"{distinct} distinct sample(s) ({rows.size} rows, duplicates grouped)")
             raise BenchmarkError(
-                f"class {int(c)} has {idx.size} sample(s): too few to hold out one {what} sample and keep one for training",
+                f"class {int(c)} has {counted}: too few to hold out one {what} sample and keep one for training",
                 "use a smaller imbalance ratio, a larger dataset, or drop that class",
             )
-        n_held = min(max(1, int(round(fraction * idx.size))), idx.size - 1)
-        held.append(idx[:n_held])
-        kept.append(idx[n_held:])
+        n_held = min(max(1, int(round(fraction * rows.size))), rows.size - 1)
+        chosen = _draw_groups(rows, groups, n_held, rng)
+        held.append(chosen)
+        kept.append(np.setdiff1d(rows, chosen))
     return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
 
 
-def balanced_holdout(y: np.ndarray, per_class: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Hold out exactly ``per_class`` samples of every class (a balanced test set)."""
+def balanced_holdout(y: np.ndarray, per_class: int, rng: np.random.Generator,
+                     groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out ``per_class`` samples of every class (a balanced test set); ``groups`` keeps every
+    group of duplicates in one part (a class then holds out fewer where its group sizes do not add up)."""
+    groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+    strata = _strata(y, groups)
     kept, held = [], []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        if idx.size <= per_class:
+    for c in np.unique(strata):
+        rows = np.flatnonzero(strata == c)
+        if rows.size <= per_class or _distinct(rows, groups) < 2:
             raise BenchmarkError(
-                f"class {int(c)} has {idx.size} samples; a balanced hold-out of {per_class} leaves none",
+                f"class {int(c)} has {rows.size} samples; a balanced hold-out of {per_class} leaves none",
                 "lower the hold-out size",
             )
-        held.append(idx[:per_class])
-        kept.append(idx[per_class:])
+        chosen = _draw_groups(rows, groups, per_class, rng)
+        held.append(chosen)
+        kept.append(np.setdiff1d(rows, chosen))
     return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
 
 

@@ -13,6 +13,7 @@ import fnmatch
 import importlib
 import pkgutil
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
@@ -20,6 +21,10 @@ from typing import Any, Generic, TypeVar
 from benchmark.errors import BenchmarkError, UnknownNameError
 
 T = TypeVar("T")
+
+
+class PluginWarning(UserWarning):
+    """A third-party plugin (an entry point) could not be loaded; the message names it and its error."""
 
 
 def bibtex_key(bibtex: str | None) -> str | None:
@@ -73,6 +78,7 @@ class Registry(Generic[T]):
         self._entries: dict[str, T] = {}
         self._discovered = False
         self._discovering = False
+        self.plugin_errors: dict[str, str] = {}  # entry point name -> why it was left out
 
     # -- filling -----------------------------------------------------------------------------
     def register(self, name: str | None = None, **metadata: Any) -> Callable[[Any], Any]:
@@ -115,21 +121,25 @@ class Registry(Generic[T]):
             self._discovering = False
 
     def _load_plugin(self, ep: Any) -> None:
+        """Load one entry point. A plugin that fails (to import, or to register: a duplicate name) must
+        not hide the built-ins or the other plugins, but must be visible: it is reported as a
+        :class:`PluginWarning` naming the entry point and its error, and kept in ``plugin_errors``."""
         try:
             loaded = ep.load()
-        except Exception as exc:  # a broken plugin must not hide the built-ins, but must be visible
-            raise BenchmarkError(
-                f"plugin '{ep.name}' ({ep.value}) of group {self._group} failed to import: {exc!r}",
-                "fix or uninstall that package",
-            ) from exc
-        # A plugin is a module that registered its entries on import, an entry, or a list of entries.
-        if isinstance(loaded, type(importlib)):
-            return
-        items = loaded if isinstance(loaded, list | tuple) else [loaded]
-        for item in items:
-            item_name = getattr(item, "name", None) or ep.name
-            if self._entries.get(item_name) is not item:
-                self.add(item_name, item)
+            # A plugin is a module that registered its entries on import, an entry, or a list of entries.
+            if isinstance(loaded, type(importlib)):
+                return
+            items = loaded if isinstance(loaded, list | tuple) else [loaded]
+            for item in items:
+                item_name = getattr(item, "name", None) or ep.name
+                if self._entries.get(item_name) is not item:
+                    self.add(item_name, item)
+        except Exception as exc:  # noqa: BLE001 - any error of third-party code is reported, not raised
+            message = (f"plugin entry point '{ep.name}' ({ep.value}) of group {self._group} failed to load: "
+                       f"{type(exc).__name__}: {exc}; its {self.kind}s are left out, the others still work "
+                       "-- fix or uninstall that package")
+            self.plugin_errors[ep.name] = message
+            warnings.warn(message, PluginWarning, stacklevel=2)
 
     # -- lookup ------------------------------------------------------------------------------
     def get(self, name: str) -> T:
@@ -154,10 +164,11 @@ class Registry(Generic[T]):
         return name in self._entries
 
     def names(self, pattern: str | None = None) -> list[str]:
-        """Sorted names, filtered by a shell-style ``pattern`` (``"smote*"``) when given."""
+        """Sorted names, filtered by a shell-style ``pattern`` (``"smote*"``) when given, in any case
+        (``"SMOTE*"`` finds the same: names are lower-case, users type the papers' spelling)."""
         self._discover()
         names = sorted(self._entries)
-        return [n for n in names if pattern is None or fnmatch.fnmatchcase(n, pattern)]
+        return [n for n in names if pattern is None or fnmatch.fnmatchcase(n.lower(), pattern.lower())]
 
     def items(self, pattern: str | None = None) -> Iterator[tuple[str, T]]:
         for name in self.names(pattern):

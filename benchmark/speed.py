@@ -232,7 +232,7 @@ def engine_loop(split: Split, model_name: str, options: SpeedOptions, dev: torch
         else "fp32"
     graphs = ", CUDA graphs" if options.cuda_graphs and dev.type == "cuda" else ""
     return LoopResult(f"{kind} (batch {options.batch_size}, {precision}{graphs})", options.batch_size,
-                      options.trials, seconds, options.trials * options.epochs * int(models[0].timings["train_samples"]),
+                      options.trials, seconds, options.trials * int(models[0].timings["train_samples"]),
                       baccs)
 
 

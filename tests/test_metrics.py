@@ -114,3 +114,36 @@ def test_difference_interval_is_welchs_t_interval():
     assert (diff - half, diff + half) == (pytest.approx(ci.low), pytest.approx(ci.high))
     assert math.isnan(difference_interval([0.5], b)[1])
     assert difference_interval([0.5, 0.5], [0.5, 0.5]) == (0.0, 0.0)
+
+
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")  # scikit-learn's, on purpose here
+def test_absent_classes_are_left_out_of_every_mean_as_sklearn_with_present_labels():
+    """One rule for classes with no test sample: left out, like scikit-learn given labels= the present
+    classes. Class 3 (a minority class) is absent from y_true but predicted once; class 4 is present."""
+    y = np.array([0, 0, 0, 1, 1, 2, 2, 4, 4, 4])
+    pred = np.array([0, 0, 1, 1, 3, 2, 0, 4, 4, 2])
+    proba = np.full((10, 5), 0.05) + 0.75 * np.eye(5)[pred]
+    metrics, per_class = compute_metrics(y, proba, minority_classes=[3, 4], train_counts=[500, 50, 50, 5, 5])
+    present = [0, 1, 2, 4]
+    assert metrics["minority_recall"] == pytest.approx(recall_score(y, pred, labels=[4], average="macro"))
+    assert metrics["minority_recall"] == pytest.approx(2 / 3)  # by hand: class 4 only (the old rule gave 1/3)
+    assert metrics["minority_f1"] == pytest.approx(f1_score(y, pred, labels=[4], average="macro"))
+    assert metrics["minority_f1"] == pytest.approx(0.8)  # precision 2/2, recall 2/3
+    assert metrics["minority_pr_auc"] == pytest.approx(average_precision_score(y == 4, proba[:, 4]))
+    assert metrics["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
+    assert metrics["balanced_accuracy"] == pytest.approx(recall_score(y, pred, labels=present, average="macro"))
+    assert metrics["macro_f1"] == pytest.approx(f1_score(y, pred, labels=present, average="macro"))
+    recalls = recall_score(y, pred, labels=present, average=None)
+    assert metrics["gmean"] == pytest.approx(float(np.prod(recalls) ** (1 / len(recalls))))
+    assert metrics["few_shot_accuracy"] == pytest.approx(2 / 3)  # classes 3 and 4: only 4 is present
+    assert per_class["recall"][3] == 0.0  # per-class lists keep scikit-learn's 0 where undefined
+    # every minority class absent: the minority metrics are undefined, not 0
+    only_head = compute_metrics(np.array([0, 0, 1]), np.eye(5)[[0, 1, 1]], minority_classes=[3, 4])[0]
+    assert all(math.isnan(only_head[m]) for m in ("minority_recall", "minority_f1", "minority_pr_auc"))
+
+
+def test_definitions_state_the_absent_class_rule():
+    from benchmark.metrics import DEFINITIONS
+
+    for metric in ("minority_recall", "minority_f1", "minority_pr_auc", "balanced_accuracy", "macro_f1", "gmean"):
+        assert "left out" in DEFINITIONS[metric], metric

@@ -1,4 +1,9 @@
-"""Dataset entries, the split they produce, the data root and the split cache."""
+"""Dataset entries, the split they produce, the data root and the split cache.
+
+The split cache is keyed by the entry (name, parameters), the split seed, the split format and the
+content of the source files the entry reads (size and SHA-256 of each, hashed once per file version
+per process): a changed or repaired file is never served a split built from the old one.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,13 @@ from typing import Any
 import numpy as np
 
 from benchmark.errors import BenchmarkError, DataUnavailableError
+from benchmark.protocol import duplicate_summary
 from benchmark.protocol import minority_classes as default_minority_classes
 from benchmark.registry import Registry
 
 MODALITIES = ("image", "text", "tabular")
-SPLIT_FORMAT_VERSION = 1  # bump when the way splits are built changes: old caches are then ignored
+# Bump when the way splits are built changes: old caches are then ignored. 2: duplicate rows grouped.
+SPLIT_FORMAT_VERSION = 2
 
 
 # -- data root -------------------------------------------------------------------------------------
@@ -48,6 +55,49 @@ def resolve_cache_dir(data_root: Path) -> Path:
             path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "imbalance-benchmark" / "splits"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# -- source files ----------------------------------------------------------------------------------
+_DIGESTS: dict[tuple[str, int, int, int], str] = {}  # (path, size, mtime_ns, inode) -> SHA-256, per process
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """Size and SHA-256 of a file; hashed once per version of the file (path, size, modification time,
+    inode) in this process, so a file changed or replaced while a process runs is hashed again."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        _DIGESTS[key] = h.hexdigest()
+    return st.st_size, _DIGESTS[key]
+
+
+def source_candidates(files: tuple[str, ...] | list[str]) -> list[str]:
+    """The paths (under the data root) an entry's ``files`` name; ``"a/b (or b.gz)"`` names both."""
+    paths = []
+    for entry in files:
+        main, _, alternative = entry.partition(" (or ")
+        paths.append(main.strip())
+        alternative = alternative.rstrip(")").strip()
+        if alternative and not alternative.startswith("the "):  # "(or the archive x.tar.gz)": not read
+            paths.append(alternative if "/" in alternative else str(Path(main.strip()).parent / alternative))
+    return paths
+
+
+def source_fingerprint(data_root: Path, files: tuple[str, ...] | list[str]) -> list[list[Any]]:
+    """[path, size, SHA-256] of each source file present under ``data_root`` (a folder where a file
+    should be is marked, so the key changes when it is repaired)."""
+    found: list[list[Any]] = []
+    for rel in source_candidates(files):
+        path = data_root / rel
+        if path.is_file():
+            found.append([rel, *file_digest(path)])
+        elif path.exists():
+            found.append([rel, "not a file", ""])
+    return found
 
 
 # -- the split -------------------------------------------------------------------------------------
@@ -215,17 +265,26 @@ class Dataset:
         if self.modality not in MODALITIES:
             raise BenchmarkError(f"dataset '{self.name}' has modality {self.modality!r}", f"use one of {MODALITIES}")
 
-    def cache_key(self, split_seed: int) -> str:
-        blob = json.dumps(
-            {"name": self.name, "params": self.params, "seed": split_seed, "v": SPLIT_FORMAT_VERSION}, sort_keys=True
-        )
+    def cache_key(self, split_seed: int, data_root: Path | None = None) -> str:
+        """The split cache's key: the entry, the split seed, the split format and, given the data root,
+        the content of the source files found there."""
+        sources = source_fingerprint(Path(data_root), self.files) if data_root is not None else []
+        blob = json.dumps({"name": self.name, "params": self.params, "seed": split_seed, "v": SPLIT_FORMAT_VERSION,
+                           "sources": sources}, sort_keys=True, default=str)
         return f"{self.name}-s{split_seed}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
     def load(self, data_root: str | os.PathLike | None = None, split_seed: int = 0, *, cache: bool = True) -> Split:
-        """Build (or read from the cache) the split of this dataset for ``split_seed``."""
+        """Build (or read from the cache) the split of this dataset for ``split_seed``.
+
+        Any failure while reading or building (a corrupt file, invalid UTF-8, a folder where a file
+        should be, a truncated archive) is a :class:`BenchmarkError` naming the dataset and its files,
+        so that a run fails only this dataset's pairs."""
         root = resolve_data_root(data_root)
         cache_dir = resolve_cache_dir(root)
-        path = cache_dir / f"{self.cache_key(split_seed)}.npz"
+        try:
+            path = cache_dir / f"{self.cache_key(split_seed, root)}.npz"
+        except OSError as exc:  # a source file that cannot be read for its hash
+            raise self._data_error(root, exc) from exc
         if cache and path.exists():
             try:
                 return Split.load(path)
@@ -240,10 +299,21 @@ class Dataset:
             if f"'{self.name}'" in exc.message:
                 raise
             raise BenchmarkError(f"dataset '{self.name}': {exc.message}", exc.fix) from exc
+        except Exception as exc:  # a reader's own exception (UnicodeDecodeError, IsADirectoryError, EOFError, ...)
+            raise self._data_error(root, exc) from exc
         split.info.setdefault("split_seed", split_seed)
         if cache:  # only a split that was built completely reaches the cache, and atomically
-            split.save(path)
+            # keyed again: a download may have just put the source files in place
+            split.save(cache_dir / f"{self.cache_key(split_seed, root)}.npz")
         return split
+
+    def _data_error(self, root: Path, exc: BaseException) -> BenchmarkError:
+        files = ", ".join(self.files) if self.files else "its source"
+        return BenchmarkError(
+            f"dataset '{self.name}': reading its data failed ({type(exc).__name__}: "
+            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else 'no message'}); it reads {files} under {root}",
+            "replace the damaged file(s) with the originals (the next run retries this dataset's pairs)",
+        )
 
     def card(self) -> dict[str, Any]:
         """What the dataset is, where it comes from and how to cite it; ``stats`` holds its size,
@@ -266,6 +336,18 @@ class Dataset:
                 list(self.label_preserving_transforms) if self.label_preserving_transforms is not None else None
             ),
         }
+
+
+def duplicates_record(groups: np.ndarray, y: np.ndarray, *, compared: str = "rows equal in every value",
+                      removed_from_training: int | None = None) -> dict[str, Any]:
+    """The ``duplicates`` entry of a split's info (shown on the dataset card and in ``Split.summary()``):
+    how many duplicates were found among the rows split (see :func:`benchmark.protocol.duplicate_summary`),
+    what was compared, and how many training rows equal to a test row were removed (official test sets)."""
+    record: dict[str, Any] = {**duplicate_summary(groups, y), "compared": compared,
+                              "policy": "grouped: each group of duplicates lies in one part of the split"}
+    if removed_from_training is not None:
+        record["removed_from_training"] = int(removed_from_training)
+    return record
 
 
 def count_stats(counts: list[int], **more: Any) -> dict[str, Any]:

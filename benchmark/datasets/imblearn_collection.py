@@ -92,6 +92,11 @@ def load_imblearn(request: LoadRequest) -> Split:
         raise BenchmarkError(f"{path} holds data of shape {X.shape} with targets {np.unique(target)[:5]}; "
                              "expected a 2-d table and targets -1/1",
                              f"delete it so that it is downloaded again, or fetch {ZENODO_URL}")
+    bad = np.flatnonzero(~np.isfinite(X).all(axis=0))
+    if bad.size:
+        raise BenchmarkError(f"{path} holds non-finite values (inf or NaN) in column {int(bad[0])}"
+                             f"{f' and {bad.size - 1} more' if bad.size > 1 else ''}",
+                             f"delete it so that it is downloaded again, or fetch {ZENODO_URL}")
     y = (target == 1).astype(np.int64)
     return tabular_split(request.name, request, X, y, ["majority", "minority"], ["numeric"] * X.shape[1],
                          {"imblearn_name": name, "imblearn_id": COLLECTION[name][0]})

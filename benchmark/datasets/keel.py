@@ -2,8 +2,10 @@
 
 Numeric attributes (``real``, ``integer``) become floats; nominal attributes (``{a, b, c}``) become
 integer codes in their declared order, and are marked "nominal" in the feature kinds. Missing values
-(``<null>`` or ``?``) become NaN; the tabular featuriser imputes them from training rows. The class is the
-last attribute; the KEEL imbalanced collection calls its minority class ``positive`` (encoded as 1).
+(``<null>`` or ``?``) become NaN; the tabular featuriser imputes them from training rows. Any other
+non-finite value (``inf``, ``nan``, beyond float32) is an error naming the file, line and column.
+The class is the last attribute; the KEEL imbalanced collection calls its minority class ``positive``
+(encoded as 1).
 
 The KEEL repository serves each imbalanced dataset as ``<name>.zip`` holding ``<name>.dat``, in one
 of several folders (by imbalance ratio and by the date it was added); :func:`keel_urls` lists the
@@ -21,6 +23,7 @@ import numpy as np
 from benchmark.errors import BenchmarkError
 
 MISSING = ("<null>", "?", "")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 KEEL_SITE = "https://sci2s.ugr.es/keel/"
 # Folders of the KEEL site that hold imbalanced datasets: IR below 9, then the IR > 9 partitions.
 KEEL_FOLDERS = (
@@ -117,9 +120,12 @@ def read_keel(path: str | Path) -> KeelTable:
                     raise bad(number, f"value {v!r} of {names[j]} is not among {categories[j]}") from None
             else:
                 try:
-                    X[i, j] = float(v)
+                    value = float(v)
                 except ValueError:
                     raise bad(number, f"value {v!r} of {names[j]} is not a number") from None
+                if not abs(value) <= FLOAT32_MAX:  # 'inf', 'nan', or too large for float32
+                    raise bad(number, f"value {v!r} of column {names[j]} is not a finite number")
+                X[i, j] = value
         label = values[class_idx]
         if label not in ("positive", "negative"):
             raise bad(number, f"class {label!r} is neither 'positive' nor 'negative'")

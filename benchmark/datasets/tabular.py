@@ -8,7 +8,11 @@ ratio, so listing the registry needs no data. The minority class is encoded 1: i
 from ``<data root>/keel/`` is downloaded from the KEEL repository where downloads can work.
 
 Protocol of every tabular dataset (here, ``imblearn_collection`` and ``synthetic``): a stratified
-test hold-out with the natural imbalance, then a stratified validation share of the rest.
+test hold-out with the natural imbalance, then a stratified validation share of the rest. Rows equal
+in every feature are grouped and each group lies in one part (:func:`benchmark.protocol.duplicate_groups`),
+so no test row is also a training row. Duplicates with different labels (label noise in the source)
+are kept, all of them, and stratified under the group's rarest label; the split's ``duplicates``
+record counts them (``conflicting_groups``).
 """
 
 from __future__ import annotations
@@ -18,10 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.datasets.base import DataPart, LoadRequest, Split, count_stats, register_dataset
+from benchmark.datasets.base import (
+    DataPart,
+    LoadRequest,
+    Split,
+    count_stats,
+    duplicates_record,
+    register_dataset,
+)
 from benchmark.datasets.download import fetch_zip_member, require_download
 from benchmark.datasets.keel import keel_name, keel_urls, read_keel
-from benchmark.protocol import stratified_holdout
+from benchmark.protocol import duplicate_groups, stratified_holdout
 
 KEEL_URL = "https://sci2s.ugr.es/keel/imbalanced.php"
 KEEL_BIB = """@article{alcala2011keel,
@@ -34,11 +45,16 @@ KEEL_CATALOG = json.loads((Path(__file__).with_name("keel_catalog.json")).read_t
 
 def tabular_split(name: str, request: LoadRequest, X: np.ndarray, y: np.ndarray, class_names: list[str],
                   feature_kinds: list[str], info: dict) -> Split:
-    """Stratified test hold-out (natural imbalance), then a stratified validation share of the rest."""
+    """Stratified test hold-out (natural imbalance), then a stratified validation share of the rest;
+    duplicate rows grouped so that a group lies in one part."""
     params = request.params
-    rest, test = stratified_holdout(y, params.get("test_fraction", 0.3), request.rng("test"), what="test")
-    train, val = stratified_holdout(y[rest], params.get("val_fraction", 0.25), request.rng("validation"))
+    groups = duplicate_groups(X)
+    rest, test = stratified_holdout(y, params.get("test_fraction", 0.3), request.rng("test"), what="test",
+                                    groups=groups)
+    train, val = stratified_holdout(y[rest], params.get("val_fraction", 0.25), request.rng("validation"),
+                                    groups=groups[rest])
     train, val = rest[train], rest[val]
+    info = {**info, "duplicates": duplicates_record(groups, y)}
     return Split(name, "tabular", class_names, DataPart(X[train], y[train]), DataPart(X[val], y[val]),
                  DataPart(X[test], y[test]), feature_kinds=feature_kinds, info=info)
 

@@ -1,7 +1,10 @@
 """Text datasets. Splits keep the raw texts, so text augmentation and any featuriser can use them.
 
 Protocol: a stratified test hold-out keeps the natural imbalance; validation is a stratified share
-of the rest. The SMS Spam Collection is read from ``<data root>/sms_spam/SMSSpamCollection``; when
+of the rest. Messages equal after whitespace normalisation and case folding
+(:func:`benchmark.protocol.normalise_text`: the featurisers lower-case) are grouped, and each group lies
+in one part, so no test message is also a training message; the split's ``duplicates`` record counts
+them. The SMS Spam Collection is read from ``<data root>/sms_spam/SMSSpamCollection``; when
 it is absent, the UCI archive is downloaded (where downloads can work) and the file is extracted,
 checked and only then put in place.
 """
@@ -10,10 +13,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.datasets.base import DataPart, LoadRequest, Split, count_stats, register_dataset
+from benchmark.datasets.base import (
+    DataPart,
+    LoadRequest,
+    Split,
+    count_stats,
+    duplicates_record,
+    register_dataset,
+)
 from benchmark.datasets.download import fetch_zip_member, require_download
 from benchmark.errors import BenchmarkError
-from benchmark.protocol import stratified_holdout
+from benchmark.protocol import duplicate_groups, stratified_holdout
 
 SMS_FILE = "sms_spam/SMSSpamCollection"
 SMS_URL = "https://archive.ics.uci.edu/static/public/228/sms+spam+collection.zip"
@@ -26,9 +36,13 @@ SMS_BIB = """@inproceedings{almeida2011sms,
 def read_sms_collection(path) -> tuple[np.ndarray, np.ndarray]:
     """Read the UCI format: one message per line, ``ham`` or ``spam``, a tab, the text."""
     texts, labels = [], []
-    with open(path, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            line = line.rstrip("\n\r")
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8").rstrip("\n\r")
+            except UnicodeDecodeError as exc:
+                raise BenchmarkError(f"{path}, line {number}: not valid UTF-8 ({exc.reason} at byte {exc.start})",
+                                     "replace the file with the original UCI SMSSpamCollection") from None
             if not line:
                 continue
             label, sep, text = line.partition("\t")
@@ -46,11 +60,16 @@ def text_split(name: str, request: LoadRequest, texts: np.ndarray, labels: np.nd
     if params.get("max_samples") and params["max_samples"] < len(labels):
         _, keep = stratified_holdout(labels, params["max_samples"] / len(labels), request.rng("subset"), what="subset")
         texts, labels = texts[keep], labels[keep]
-    rest, test = stratified_holdout(labels, params.get("test_fraction", 0.2), request.rng("test"), what="test")
-    train, val = stratified_holdout(labels[rest], params.get("val_fraction", 0.2), request.rng("validation"))
+    groups = duplicate_groups(texts)
+    rest, test = stratified_holdout(labels, params.get("test_fraction", 0.2), request.rng("test"), what="test",
+                                    groups=groups)
+    train, val = stratified_holdout(labels[rest], params.get("val_fraction", 0.2), request.rng("validation"),
+                                    groups=groups[rest])
     train, val = rest[train], rest[val]
+    info = {**params, "duplicates": duplicates_record(groups, labels, compared="texts after whitespace "
+                                                      "normalisation and case folding")}
     return Split(name, "text", class_names, DataPart(texts[train], labels[train]), DataPart(texts[val], labels[val]),
-                 DataPart(texts[test], labels[test]), info={k: v for k, v in params.items()})
+                 DataPart(texts[test], labels[test]), info=info)
 
 
 def load_sms(request: LoadRequest) -> Split:

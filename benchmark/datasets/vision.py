@@ -5,7 +5,9 @@ training set is subsampled to n_i = floor(n_max * rho^(-i/(C-1))) images of clas
 natural order, with the split seed choosing which images; the official balanced test set is the test
 split. The validation split is drawn from the long-tailed pool with the same per-class proportions
 (``val_fraction`` of each class, at least one), so tuning never sees a test image and faces the same
-imbalance as training.
+imbalance as training. Pool images identical (pixel for pixel) to a test image are removed from the
+pool first, and identical pool images are grouped so that a group lies in one part (the split's
+``duplicates`` record counts both; the official Fashion-MNIST files hold none).
 
 Names: ``<family>`` is the exponential profile at rho=100; ``<family>-r10``, ``-r50`` and ``-r100`` pick
 rho; ``<family>-step`` (rho=100), ``-step-r10`` and ``-step-r100`` use the step profile (half the classes
@@ -25,7 +27,7 @@ from functools import partial
 
 import numpy as np
 
-from benchmark.datasets.base import DataPart, LoadRequest, Split, register_dataset
+from benchmark.datasets.base import DataPart, LoadRequest, Split, duplicates_record, register_dataset
 from benchmark.datasets.torchvision_files import (
     CIFAR10_LAYOUT,
     CIFAR100_LAYOUT,
@@ -39,7 +41,9 @@ from benchmark.protocol import (
     PROFILES,
     balanced_holdout,
     check_rho,
+    duplicate_groups,
     minority_classes,
+    rows_in,
     stratified_holdout,
     subsample_per_class,
 )
@@ -110,30 +114,45 @@ def long_tail_split(name: str, request: LoadRequest, X: np.ndarray, y: np.ndarra
     class when the entry's ``balance_test`` is set)."""
     params = request.params
     num_classes = len(class_names)
+    if params.get("balance_test"):
+        test_counts = np.bincount(y_test, minlength=num_classes)
+        test_keep = subsample_per_class(y_test, [int(test_counts.min())] * num_classes, request.rng("test"))
+        X_test, y_test = X_test[test_keep], y_test[test_keep]
+    # The test set is given: pool images identical to a test image leave the pool (counted), so no
+    # test image is also a training or validation image.
+    shared = rows_in(X, X_test)
+    removed = np.bincount(y[shared], minlength=num_classes)
+    X, y = X[~shared], y[~shared]
     pool_counts = np.bincount(y, minlength=num_classes)
     n_max = int(params.get("n_max") or n_max or pool_counts.min())
     profile, rho = params.get("profile", "exp"), params.get("rho", 100)
     val_fraction = params.get("val_fraction", VAL_FRACTION)
-    counts = long_tail_counts(n_max, num_classes, rho, profile)
+    # an entry with explicit per-class pool sizes ("counts", e.g. DeepSMOTE's) uses them instead of a profile
+    counts = ([int(n) for n in params["counts"]] if params.get("counts")
+              else long_tail_counts(n_max, num_classes, rho, profile))
     for c, n in enumerate(counts):
         if n < 2:
             raise BenchmarkError(
                 f"the {profile} profile with rho={rho} and n_max={n_max} leaves class {c} ({class_names[c]}) "
                 f"{n} training image(s): too few for one training and one validation image",
                 "lower rho or raise n_max so that every class keeps at least 2 images")
-        if n > pool_counts[c]:
+        if n > pool_counts[c] + removed[c]:
             raise BenchmarkError(
                 f"class {c} ({class_names[c]}) has {pool_counts[c]} training images but the profile asks for {n}",
                 "lower n_max, or check that the data files are complete")
+        if n > pool_counts[c] and pool_counts[c] < 2:
+            raise BenchmarkError(
+                f"class {c} ({class_names[c]}) keeps {pool_counts[c]} training image(s) after removing the "
+                f"{removed[c]} identical to test images", "check that the training and test files are not the same")
+        counts[c] = min(n, int(pool_counts[c]))  # short only by the images removed as test duplicates
     keep = subsample_per_class(y, counts, request.rng("long-tail"))
     X_lt, y_lt = X[keep], y[keep]
-    train_idx, val_idx = stratified_holdout(y_lt, val_fraction, request.rng("validation"))
-    if params.get("balance_test"):
-        test_counts = np.bincount(y_test, minlength=num_classes)
-        test_keep = subsample_per_class(y_test, [int(test_counts.min())] * num_classes, request.rng("test"))
-        X_test, y_test = X_test[test_keep], y_test[test_keep]
+    groups = duplicate_groups(X_lt)
+    train_idx, val_idx = stratified_holdout(y_lt, val_fraction, request.rng("validation"), groups=groups)
     info = {"profile": profile, "rho": rho, "n_max": n_max, "long_tail_counts": counts,
-            "long_tail_size": int(sum(counts)), "val_fraction": val_fraction}
+            "long_tail_size": int(sum(counts)), "val_fraction": val_fraction,
+            "duplicates": duplicates_record(groups, y_lt, compared="images with identical pixels",
+                                            removed_from_training=int(removed.sum()))}
     # The tail third by training count unless the entry sets another share ("minority_fraction").
     tail = (minority_classes(np.bincount(y_lt[train_idx], minlength=num_classes).tolist(),
                              params["minority_fraction"]) if "minority_fraction" in params else [])
@@ -165,7 +184,8 @@ def digits_lt(request: LoadRequest) -> Split:
     digits = load_digits()
     images = np.rint(digits.images * (255.0 / 16.0)).astype(np.uint8)[:, None, :, :]
     labels = digits.target.astype(np.int64)
-    pool, test = balanced_holdout(labels, request.params["test_per_class"], request.rng("test"))
+    pool, test = balanced_holdout(labels, request.params["test_per_class"], request.rng("test"),
+                                  groups=duplicate_groups(images))
     return long_tail_split(request.name, request, images[pool], labels[pool], images[test], labels[test],
                            [str(d) for d in range(10)])
 
@@ -259,3 +279,44 @@ for _family in FAMILIES:
 # checks of the vision methods in CI; the long-tail literature's figures use fashion-mnist-lt.
 register_long_tail("fashion-mnist-lt-mini", "fashion-mnist-lt", "exp", 100, n_max=300,
                    note="a small variant for quick CPU checks (CI); benchmark figures use fashion-mnist-lt")
+
+# DeepSMOTE's class counts (Dablain et al. 2022, its MNIST and Fashion-MNIST experiments: imbalance ratio 100),
+# so that its Tables II and III (DeepSMOTE against SMOTE, BAGAN and GAMO) can be re-run; the pool holds these
+# counts and the validation share is held out of each class as in every long-tail variant.
+DEEPSMOTE_COUNTS = (4000, 2000, 1000, 750, 500, 350, 200, 100, 60, 40)
+
+
+def register_fixed_counts(name: str, family: str, counts: tuple[int, ...], note: str,
+                          val_fraction: float = VAL_FRACTION) -> None:
+    """Register a variant of one of the :data:`FAMILIES` whose long-tailed pool has the given class counts."""
+    spec = FAMILIES[family]
+    if len(counts) != len(spec["class_names"]) or min(counts) < 2:
+        raise BenchmarkError(f"'{name}' gives {len(counts)} class counts {counts}",
+                             f"give {len(spec['class_names'])} counts of at least 2")
+    register_dataset(
+        name,
+        modality="image",
+        num_classes=len(spec["class_names"]),
+        source=spec["source"],
+        description=(f"{spec['title']} with the class counts {', '.join(map(str, counts))} ({sum(counts):,} images, "
+                     f"imbalance ratio {counts[0] / counts[-1]:g}) drawn from the {spec['pool']}; "
+                     f"{round(val_fraction * 100)}% of each class held out for validation (at least 1); "
+                     f"{note}; {spec['note']}."),
+        license=spec["license"],
+        citation=spec["citation"],
+        params={"profile": "counts", "counts": list(counts), "rho": counts[0] / counts[-1], "n_max": counts[0],
+                "val_fraction": val_fraction, "balance_test": spec["balance_test"]},
+        files=spec["files"],
+        default_model={"deep": spec["model"]},
+        tags=("long-tail", "counts", f"rho={counts[0] / counts[-1]:g}"),
+        label_preserving_transforms=spec["transforms"],
+        class_names=spec["class_names"],
+        stats={"long_tail_counts": list(counts), "long_tail_size": sum(counts), "imbalance_ratio": counts[0] / counts[-1],
+               "test_counts": spec["test_counts"], "test_size": sum(spec["test_counts"])},
+        family=family,
+    )(partial(build_long_tail, read=spec["read"], class_names=spec["class_names"]))
+
+
+for _family in ("mnist-lt", "fashion-mnist-lt"):
+    register_fixed_counts(f"{_family}-deepsmote", _family, DEEPSMOTE_COUNTS,
+                          "the class counts of DeepSMOTE's experiments (Dablain et al. 2022)")

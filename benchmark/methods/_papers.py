@@ -339,3 +339,70 @@ RUSBOOST_BIB = """@article{seiffert2010rusboost,
   author={Seiffert, Chris and Khoshgoftaar, Taghi M. and Van Hulse, Jason and Napolitano, Amri},
   journal={IEEE Transactions on Systems, Man, and Cybernetics, Part A}, volume={40}, number={1}, pages={185--197},
   year={2010}}"""
+
+# -- generative over-sampling (benchmark/methods/generative/) --
+DEEPSMOTE_BIB = """@article{dablain2022deepsmote,
+  title={{DeepSMOTE}: Fusing Deep Learning and {SMOTE} for Imbalanced Data},
+  author={Dablain, Damien and Krawczyk, Bartosz and Chawla, Nitesh V.},
+  journal={IEEE Transactions on Neural Networks and Learning Systems}, volume={34}, number={9}, pages={6390--6404},
+  year={2023}, doi={10.1109/TNNLS.2021.3136503}}"""
+VAE_BIB = """@inproceedings{kingma2014autoencoding,
+  title={Auto-Encoding Variational {Bayes}},
+  author={Kingma, Diederik P. and Welling, Max},
+  booktitle={International Conference on Learning Representations (ICLR)}, year={2014}}"""
+CVAE_BIB = """@inproceedings{sohn2015learning,
+  title={Learning Structured Output Representation using Deep Conditional Generative Models},
+  author={Sohn, Kihyuk and Lee, Honglak and Yan, Xinchen},
+  booktitle={Advances in Neural Information Processing Systems (NeurIPS)}, volume={28}, year={2015}}"""
+FAJARDO_BIB = """@article{fajardo2021oversampling,
+  title={On oversampling imbalanced data with deep conditional generative models},
+  author={Fajardo, Val Andrei and Findlay, David and Jaiswal, Charu and Yin, Xinshang and Houmanfar, Roshanak
+    and Xie, Honglei and Liang, Jiaxi and She, Xichen and Emerson, D. B.},
+  journal={Expert Systems with Applications}, volume={169}, pages={114463}, year={2021},
+  doi={10.1016/j.eswa.2020.114463}}"""
+BAGAN_BIB = """@article{mariani2018bagan,
+  title={{BAGAN}: Data Augmentation with Balancing {GAN}},
+  author={Mariani, Giovanni and Scheidegger, Florian and Istrate, Roxana and Bekas, Costas and Malossi, Cristiano},
+  journal={arXiv preprint arXiv:1803.09655}, year={2018}}"""
+BAGAN_GP_BIB = """@article{huang2021enhanced,
+  title={Enhanced Balancing {GAN}: Minority-class Image Generation},
+  author={Huang, Gaofeng and Jafari, Amir Hossein},
+  journal={Neural Computing and Applications}, volume={35}, pages={5145--5154}, year={2023},
+  doi={10.1007/s00521-021-06163-8}}"""
+WGAN_GP_BIB = """@inproceedings{gulrajani2017improved,
+  title={Improved Training of {Wasserstein} {GANs}},
+  author={Gulrajani, Ishaan and Ahmed, Faruk and Arjovsky, Martin and Dumoulin, Vincent and Courville, Aaron C.},
+  booktitle={Advances in Neural Information Processing Systems (NeurIPS)}, volume={30}, year={2017}}"""
+
+# -- diffusion and tabular generators (benchmark/methods/generative/diffusion, feature_diffusion, tabular) --
+DDPM_BIB = """@inproceedings{ho2020denoising,
+  title={Denoising Diffusion Probabilistic Models},
+  author={Ho, Jonathan and Jain, Ajay and Abbeel, Pieter},
+  booktitle={Advances in Neural Information Processing Systems (NeurIPS)}, volume={33}, pages={6840--6851}, year={2020}}"""
+CFG_BIB = """@inproceedings{ho2022classifier,
+  title={Classifier-Free Diffusion Guidance},
+  author={Ho, Jonathan and Salimans, Tim},
+  booktitle={NeurIPS 2021 Workshop on Deep Generative Models and Downstream Applications}, year={2021},
+  note={arXiv:2207.12598, 2022}}"""
+DDIM_BIB = """@inproceedings{song2021denoising,
+  title={Denoising Diffusion Implicit Models},
+  author={Song, Jiaming and Meng, Chenlin and Ermon, Stefano},
+  booktitle={International Conference on Learning Representations (ICLR)}, year={2021}}"""
+CBDM_BIB = """@inproceedings{qin2023class,
+  title={Class-Balancing Diffusion Models},
+  author={Qin, Yiming and Zheng, Huangjie and Yao, Jiangchao and Zhou, Mingyuan and Zhang, Ya},
+  booktitle={IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)}, pages={18434--18443}, year={2023}}"""
+LDMLR_BIB = """@inproceedings{han2024latent,
+  title={Latent-based Diffusion Model for Long-tailed Recognition},
+  author={Han, Pengxiao and Ye, Changkun and Zhou, Jieming and Zhang, Jing and Hong, Jie and Li, Xuesong},
+  booktitle={IEEE/CVF Conference on Computer Vision and Pattern Recognition Workshops (CVPRW)}, pages={2639--2648},
+  year={2024}}"""
+CTGAN_BIB = """@inproceedings{xu2019modeling,
+  title={Modeling Tabular Data using Conditional {GAN}},
+  author={Xu, Lei and Skoularidou, Maria and Cuesta-Infante, Alfredo and Veeramachaneni, Kalyan},
+  booktitle={Advances in Neural Information Processing Systems (NeurIPS)}, volume={32}, year={2019}}"""
+TABDDPM_BIB = """@inproceedings{kotelnikov2023tabddpm,
+  title={{TabDDPM}: Modelling Tabular Data with Diffusion Models},
+  author={Kotelnikov, Akim and Baranchuk, Dmitry and Rubachev, Ivan and Babenko, Artem},
+  booktitle={International Conference on Machine Learning (ICML)}, series={PMLR}, volume={202}, pages={17564--17579},
+  year={2023}}"""

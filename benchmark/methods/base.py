@@ -5,7 +5,9 @@ hook (Recipe slot) when the engine calls it                   signature
 =================  =========================================  ========================================
 ``resample``       once, before training, training split only ``resample(X, y, seed) -> (X, y)``;
                                                               ``space`` = "input" (raw rows, texts) or
-                                                              "features" (after the featuriser)
+                                                              "features" (after the featuriser); with
+                                                              ``wants_context = True``: ``resample(X,
+                                                              y, seed, context=ResampleContext)``
 ``batch_sampler``  each epoch (deep)                          ``batch_indices(epoch, state) -> LongTensor``
 ``augment``        each batch, on the device (deep)           ``augment(x, y, state) -> (x, target)``;
                                                               target: labels (B,) or soft labels (B, C)
@@ -28,10 +30,21 @@ hook (Recipe slot) when the engine calls it                   signature
 
 Deep-engine details: ``augment`` gets images as floats in [0, 1] (before standardisation) and the
 :class:`~benchmark.training.deep.TrainState`; ``batch_indices`` may return any length (over- or
-under-sampling epochs). On a GPU the engine replays each training step as a CUDA graph when every
-per-batch hook allows it: the default loss does; a component opts in with a class attribute
-``graph_safe = True`` (device tensor operations only, no ``.item()``, no host-side randomness,
-random draws from torch's default generator). Other components run eagerly, which is always correct.
+under-sampling draws): an epoch is always the original training split's size in samples, so the
+engine draws again or cuts the draw (``benchmark.training.epochs``). On a GPU the engine replays
+each training step as a CUDA graph when every per-batch hook allows it: the default loss does; a
+component opts in with a class attribute ``graph_safe = True`` (device tensor operations only, no
+``.item()``, no host-side randomness, random draws from torch's default generator). Other
+components run eagerly, which is always correct.
+
+Resample context: a ``resample`` (or ``Stage.feature_resample``) component with the class attribute
+``wants_context = True`` is called with ``context=`` a :class:`ResampleContext`: the trial's device
+(generators train and sample there), a cache folder and the split's fingerprint (trained generators
+are cached and reused), the suite's :class:`GeneratorBudget` (the same for every generative method
+on a dataset, never tuned), and two dicts the component fills: ``timings`` (seconds, merged into the
+trained model's timings and so into the stored row and its cost: ``generator_seconds``,
+``sampling_seconds``) and ``artifacts`` (stored with seed re-runs only; a callable value is called
+then, so trials never pay for it). Components without the attribute get ``(X, y, seed)`` as before.
 
 A method's ``search_space(trial, ctx)`` suggests its parameters with Optuna's ``trial.suggest_*``;
 its builder receives those parameters and a :class:`MethodContext` (the training class counts, the
@@ -79,6 +92,8 @@ FAMILY_DESCRIPTIONS: dict[str, str] = {
     "two-stage": "train on one view of the training set, then re-balance in a second stage",
     "decoupling": "learn the representation as is, then re-balance only the classifier (cRT, tau, LWS)",
     "embedding-oversampling": "over-sample the trained network's penultimate embeddings, then re-train the head",
+    "generative": "train a generative model (autoencoder, VAE, GAN, diffusion) on the training rows and add "
+                  "its minority samples",
     "post-hoc": "adjust a trained model's logits or threshold on validation, without re-training",
     "ensemble": "imbalanced-learn's ensembles of re-balanced classifiers (classical engine)",
 }
@@ -102,12 +117,62 @@ def check_family(family: str, method: str) -> str:
     return family
 
 
+@dataclass(frozen=True)
+class GeneratorBudget:
+    """The compute a generative model may spend per dataset: ``epochs`` passes over the training rows it
+    is given, in batches of ``batch_size``. The suite sets it (``TrainingConfig.generator_epochs`` and
+    ``generator_batch_size``); it is the same for every generative method on a dataset and not tuned."""
+
+    epochs: int = 2
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        if int(self.epochs) < 1 or int(self.batch_size) < 1:
+            raise BenchmarkError(f"generator budget epochs={self.epochs}, batch_size={self.batch_size} is invalid",
+                                 "use at least 1 epoch and a positive batch size")
+
+    def steps(self, n_rows: int) -> int:
+        """Optimiser steps of ``epochs`` passes over ``n_rows`` rows (at least one)."""
+        return max(1, -(-int(self.epochs) * int(n_rows) // int(self.batch_size)))
+
+    def record(self) -> dict[str, int]:
+        return {"epochs": int(self.epochs), "batch_size": int(self.batch_size)}
+
+
+@dataclass
+class ResampleContext:
+    """What the engines give a ``resample`` component that declares ``wants_context = True``.
+
+    ``device``: the trial's torch device ("cpu", "cuda", "cuda:1"). ``cache_dir``: where trained
+    generators may be cached (None: the split cache folder of ``$BENCHMARK_CACHE`` / ``$BENCHMARK_DATA``).
+    ``split_fingerprint``: :meth:`Split.fingerprint` of the pair's split. ``backbone``: the engine's
+    model name (a reference network for fidelity measures may use it). ``timings`` and ``artifacts``
+    are filled by the component (see the module docstring)."""
+
+    device: str = "cpu"
+    cache_dir: Any = None
+    split_fingerprint: str = ""
+    budget: GeneratorBudget = field(default_factory=GeneratorBudget)
+    backbone: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    artifacts: dict[str, Any] = field(default_factory=dict)
+
+
+def call_resample(component: Any, X: Any, y: Any, seed: int, context: ResampleContext | None) -> tuple[Any, Any]:
+    """The engines' call of a ``resample`` (or ``feature_resample``) component: with ``context=`` when
+    it declares ``wants_context = True``, else the plain ``(X, y, seed)`` call."""
+    if getattr(component, "wants_context", False):
+        return component.resample(X, y, seed=seed, context=context if context is not None else ResampleContext())
+    return component.resample(X, y, seed=seed)
+
+
 @dataclass
 class Stage:
     """One phase of a multi-stage schedule (two-stage training, cRT, DRW-style switches, EOS).
 
     ``epochs`` is a fraction of the suite's epoch budget (the stages of a recipe sum to 1, so every
-    method trains for the same number of epochs). ``train`` is "all" or "head" (everything but the
+    method trains for the same number of epochs, each of the same number of samples, head-only and
+    feature-space stages included). ``train`` is "all" or "head" (everything but the
     last layer frozen); ``reinit_head`` re-initialises the last layer first. ``batch_sampler`` and
     ``loss`` replace the recipe's for this stage; ``feature_resample`` (EOS, cRT on features and
     friends) resamples penultimate-layer embeddings of the training set and trains only the head on

@@ -45,10 +45,14 @@ def balanced_random_forest(params: dict, ctx: MethodContext) -> Recipe:
     return Recipe(classifier=classifier)
 
 
-@ensemble("balanced-bagging", "Bagging of decision trees, each on a bag under-sampled to the tuned balance.",
+@ensemble("balanced-bagging", "Bagging of decision trees, each on a bag randomly under-sampled to full balance.",
           BALANCED_BAGGING_BIB,
           lambda trial, ctx: {"n_estimators": trial.suggest_int("n_estimators", 10, 100, log=True),
-                              "max_samples": trial.suggest_float("max_samples", 0.5, 1.0)})
+                              "max_samples": trial.suggest_float("max_samples", 0.5, 1.0)},
+          differences="imbalanced-learn's scheme: each bag is a bootstrap of max_samples of all training rows, "
+                      "then randomly under-sampled to full balance (the paper bootstraps the minority class and "
+                      "draws as many majority rows). The balance is not tuned: a tuned ratio can fall below a "
+                      "bootstrap's own minority share, which imbalanced-learn rejects.")
 def balanced_bagging(params: dict, ctx: MethodContext) -> Recipe:
     """Balanced bagging (Wallace et al. 2011) through imbalanced-learn's BalancedBaggingClassifier: every
     bag is under-sampled to full balance, as the paper does (a tuned ratio can fall below a bootstrap's

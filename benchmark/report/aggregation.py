@@ -1,10 +1,15 @@
 """From stored rows to the figures a report shows: per-dataset seed means, suite means, ranks, wins.
 
-Per dataset, each figure is the mean over the seed re-runs of the best configuration, with the 95%
-Student-t interval over seeds (:func:`benchmark.metrics.mean_interval`). Per suite, it is the mean
-over datasets of those per-dataset means; its 95% interval propagates the seed intervals through
-the average (half-width sqrt(sum h_d^2) / D): datasets are the suite's fixed choice, so the
-interval says how much re-running with other seeds could move the figure. How methods compare
+Per dataset, each figure is the mean over the suite's splits (split seeds, each tuned on its own) of
+the per-split mean over the seed re-runs of that split's best configuration. Its 95% interval is the
+Student-t interval over the per-split means when there are two or more splits (it then covers the
+variation of both split and seed), else over the seeds of the one split
+(:func:`benchmark.report.statistics.split_seed_interval`); every cell says over how many splits and
+seeds in its tooltip. Per suite, a figure is the mean over datasets of those per-dataset means; its
+95% interval propagates the per-dataset intervals through the average (half-width sqrt(sum h_d^2) / D):
+datasets are the suite's fixed choice, so the interval says how much other splits and seeds could
+move the figure. An interval never leaves the metric's range [0, 1] (differences: [-1, 1]): with two
+or three values a t interval can be wider than the range, and is then shown clipped to it and flagged. How methods compare
 across datasets is the job of the rank statistics (:mod:`benchmark.report.statistics`).
 
 A pair without a result is never a zero: its cell carries a status (not applicable, failed, data
@@ -20,11 +25,27 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.metrics import DEFINITIONS, HEADLINE, difference_interval, mean_interval
+from benchmark.metrics import DEFINITIONS, HEADLINE, difference_interval
 from benchmark.report.artifacts import SampleGrids, read_sample_grids
 from benchmark.report.records import CORRUPT, StoredPair, StoredResult, StoredRun
-from benchmark.report.statistics import rank_rows
-from benchmark.store import COMPLETE, DATA_UNAVAILABLE, FAILED, NOT_APPLICABLE, OK, RESOURCE_UNAVAILABLE
+from benchmark.report.statistics import (
+    DIFFERENCE_RANGE,
+    METRIC_RANGE,
+    Interval,
+    clip,
+    paired_split_difference,
+    rank_rows,
+    split_seed_interval,
+)
+from benchmark.store import (
+    COMPLETE,
+    DATA_ERROR,
+    DATA_UNAVAILABLE,
+    FAILED,
+    NOT_APPLICABLE,
+    OK,
+    RESOURCE_UNAVAILABLE,
+)
 
 SHOWN = HEADLINE + ("balanced_accuracy", "macro_f1")
 SHOTS = ("many_shot_accuracy", "medium_shot_accuracy", "few_shot_accuracy")
@@ -47,6 +68,7 @@ STATUS_TEXT = {
     NOT_APPLICABLE: "not applicable",
     FAILED: "failed",
     DATA_UNAVAILABLE: "data unavailable",
+    DATA_ERROR: "data error",
     RESOURCE_UNAVAILABLE: "resource unavailable",
     CORRUPT: "corrupt row",
     MISSING: "not run",
@@ -57,7 +79,10 @@ STATUS_TEXT = {
 
 @dataclass
 class Cell:
-    """A figure (mean and 95% half-width over ``n`` seeds or datasets) or, without one, a status."""
+    """A figure (mean and 95% half-width over ``n`` splits, seeds or datasets) or, without one, a status.
+
+    ``covers`` says what the figure and its interval are over (shown as the cell's tooltip); when the
+    interval leaves the metric's range, ``clipped`` is set and ``low``/``high`` hold it clipped."""
 
     mean: float | None = None
     half: float | None = None
@@ -65,6 +90,10 @@ class Cell:
     status: str = OK
     reason: str | None = None
     note: str | None = None  # e.g. "mean over 2 of 3 datasets: ..."
+    covers: str = ""
+    low: float | None = None
+    high: float | None = None
+    clipped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -73,9 +102,17 @@ class Cell:
     def text(self, digits: int = 3) -> str:
         if not self.ok:
             return STATUS_TEXT.get(self.status, self.status)
+        if self.clipped and self.low is not None and self.high is not None:
+            return f"{self.mean:.{digits}f} [{self.low:.{digits}f}, {self.high:.{digits}f}]*"
         if self.half is None or not math.isfinite(self.half):
             return f"{self.mean:.{digits}f}"
         return f"{self.mean:.{digits}f} ± {self.half:.{digits}f}"
+
+
+def interval_cell(interval: Interval) -> Cell:
+    """The cell of a figure with its interval (clipped to the range where it leaves it)."""
+    return Cell(interval.mean, interval.half, interval.splits if interval.over == "splits" else interval.seeds,
+                covers=interval.describe(), low=interval.low, high=interval.high, clipped=interval.clipped)
 
 
 @dataclass
@@ -87,15 +124,18 @@ class DatasetEntry:
     reason: str | None
     cells: dict[str, Cell]
     seeds: int = 0
+    splits: int = 0  # splits with at least one OK seed row
     seed_note: str | None = None
     cost_seconds: float | None = None
     best_params: dict[str, Any] | None = None
     best_value: float | None = None
     per_class_recall: list[float] | None = None
     values: dict[str, list[float]] = field(default_factory=dict)  # metric -> its value per OK seed
+    split_values: dict[str, dict[int, list[float]]] = field(default_factory=dict)  # metric -> split -> values
     pr_curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     pr_seed: int | None = None
     samples: SampleGrids | None = None
+    fidelity: dict[str, Any] | None = None  # generative rows: the first seed's "fidelity" artifact
 
 
 @dataclass
@@ -136,13 +176,20 @@ class Aggregate:
     rows: list[MethodRow]
     objective: str
     show_shots: dict[str, bool]  # dataset -> long-tailed many/medium/few columns available
+    designs: dict[str, str] = field(default_factory=dict)  # dataset -> what its figures are over (design_text)
+    design: str = ""  # the same for the whole suite
+
+    def interval_text(self, dataset: str | None = None) -> str:
+        """What a figure of ``dataset`` (the suite when None) is a mean over and what its interval covers."""
+        return self.designs.get(dataset, "") if dataset is not None else self.design
 
 
 def _status_of(pair: StoredPair | None, rows: list[StoredResult]) -> tuple[str, str | None]:
     """Why a pair has no OK seed row: its pair status, else its rows' status, with a reason."""
     bad = [r for r in rows if r.status != OK]
     row_reasons = "; ".join(sorted({f"seed {r.seed}: {r.reason}" for r in bad if r.reason}))
-    if pair is not None and pair.status in (NOT_APPLICABLE, DATA_UNAVAILABLE, RESOURCE_UNAVAILABLE, FAILED, CORRUPT):
+    if pair is not None and pair.status in (NOT_APPLICABLE, DATA_UNAVAILABLE, DATA_ERROR, RESOURCE_UNAVAILABLE, FAILED,
+                                            CORRUPT):
         return pair.status, pair.reason or row_reasons or None
     if any(r.status == CORRUPT for r in rows):
         return CORRUPT, row_reasons
@@ -153,17 +200,41 @@ def _status_of(pair: StoredPair | None, rows: list[StoredResult]) -> tuple[str, 
     return MISSING, "no result is stored for this pair"
 
 
+def _split_text(split_seed: int) -> str:
+    return f"split {split_seed} " if split_seed else ""
+
+
 def _finite(values: list[Any]) -> list[float]:
     return [float(v) for v in values if v is not None and math.isfinite(v)]
 
 
-def build_entry(method: str, pair: StoredPair | None, rows: list[StoredResult], problems: list[str]) -> DatasetEntry:
+def _split_pairs(pair: StoredPair | list[StoredPair] | None) -> list[StoredPair]:
+    return sorted(pair if isinstance(pair, list) else ([] if pair is None else [pair]), key=lambda p: p.split_seed)
+
+
+def _representative(pairs: list[StoredPair]) -> StoredPair | None:
+    """The pair row whose status speaks for a method on a dataset: the first split that did not finish
+    (its reason explains the gap), else split 0's."""
+    unfinished = [p for p in pairs if p.status != COMPLETE]
+    return unfinished[0] if unfinished else (pairs[0] if pairs else None)
+
+
+def build_entry(method: str, pair: StoredPair | list[StoredPair] | None, rows: list[StoredResult],
+                problems: list[str]) -> DatasetEntry:
+    """One method on one dataset from its pair rows (one per split seed) and seed rows: figures are
+    means over splits x seeds (:func:`benchmark.report.statistics.split_seed_interval`)."""
+    pairs = _split_pairs(pair)
     ok = [r for r in rows if r.status == OK]
-    cost = (pair.spent.get("seconds") or 0.0) if pair is not None and isinstance(pair.spent, dict) else 0.0
+    cost = sum(float(p.spent.get("seconds") or 0.0) for p in pairs if isinstance(p.spent, dict))
+    pair = _representative(pairs)
     cost += sum(float(r.timings.get("total_seconds") or 0.0) for r in rows if isinstance(r.timings, dict))
+    # a seed re-run that reused a cached generator did not pay for training it; a user without the cache would
+    cost += sum(float(r.timings.get("generator_cached_seconds") or 0.0) for r in rows if isinstance(r.timings, dict))
+    first_pair = pairs[0] if pairs else None  # split 0's tuning: the configuration the page shows
     entry = DatasetEntry(method=method, status=OK, reason=None, cells={}, seeds=len(ok), cost_seconds=cost or None,
-                         best_params=pair.best_params if pair else (ok[0].params if ok else None),
-                         best_value=pair.best_value if pair else None)
+                         best_params=first_pair.best_params if first_pair else (ok[0].params if ok else None),
+                         best_value=first_pair.best_value if first_pair else None,
+                         splits=len({r.split_seed for r in ok}))
     if not ok:
         entry.status, entry.reason = _status_of(pair, rows)
         entry.cells = {m: Cell(status=entry.status, reason=entry.reason) for m in EXPORTED}
@@ -171,28 +242,43 @@ def build_entry(method: str, pair: StoredPair | None, rows: list[StoredResult], 
     for metric in EXPORTED:
         values = _finite([r.metrics.get(metric) for r in ok])
         entry.values[metric] = values
-        mean, half = mean_interval(values)
-        if values:
-            entry.cells[metric] = Cell(mean, half, len(values))
+        by_split: dict[int, list[float]] = {}
+        for r in ok:
+            by_split.setdefault(r.split_seed, []).extend(_finite([r.metrics.get(metric)]))
+        entry.split_values[metric] = {k: v for k, v in by_split.items() if v}
+        interval = split_seed_interval(by_split)
+        if interval is not None:
+            entry.cells[metric] = interval_cell(interval)
         elif any(metric in r.metrics for r in ok):  # stored as NaN: no class of the split qualifies
             entry.cells[metric] = Cell(status=UNDEFINED, reason=f"undefined on this split ({DEFINITIONS.get(metric, metric)})")
         else:
             entry.cells[metric] = Cell(status=MISSING, reason=f"{metric} not stored")
     bad = [r for r in rows if r.status != OK]
+    notes = []
     if bad:
-        entry.seed_note = f"{len(bad)} of {len(rows)} seed re-runs left out: " + "; ".join(
-            f"seed {r.seed} {STATUS_TEXT.get(r.status, r.status)} ({r.reason})" for r in bad)
+        notes.append(f"{len(bad)} of {len(rows)} seed re-runs left out: " + "; ".join(
+            f"{_split_text(r.split_seed)}seed {r.seed} {STATUS_TEXT.get(r.status, r.status)} ({r.reason})"
+            for r in bad))
+    missing = [p for p in pairs if p.split_seed not in {r.split_seed for r in ok}]
+    if missing:
+        notes.append(f"figures over {entry.splits} of {len(pairs)} splits; no result on " + "; ".join(
+            f"split {p.split_seed} ({STATUS_TEXT.get(p.status, p.status)}{': ' + p.reason if p.reason else ''})"
+            for p in missing))
+    entry.seed_note = "; ".join(notes) or None
     recalls = [r.per_class.get("recall") for r in ok if isinstance(r.per_class.get("recall"), list)]
     if recalls and len({len(x) for x in recalls}) == 1:
         arr = np.array([[np.nan if v is None else v for v in x] for x in recalls], dtype=np.float64)
         entry.per_class_recall = np.nanmean(arr, axis=0).tolist() if arr.size else None
-    first = min(ok, key=lambda r: r.seed)
+    first = min(ok, key=lambda r: (r.split_seed, r.seed))
     curves = first.artifacts.get("pr_curves")
     if isinstance(curves, dict):
         entry.pr_curves = {str(c): v for c, v in curves.items() if isinstance(v, dict)
                            and isinstance(v.get("precision"), list) and isinstance(v.get("recall"), list)
                            and len(v["precision"]) == len(v["recall"])}
         entry.pr_seed = first.seed
+    entry.fidelity = next((r.artifacts["fidelity"] for r in sorted(ok, key=lambda r: r.seed)
+                           if isinstance(r.artifacts.get("fidelity"), dict)
+                           and isinstance(r.artifacts["fidelity"].get("classes"), dict)), None)
     for r in sorted(ok, key=lambda r: r.seed):
         if "generated_samples" in r.artifacts:
             try:
@@ -226,9 +312,15 @@ def against_baseline(entries: dict[str, DatasetEntry], methods: list[str], metri
         cells = {}
         for metric in metrics:
             a, b = e.values.get(metric) or [], base.values.get(metric) or []
-            if a and b:
+            paired = paired_split_difference(e.split_values.get(metric) or {}, base.split_values.get(metric) or {})
+            if paired is not None:  # two or more shared splits: paired by split
+                cells[metric] = interval_cell(paired)
+            elif a and b:  # one split: the seeds of two methods are independent runs (Welch)
                 diff, half = difference_interval(a, b)
-                cells[metric] = Cell(diff, half, len(a))
+                low, high, clipped = clip(diff, half, DIFFERENCE_RANGE)
+                cells[metric] = Cell(diff, half, len(a), low=low, high=high, clipped=clipped,
+                                     covers=f"difference of the means of {len(a)} and {len(b)} seed re-runs on one "
+                                            "split; 95% Welch interval" + (" (clipped to [-1, 1])" if clipped else ""))
             else:
                 cells[metric] = Cell(status=MISSING, reason=f"{metric} is not stored for both")
         per_class = []
@@ -247,7 +339,8 @@ def defined_metrics(entries: dict[str, DatasetEntry], metrics: list[str] | tuple
 
 
 def suite_cell(entries: list[tuple[str, DatasetEntry]], metric: str, total: int) -> Cell:
-    """Mean over datasets of the per-dataset seed means; half-width propagated from the seed intervals."""
+    """Mean over datasets of the per-dataset means (over splits x seeds); half-width propagated from the
+    per-dataset intervals, clipped to the metric's range."""
     have = [(d, e.cells[metric]) for d, e in entries if e.cells.get(metric) is not None and e.cells[metric].ok]
     missing = [(d, e) for d, e in entries if not (e.cells.get(metric) is not None and e.cells[metric].ok)]
     if not have:
@@ -259,7 +352,15 @@ def suite_cell(entries: list[tuple[str, DatasetEntry]], metric: str, total: int)
     halves = [c.half for _, c in have]
     half = math.sqrt(sum(h * h for h in halves)) / len(halves) if all(
         h is not None and math.isfinite(h) for h in halves) else float("nan")
-    cell = Cell(float(np.mean(means)), half, len(have))
+    mean = float(np.mean(means))
+    low, high, clipped = clip(mean, half, METRIC_RANGE)
+    splits = sorted({e.splits for d, e in entries if e.cells.get(metric) is not None and e.cells[metric].ok})
+    seeds = sorted({max(len(v) for v in e.split_values.get(metric, {}).values()) for d, e in entries
+                    if e.split_values.get(metric)})
+    covers = (f"mean over {len(have)} dataset{'s' if len(have) != 1 else ''} of the per-dataset means over "
+              f"{'/'.join(map(str, splits))} split(s) x {'/'.join(map(str, seeds))} seed(s); 95% interval "
+              "propagated from the per-dataset intervals" + ("; shown clipped to the metric's range" if clipped else ""))
+    cell = Cell(mean, half, len(have), covers=covers, low=low, high=high, clipped=clipped)
     if len(have) < total:
         cell.note = f"mean over {len(have)} of {total} datasets; none on " + "; ".join(
             f"{d} ({STATUS_TEXT.get(e.status, e.status)}: {e.reason})" for d, e in missing)
@@ -271,7 +372,9 @@ def aggregate(run: StoredRun, families: dict[str, str], registered: set[str], pr
     """Tables of the whole report from a suite's stored rows."""
     datasets = sorted({p.dataset for p in run.pairs} | {r.dataset for r in run.results})
     methods = sorted({p.method for p in run.pairs} | {r.method for r in run.results})
-    pairs = {(p.dataset, p.method): p for p in run.pairs}
+    pairs: dict[tuple[str, str], list[StoredPair]] = {}  # one pair row per split seed
+    for p in run.pairs:
+        pairs.setdefault((p.dataset, p.method), []).append(p)
     rows: dict[tuple[str, str], list[StoredResult]] = {}
     for r in run.results:
         rows.setdefault((r.dataset, r.method), []).append(r)
@@ -329,4 +432,23 @@ def aggregate(run: StoredRun, families: dict[str, str], registered: set[str], pr
     # Default order: the tuning objective, best first; rows without a figure last.
     key_metric = objective if objective in SHOWN else "minority_f1"
     table_rows.sort(key=lambda r: (not r.cells[key_metric].ok, -(r.cells[key_metric].mean or 0.0), r.method))
-    return Aggregate(datasets, [r.method for r in table_rows], entries, table_rows, objective, show_shots)
+    designs = {d: design_text(entries[d].values()) for d in datasets}
+    return Aggregate(datasets, [r.method for r in table_rows], entries, table_rows, objective, show_shots, designs,
+                     design_text([e for d in datasets for e in entries[d].values()]))
+
+
+def design_text(entries: Any) -> str:
+    """How many splits and seeds the figures of ``entries`` are over, and what their intervals cover:
+    e.g. '5 splits x 3 seeds per split; 95% Student-t interval over the per-split means'."""
+    splits = sorted({e.splits for e in entries if e.status == OK and e.splits})
+    seeds = sorted({len(v) for e in entries if e.status == OK
+                    for v in (e.split_values.get("minority_f1") or e.split_values.get("balanced_accuracy") or {}).values()})
+    if not splits:
+        return "no results"
+    text = (f"{'/'.join(map(str, splits))} split{'s' if splits != [1] else ''} x {'/'.join(map(str, seeds))} "
+            f"seed{'s' if seeds != [1] else ''} per split")
+    if max(splits) >= 2:
+        return text + "; mean over splits of the per-split seed means, 95% Student-t interval over the per-split means"
+    if max(seeds, default=0) >= 2:
+        return text + "; mean over seeds, 95% Student-t interval over the seeds"
+    return text + "; one value, no interval"

@@ -14,9 +14,11 @@ with no row at all for the suite is an error (after writing a page that says so)
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import math
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -38,6 +40,7 @@ from benchmark.report.history import TuningHistory, read_histories
 from benchmark.report.provenance import summarize
 from benchmark.report.records import StoredRun, read_run, records_from_run, records_json, results_hash
 from benchmark.store import OK, Store
+from benchmark.store.status import PENDING, RE_RUNNING, TUNING
 
 SHORT = {"minority_recall": "Min. recall", "minority_f1": "Min. F1", "minority_pr_auc": "Min. PR-AUC",
          "balanced_accuracy": "bal. acc.", "macro_f1": "macro-F1", "accuracy": "accuracy", "gmean": "G-mean"}
@@ -103,11 +106,49 @@ def slug(name: str) -> str:
 
 
 def _write(path: Path, text: str, files: list[Path]) -> None:
-    # Write beside and rename, so a reader never sees a half-written page.
+    """Write beside and rename, so a reader never sees a half-written page; a write that fails (a full
+    disk) removes its temporary file and says which file and how much space it needed."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    data = text.encode("utf-8")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise BenchmarkError(f"no space left on the device to write {path} ({_size(len(data))} needed, "
+                                 f"{_size(_free_bytes(path.parent))} free)",
+                                 "free some space (or pass another --output) and build the report again: "
+                                 "the results store is unchanged") from None
+        raise
     files.append(path)
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def in_progress_note(pairs: list[Any]) -> str | None:
+    """What a report built while pairs are unfinished says about them (None when all are final)."""
+    unfinished = sorted((p.dataset, p.method, str(p.status)) for p in pairs if p.status in (PENDING, TUNING, RE_RUNNING))
+    if not unfinished:
+        return None
+    shown = ", ".join(f"{d} × {m} ({status})" for d, m, status in unfinished[:20])
+    more = f" and {len(unfinished) - 20} more" if len(unfinished) > 20 else ""
+    return (f"{len(unfinished)} pair(s) were still in progress when this report was written (running elsewhere, "
+            f"or interrupted): {shown}{more}; their results below are partial or missing. Build the report again "
+            "once the run has finished (an interrupted run resumes with `python -m benchmark run`).")
 
 
 def build_report(store: Store, suite: str, output: str | Path = "reports", *,
@@ -136,6 +177,8 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
                            f"{', '.join(stored) or 'no suite'}); run `python -m benchmark run --suite {suite}` "
                            "first, or pass the --storage it used")
 
+    if note := in_progress_note(run.pairs):
+        problems.insert(0, note)
     histories = _histories(store, run, problems)
     digest = results_hash(run, {f"{d}::{m}": h.trials for (d, m), h in histories.items()})
     prov = summarize(run, histories, digest)
@@ -173,8 +216,8 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
     dataset_rows = []
     pages_written = set()
     for d in agg.datasets:
-        page = pages.dataset_page(d, agg, cards[d], {p.method: p for p in run.pairs if p.dataset == d},
-                                  _rows_by_method(run, d), histories, colors)
+        split_0 = {p.method: p for p in run.pairs if p.dataset == d and p.split_seed == 0}  # its tuning is shown
+        page = pages.dataset_page(d, agg, cards[d], split_0, _rows_by_method(run, d), histories, colors)
         metrics = list(SHOWN) + defined_metrics(agg.entries[d], SHOTS)
         best = {m: max((e.cells[m].mean for e in agg.entries[d].values() if e.cells[m].ok), default=None)
                 for m in metrics}

@@ -100,7 +100,7 @@ def _load_summary(name: str, data_root: str, split_seed: int, fingerprints: list
     try:
         # Only from what is on disk: the cached split, or the source files. A report never downloads.
         root = resolve_data_root(data_root)
-        cached = (resolve_cache_dir(root) / f"{entry.cache_key(split_seed)}.npz").exists()
+        cached = (resolve_cache_dir(root) / f"{entry.cache_key(split_seed, root)}.npz").exists()
         missing = [f for f in entry.files if not (root / f).exists()]
         if not cached and missing:
             problems.append(f"dataset '{name}': class counts are not stored, and neither its cached split nor "

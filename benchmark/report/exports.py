@@ -15,7 +15,7 @@ from benchmark.metrics import HEADLINE
 from benchmark.report.aggregation import EXPORTED, IN_PROGRESS, MISSING, SHOWN, STATUS_TEXT, Aggregate, Cell
 from benchmark.report.cards import MethodCard
 from benchmark.report.records import CORRUPT
-from benchmark.store import DATA_UNAVAILABLE, FAILED, NOT_APPLICABLE, OK, RESOURCE_UNAVAILABLE
+from benchmark.store import DATA_ERROR, DATA_UNAVAILABLE, FAILED, NOT_APPLICABLE, OK, RESOURCE_UNAVAILABLE
 
 TEX_LABELS = {
     "minority_recall": "Min.\\ recall",
@@ -34,7 +34,8 @@ def leaderboard_csv(agg: Aggregate, methods: dict[str, MethodCard]) -> str:
     """One row per method for the suite (scope ``suite``), then one per (dataset, method)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    metric_cols = [f"{m}_{part}" for m in EXPORTED for part in ("mean", "ci95")]
+    # ci95: the interval's half-width as computed; low/high: its ends clipped to the metric's range
+    metric_cols = [f"{m}_{part}" for m in EXPORTED for part in ("mean", "ci95", "low", "high")]
     writer.writerow(["scope", "method", "family", "status", "reason", "n", *metric_cols,
                      *[f"avg_rank_{m}" for m in HEADLINE], "datasets_won", "cost_device_seconds"])
     for row in agg.rows:
@@ -43,7 +44,7 @@ def leaderboard_csv(agg: Aggregate, methods: dict[str, MethodCard]) -> str:
         values = []
         for m in EXPORTED:
             cell = row.cells.get(m)
-            values += [_num(cell.mean), _num(cell.half)] if cell is not None and cell.ok else ["", ""]
+            values += _csv_cell(cell)
         writer.writerow(["suite", row.method, methods[row.method].family, status, reason, row.covered, *values,
                          *[_num(row.ranks[m], 4) for m in HEADLINE], row.wins, _num(row.cost_seconds, 3)])
     won = {row.method: set(row.datasets_won) for row in agg.rows}
@@ -53,11 +54,17 @@ def leaderboard_csv(agg: Aggregate, methods: dict[str, MethodCard]) -> str:
             values = []
             for metric in EXPORTED:
                 cell = e.cells[metric]
-                values += [_num(cell.mean), _num(cell.half)] if cell.ok else ["", ""]
+                values += _csv_cell(cell)
             writer.writerow([d, m, methods[m].family, e.status, e.reason or e.seed_note or "", e.seeds, *values,
                              "", "", "", int(d in won[m]),
                              _num(e.cost_seconds, 3)])
     return buffer.getvalue()
+
+
+def _csv_cell(cell: Cell | None) -> list[str]:
+    if cell is None or not cell.ok:
+        return ["", "", "", ""]
+    return [_num(cell.mean), _num(cell.half), _num(cell.low), _num(cell.high)]
 
 
 def tex_escape(text: str) -> str:
@@ -67,9 +74,11 @@ def tex_escape(text: str) -> str:
 
 
 # Short words for cells without a figure, so a status never widens a column past a figure's width.
-TEX_STATUS = {NOT_APPLICABLE: "n/a", FAILED: "failed", DATA_UNAVAILABLE: "no data", RESOURCE_UNAVAILABLE: "no model",
-              CORRUPT: "corrupt", MISSING: "--", IN_PROGRESS: "running"}
-TEX_STATUS_NOTE = "n/a: not applicable; no data: data unavailable; no model: a model or corpus it needs is missing; --: not run."
+TEX_STATUS = {NOT_APPLICABLE: "n/a", FAILED: "failed", DATA_UNAVAILABLE: "no data", DATA_ERROR: "bad data",
+              RESOURCE_UNAVAILABLE: "no model", CORRUPT: "corrupt", MISSING: "--", IN_PROGRESS: "running"}
+TEX_STATUS_NOTE = ("n/a: not applicable; no data: data unavailable; bad data: its files could not be read; no model: "
+                   "a model or corpus it needs is missing; --: not run; [a, b]*: the 95\\% interval clipped to the "
+                   "metric's range.")
 
 
 def _tex_cell(cell: Cell, best: float | None) -> str:
@@ -80,9 +89,12 @@ def _tex_cell(cell: Cell, best: float | None) -> str:
     # Bold compares the printed (rounded) means, so two equal-looking figures are both bold.
     is_best = best is not None and round(100 * cell.mean, 1) == round(100 * best, 1)
     mean = f"{100 * cell.mean:.1f}"
-    if cell.half is None or not math.isfinite(cell.half):
+    if cell.clipped and cell.low is not None and cell.high is not None:  # never an interval beyond the range
+        half = f"[{100 * cell.low:.1f}, {100 * cell.high:.1f}]^*"
+    elif cell.half is None or not math.isfinite(cell.half):
         return f"$\\mathbf{{{mean}}}$" if is_best else f"${mean}$"
-    half = f"\\pm{100 * cell.half:.1f}"
+    else:
+        half = f"\\pm{100 * cell.half:.1f}"
     if is_best:
         return f"$\\mathbf{{{mean}}}${{\\scriptsize$\\mathbf{{{half}}}$}}"
     return f"${mean}${{\\scriptsize${half}$}}"
@@ -119,7 +131,8 @@ def leaderboard_tex(agg: Aggregate, suite: str, results_hash: str) -> str:
         _tex_table(
             [(r.method, r.cells) for r in agg.rows],
             f"Suite \\texttt{{{tex_escape(suite)}}}, in \\%: mean over {len(agg.datasets)} datasets of the "
-            "per-dataset means over seeds, $\\pm$ 95\\% interval (seed variation propagated through the average). "
+            f"per-dataset means ({tex_escape(agg.interval_text())}), $\\pm$ 95\\% interval (propagated through the "
+            "average). "
             "Minority: the positive class (binary) or the tail third of classes. Best per column in bold. "
             + TEX_STATUS_NOTE,
             f"tab:{safe}-leaderboard",
@@ -131,8 +144,8 @@ def leaderboard_tex(agg: Aggregate, suite: str, results_hash: str) -> str:
             continue
         parts.append(_tex_table(
             [(m, agg.entries[d][m].cells) for m in agg.methods],
-            f"Dataset \\texttt{{{tex_escape(d)}}} (suite \\texttt{{{tex_escape(suite)}}}), in \\%: mean over seeds "
-            "$\\pm$ 95\\% interval (Student-$t$). Best per column in bold. " + TEX_STATUS_NOTE,
+            f"Dataset \\texttt{{{tex_escape(d)}}} (suite \\texttt{{{tex_escape(suite)}}}), in \\%: "
+            f"{tex_escape(agg.interval_text(d))}. Best per column in bold. " + TEX_STATUS_NOTE,
             f"tab:{safe}-{''.join(ch if ch.isalnum() else '-' for ch in d)}",
         ))
     return "\n".join(parts)

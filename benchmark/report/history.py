@@ -57,9 +57,9 @@ def read_histories(store: Store, suite: str, budgets: dict[tuple[str, str], int]
     histories = {}
     for study in studies:
         parsed = parse_study_name(study.study_name)
-        if parsed is None or parsed[0] != suite:
-            continue
-        _, dataset, method = parsed
+        if parsed is None or parsed.suite != suite or parsed.split_seed != 0:
+            continue  # the dataset page draws split seed 0's tuning; other splits are tuned alike
+        dataset, method = parsed.dataset, parsed.method
         budget = budgets.get((dataset, method))
         try:
             trials = storage.get_all_trials(study._study_id, deepcopy=False)

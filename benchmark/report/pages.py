@@ -117,7 +117,7 @@ def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, Sto
     """Template context of one dataset page: its figures and tables."""
     entries = agg.entries[d]
     ok_methods = [m for m in agg.methods if entries[m].status == OK]
-    ctx: dict[str, Any] = {"card": card, "entries": entries}
+    ctx: dict[str, Any] = {"card": card, "entries": entries, "interval_text": agg.interval_text(d)}
 
     # Leaderboard order on the page: the suite objective's per-dataset mean, best first.
     key = agg.objective
@@ -167,6 +167,8 @@ def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, Sto
     ctx["baseline"] = BASELINE
 
     ctx["samples"] = [{"method": m, "grids": entries[m].samples} for m in ctx["methods_order"] if entries[m].samples]
+    ctx["fidelity"] = [{"method": m, **entries[m].fidelity} for m in ctx["methods_order"] if entries[m].fidelity]
+    ctx["fidelity_definition"] = FIDELITY_DEFINITION
 
     # Tuning history and best configurations.
     best_lines, dots, budget = {}, {}, None
@@ -198,6 +200,8 @@ def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, Sto
             "fitted": _fitted_text(rows.get(m, [])),
         })
     ctx["params"] = params
+    ctx["compute"] = {m: training_compute(pairs.get(m), rows.get(m, [])) for m in agg.methods}
+    ctx["compute_definition"] = COMPUTE_DEFINITION
 
     configs = {}
     for m in agg.methods:
@@ -207,6 +211,43 @@ def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, Sto
                 configs.setdefault(engine, json.dumps(r.provenance["config"], sort_keys=True))
     ctx["configs"] = [{"engine": e, "text": t} for e, t in sorted(configs.items())]
     return ctx
+
+
+FIDELITY_DEFINITION = (
+    "Per class that received generated samples (first seed re-run): Frechet distance (FD) of Gaussians fitted to "
+    "the real training and the generated samples' features (lower is closer); precision and recall of Kynkaanniemi "
+    "et al. 2019 (k = 3 nearest-neighbour manifolds: the share of generated samples inside the real manifold, and "
+    "of real samples inside the generated one); memorised: the share of generated samples nearer to a training "
+    "sample than the 5th percentile of the real samples' own nearest-neighbour distances (copies score 1).")
+
+
+COMPUTE_DEFINITION = ("Training samples / optimiser steps of the row: every tuning trial within the budget plus "
+                      "every seed re-run. An epoch is the original training split's size in samples for every "
+                      "method (samplers and resampled sets are drawn from until that count), so rows of one "
+                      "dataset differ only by pruned trials. The classical engine has no epochs: none shown.")
+
+
+def _count(n: int) -> str:
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n / size:.3g}{unit}"
+    return str(n)
+
+
+def training_compute(pair: StoredPair | None, rows: list[StoredResult]) -> dict[str, Any]:
+    """A row's training samples and optimiser steps (tuning trials + seed re-runs), shown beside its cost."""
+    spent = pair.spent if pair is not None and isinstance(pair.spent, dict) else {}
+    timed = [r.timings for r in rows if isinstance(r.timings, dict) and r.timings.get("train_samples") is not None]
+    tuning = (spent.get("samples"), spent.get("steps"))
+    seeds = (sum(int(t["train_samples"]) for t in timed), sum(int(t.get("train_steps") or 0) for t in timed))
+    if tuning[0] is None and not timed:
+        return {"samples": None, "text": "–", "title": "no training samples recorded (the classical engine has no "
+                                                        "epochs or optimiser steps)"}
+    samples = (tuning[0] or 0) + seeds[0]
+    steps = (tuning[1] or 0) + seeds[1]
+    title = (f"tuning: {tuning[0] or 0:,} samples, {tuning[1] or 0:,} steps over {spent.get('trials', 0)} trial(s); "
+             f"seed re-runs: {seeds[0]:,} samples, {seeds[1]:,} steps over {len(timed)} re-run(s)")
+    return {"samples": samples, "text": f"{_count(samples)} / {_count(steps)}", "title": title}
 
 
 def _rarity(card: DatasetCard):

@@ -1,8 +1,8 @@
 """Report figures drawn with matplotlib as inline SVG: critical-difference diagram, per-class recall
 heatmap, precision-recall curves, tuning history.
 
-Text stays text in the SVG (searchable, selectable, sharp when printed), and the output is
-deterministic (fixed hash salt, no date), so the same results draw the same figures.
+Text stays text in the SVG (searchable, selectable, sharp when printed), is drawn as typed (never
+parsed as mathtext or LaTeX), and the output is deterministic (fixed hash salt, no date), so the same results draw the same figures.
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ STYLE = {
     "axes.titleweight": "bold",
     "legend.frameon": False,
     "legend.fontsize": 8,
+    # Names are data, never markup: a method called "$x^2$" (or an unbalanced "$") is drawn as typed
+    # instead of being parsed as mathtext (which fails the whole report on a bad expression).
+    "text.parse_math": False,
+    "text.usetex": False,
 }
 PALETTE = plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors
 

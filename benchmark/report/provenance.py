@@ -69,7 +69,7 @@ def summarize(run: StoredRun, histories: dict[tuple[str, str], TuningHistory], r
         engines=_sorted_set([p.get("engine") for p in prov] + [p.engine for p in run.pairs]),
         budgets=[json.loads(b) for b, _ in budgets.most_common()],
         seeds=sorted({r.seed for r in run.results if r.seed is not None}),
-        split_seeds=_sorted_set([p.info.get("split_seed") for p in run.pairs] + [p.get("split_seed") for p in prov]),
+        split_seeds=sorted({p.split_seed for p in run.pairs} | {r.split_seed for r in run.results}),
         started=min(starts) if starts else None,
         finished=max(ends) if ends else None,
         results_hash=results_hash,

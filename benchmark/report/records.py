@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from benchmark.errors import StorageError
 from benchmark.store import (
     COMPLETE,
+    DATA_ERROR,
     DATA_UNAVAILABLE,
     FAILED,
     NOT_APPLICABLE,
@@ -41,11 +42,11 @@ from benchmark.store import (
 
 CORRUPT = "corrupt"
 SEED_STATUSES = (OK, FAILED, RUNNING)
-PAIR_STATUSES = (COMPLETE, FAILED, NOT_APPLICABLE, DATA_UNAVAILABLE, RESOURCE_UNAVAILABLE, PENDING, TUNING,
-                 RE_RUNNING)
+PAIR_STATUSES = (COMPLETE, FAILED, NOT_APPLICABLE, DATA_UNAVAILABLE, DATA_ERROR, RESOURCE_UNAVAILABLE, PENDING,
+                 TUNING, RE_RUNNING)
 # Pairs with no seed rows that still belong in `results` output: the reason they have none.
-PAIR_ONLY_STATUSES = (NOT_APPLICABLE, DATA_UNAVAILABLE, RESOURCE_UNAVAILABLE, FAILED)
-HASH_FORMAT = 1
+PAIR_ONLY_STATUSES = (NOT_APPLICABLE, DATA_UNAVAILABLE, DATA_ERROR, RESOURCE_UNAVAILABLE, FAILED)
+HASH_FORMAT = 2  # 2: records and pairs carry their split seed
 
 _RESULT_JSON = ("params", "metrics", "val_metrics", "per_class", "timings", "provenance", "artifacts")
 _PAIR_JSON = ("budget", "spent", "best_params", "info")
@@ -62,6 +63,7 @@ class StoredResult:
     seed: int | None
     status: str
     reason: str | None = None
+    split_seed: int = 0
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     val_metrics: dict[str, Any] = field(default_factory=dict)
@@ -75,13 +77,14 @@ class StoredResult:
 
 @dataclass
 class StoredPair:
-    """One (dataset, method) pair row: its status, budget, spending and best configuration."""
+    """One (dataset, method) pair row on one split seed: its status, budget, spending and best configuration."""
 
     suite: str
     dataset: str
     method: str
     status: str
     reason: str | None = None
+    split_seed: int = 0
     engine: str | None = None
     study_name: str | None = None
     budget: dict[str, Any] = field(default_factory=dict)
@@ -114,8 +117,8 @@ def read_run(store: Store, suite: str | None = None, *, include_running: bool = 
                            "check --storage and that the database is reachable") from exc
     if not include_running:
         results = [r for r in results if r.status != RUNNING]
-    pairs.sort(key=lambda p: (p.suite, p.dataset, p.method))
-    results.sort(key=lambda r: (r.suite, r.dataset, r.method, r.seed if r.seed is not None else -1, r.id))
+    pairs.sort(key=lambda p: (p.suite, p.dataset, p.method, p.split_seed))
+    results.sort(key=lambda r: (r.suite, r.dataset, r.method, r.split_seed, r.seed if r.seed is not None else -1, r.id))
     return StoredRun(suite, pairs, results, problems)
 
 
@@ -133,7 +136,8 @@ def _raw_rows(store: Store, model: type, suite: str | None) -> list[dict[str, An
 
 
 def _describe(row: dict[str, Any]) -> str:
-    seed = f" seed {row.get('seed')}" if "seed" in row else ""
+    split = f" split {row.get('split_seed')}" if row.get("split_seed") else ""
+    seed = f"{split} seed {row.get('seed')}" if "seed" in row else split
     return f"{row.get('dataset')} x {row.get('method')}{seed} (row id {row.get('id')})"
 
 
@@ -166,6 +170,11 @@ def _date(value: Any) -> dt.datetime | None:
     return None
 
 
+def _split_seed(row: dict[str, Any]) -> int:
+    value = row.get("split_seed")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _is_number(value: Any) -> bool:
     return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
@@ -188,7 +197,8 @@ def _decode_result(row: dict[str, Any], problems: list[str]) -> StoredResult:
     result = StoredResult(id=row["id"], suite=str(row.get("suite")), dataset=str(row.get("dataset")),
                           method=str(row.get("method")), seed=seed if isinstance(seed, int) else None,
                           status=str(row.get("status")), reason=row.get("reason"),
-                          created_at=_date(row.get("created_at")), updated_at=_date(row.get("updated_at")))
+                          split_seed=_split_seed(row), created_at=_date(row.get("created_at")),
+                          updated_at=_date(row.get("updated_at")))
     try:
         if not isinstance(seed, int):
             raise ValueError(f"seed {seed!r} is not an integer")
@@ -208,7 +218,8 @@ def _decode_result(row: dict[str, Any], problems: list[str]) -> StoredResult:
 def _decode_pair(row: dict[str, Any], problems: list[str]) -> StoredPair:
     pair = StoredPair(suite=str(row.get("suite")), dataset=str(row.get("dataset")), method=str(row.get("method")),
                       status=str(row.get("status")), reason=row.get("reason"), engine=row.get("engine"),
-                      study_name=row.get("study_name"), updated_at=_date(row.get("updated_at")))
+                      study_name=row.get("study_name"), updated_at=_date(row.get("updated_at")),
+                      split_seed=_split_seed(row))
     best_value = row.get("best_value")
     pair.best_value = float(best_value) if _is_number(best_value) and best_value is not None else None
     damaged = []
@@ -234,14 +245,16 @@ def records_from_run(run: StoredRun) -> list[dict[str, Any]]:
     records = []
     seen = set()
     for r in run.results:
-        seen.add((r.suite, r.dataset, r.method))
-        records.append({"suite": r.suite, "dataset": r.dataset, "method": r.method, "seed": r.seed,
+        seen.add((r.suite, r.dataset, r.method, r.split_seed))
+        records.append({"suite": r.suite, "dataset": r.dataset, "method": r.method, "split_seed": r.split_seed,
+                        "seed": r.seed,
                         "status": r.status, "reason": r.reason, "params": r.params, "metrics": r.metrics,
                         "val_metrics": r.val_metrics, "per_class": r.per_class, "timings": r.timings,
                         "provenance": r.provenance, "artifacts": r.artifacts})
     for p in run.pairs:
-        if (p.suite, p.dataset, p.method) not in seen and p.status in PAIR_ONLY_STATUSES + (CORRUPT,):
-            records.append({"suite": p.suite, "dataset": p.dataset, "method": p.method, "seed": None,
+        if (p.suite, p.dataset, p.method, p.split_seed) not in seen and p.status in PAIR_ONLY_STATUSES + (CORRUPT,):
+            records.append({"suite": p.suite, "dataset": p.dataset, "method": p.method, "split_seed": p.split_seed,
+                            "seed": None,
                             "status": p.status, "reason": p.reason, "params": p.best_params or {}, "metrics": {},
                             "val_metrics": {}, "per_class": {}, "timings": {}, "provenance": {}, "artifacts": {}})
     return records
@@ -274,7 +287,8 @@ def results_hash(run: StoredRun, trials: dict[str, list[dict[str, Any]]] | None 
     (as in ``results.json``), the pair rows (status, budget, spending, best configuration) and the
     tuning trials (number, state, value). Times of writing are left out, so the same results give
     the same hash wherever and whenever they are read; any changed figure changes it."""
-    pairs = [{"suite": p.suite, "dataset": p.dataset, "method": p.method, "status": p.status, "reason": p.reason,
+    pairs = [{"suite": p.suite, "dataset": p.dataset, "method": p.method, "split_seed": p.split_seed,
+              "status": p.status, "reason": p.reason,
               "engine": p.engine, "budget": p.budget, "spent": p.spent, "best_params": p.best_params,
               "best_value": p.best_value, "info": p.info} for p in run.pairs]
     payload = {"format": HASH_FORMAT, "records": records_from_run(run), "pairs": pairs,

@@ -139,3 +139,97 @@ def complete_blocks(table: Mapping[str, Mapping[str, float | None]], methods: Se
     _, kept, common = max(scored, key=lambda c: c[0])
     scores = np.array([[table[m][d] for m in kept] for d in common], dtype=np.float64)
     return Blocks(kept, common, scores, [m for m in methods if m not in kept], [d for d in datasets if d not in common])
+
+
+# -- intervals over splits x seeds -------------------------------------------------------------------
+METRIC_RANGE = (0.0, 1.0)  # every figure the report shows (recalls, F1, PR-AUC, accuracies, G-mean, ECE)
+DIFFERENCE_RANGE = (-1.0, 1.0)  # a difference of two such figures
+
+
+@dataclass
+class Interval:
+    """A mean with its 95% interval and what the interval covers.
+
+    ``over`` says what the Student-t interval is taken over: ``"splits"`` (the per-split means, when
+    there are two or more splits: it then holds the variation of both the split and the training
+    seed), ``"seeds"`` (one split: the seed re-runs) or ``""`` (one value: no interval). ``low`` and
+    ``high`` are the interval's ends clipped to the metric's range; ``clipped`` says they were (with
+    two or three values a t interval easily spans more than the whole range)."""
+
+    mean: float
+    half: float
+    splits: int
+    seeds: int
+    over: str
+    low: float = math.nan
+    high: float = math.nan
+    clipped: bool = False
+
+    def describe(self) -> str:
+        """What the figure and its interval cover, for tooltips: e.g. 'mean over 5 splits x 3 seeds
+        (15 runs); 95% Student-t interval over the 5 per-split means'."""
+        runs = f"mean over {self.splits} split{'s' if self.splits != 1 else ''} x {self.seeds} seed" \
+               f"{'s' if self.seeds != 1 else ''}"
+        if self.over == "splits":
+            text = f"{runs}; 95% Student-t interval over the {self.splits} per-split means"
+        elif self.over == "seeds":
+            text = f"{runs}; 95% Student-t interval over the {self.seeds} seed re-runs"
+        else:
+            text = f"{runs}; one value, no interval"
+        if self.clipped:
+            text += (f"; the interval ({self.mean - self.half:.3f} to {self.mean + self.half:.3f}) leaves the "
+                     f"metric's range and is shown clipped to it")
+        return text
+
+
+def clip(mean: float, half: float, bounds: tuple[float, float] = METRIC_RANGE) -> tuple[float, float, bool]:
+    """The interval mean +- half clipped to ``bounds``: (low, high, whether it was clipped)."""
+    if not (math.isfinite(mean) and math.isfinite(half)):
+        return math.nan, math.nan, False
+    low, high = mean - half, mean + half
+    return max(low, bounds[0]), min(high, bounds[1]), low < bounds[0] or high > bounds[1]
+
+
+def t_half_width(values: Sequence[float], confidence: float = 0.95) -> float:
+    """Half-width of the Student-t interval of the mean of ``values`` (NaN for fewer than 2)."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size < 2:
+        return math.nan
+    return float(stats.t.ppf(0.5 + confidence / 2, arr.size - 1) * arr.std(ddof=1) / math.sqrt(arr.size))
+
+
+def split_seed_interval(by_split: Mapping[int, Sequence[float]],
+                        bounds: tuple[float, float] = METRIC_RANGE) -> Interval | None:
+    """Mean over splits of the per-split mean over seeds, with its 95% interval.
+
+    Two or more splits: the Student-t interval over the per-split means (the splits are independent
+    draws of the data's partition, and each per-split mean already carries its seeds' noise, so this
+    interval covers both). One split: the Student-t interval over its seeds. None without values."""
+    splits = {k: [float(v) for v in vs if v is not None and math.isfinite(v)] for k, vs in by_split.items()}
+    splits = {k: vs for k, vs in splits.items() if vs}
+    if not splits:
+        return None
+    means = [float(np.mean(vs)) for vs in splits.values()]
+    seeds = max(len(vs) for vs in splits.values())
+    if len(splits) >= 2:
+        mean, half, over = float(np.mean(means)), t_half_width(means), "splits"
+    else:
+        (values,) = splits.values()
+        mean, half = float(np.mean(values)), t_half_width(values)
+        over = "seeds" if len(values) >= 2 else ""
+    low, high, clipped = clip(mean, half, bounds)
+    return Interval(mean, half, len(splits), seeds, over, low, high, clipped)
+
+
+def paired_split_difference(a: Mapping[int, Sequence[float]], b: Mapping[int, Sequence[float]]) -> Interval | None:
+    """Difference of two methods' figures over the splits both have (2 or more): the per-split
+    differences of seed means, with the Student-t interval over them (the methods share each split,
+    so the comparison is paired by split). None when fewer than 2 splits are shared."""
+    shared = sorted(k for k in a if k in b and a[k] and b[k])
+    if len(shared) < 2:
+        return None
+    diffs = [float(np.mean(a[k]) - np.mean(b[k])) for k in shared]
+    mean, half = float(np.mean(diffs)), t_half_width(diffs)
+    low, high, clipped = clip(mean, half, DIFFERENCE_RANGE)
+    seeds = max(len(a[k]) for k in shared)
+    return Interval(mean, half, len(shared), seeds, "splits", low, high, clipped)

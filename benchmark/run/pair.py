@@ -11,7 +11,7 @@ is final, by whichever worker finishes last). The test split is read only by :fu
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from typing import Any
@@ -28,8 +28,10 @@ from benchmark.run.progress import SKIPPED, Progress
 from benchmark.store import Store
 from benchmark.store.liveness import beating
 from benchmark.store.provenance import provenance
+from benchmark.store.results import disk_full_as_error
 from benchmark.store.status import (
     COMPLETE,
+    DATA_ERROR,
     DATA_UNAVAILABLE,
     FAILED,
     FINAL_PAIR_STATES,
@@ -42,7 +44,7 @@ from benchmark.store.status import (
 )
 from benchmark.training.base import TrainingConfig
 from benchmark.tuning.budget import spent
-from benchmark.tuning.job import PairJob
+from benchmark.tuning.job import PairJob, split_label
 from benchmark.tuning.study import best_trial, trial_params, wait_for_trials
 from benchmark.tuning.trials import release_device_memory, run_trials
 
@@ -51,35 +53,49 @@ RE_RUNNING_ELSEWHERE = "re-running elsewhere"  # progress status: another worker
 
 def prepare_dataset(plan: RunPlan, store: Store, dataset_name: str, device: str,
                     progress: Progress) -> list[PairJob]:
-    """The jobs of one dataset's pairs that still need work; pairs found final, not applicable or
-    without data are recorded (and reported) here."""
+    """The jobs of one dataset's pairs that still need work, on every split seed of the run; pairs
+    found final, not applicable or without (readable) data are recorded (and reported) here."""
+    jobs = []
+    with disk_full_as_error(plan.storage):  # a full disk under the store: one line, not a traceback
+        for split_seed in range(plan.split_seeds):
+            jobs += prepare_split(plan, store, dataset_name, split_seed, device, progress)
+    return jobs
+
+
+def prepare_split(plan: RunPlan, store: Store, dataset_name: str, split_seed: int, device: str,
+                  progress: Progress) -> list[PairJob]:
+    """The jobs of one dataset's pairs on one split seed (see :func:`prepare_dataset`)."""
     asked = plan.pair_budget()
     suite = plan.suite
+    label = split_label(dataset_name, split_seed)
     todo = []
     for method_name in plan.methods:
-        row = store.get_pair(suite.name, dataset_name, method_name)
+        row = store.get_pair(suite.name, dataset_name, method_name, split_seed=split_seed)
         if row is not None and row.budget and row.budget != asked:
             raise BenchmarkError(
-                f"pair {dataset_name} x {method_name} of suite '{suite.name}' is stored with budget "
-                f"{row.budget}; this run asks for {asked}",
+                f"pair {dataset_name} x {method_name} (split seed {split_seed}) of suite '{suite.name}' is stored "
+                f"with budget {row.budget}; this run asks for {asked}",
                 "run with the original --trials/--seeds/--timeout/--objective/--pruner to resume, "
                 "or use another --storage",
             )
         if row is not None and row.status in FINAL_PAIR_STATES:
-            progress.on_pair(dataset_name, method_name, f"{SKIPPED} ({row.status})")
+            progress.on_pair(label, method_name, f"{SKIPPED} ({row.status})")
             continue
         todo.append(method_name)
     if not todo:
         return []
     entry = dataset_registry.get(dataset_name)
     try:
-        split = entry.load(plan.data_root, suite.split_seed)
-    except BenchmarkError as exc:
-        # Absent files may appear later (retried next run); corrupt or invalid ones fail the pairs.
-        status = DATA_UNAVAILABLE if isinstance(exc, DataUnavailableError) else FAILED
+        split = entry.load(plan.data_root, split_seed)
+    except Exception as exc:  # noqa: BLE001 - whatever a loader raises fails only this dataset's pairs
+        # Absent files may appear later, damaged ones may be repaired: both are retried by the next run.
+        status = DATA_UNAVAILABLE if isinstance(exc, DataUnavailableError) else DATA_ERROR
+        reason = str(exc) if isinstance(exc, BenchmarkError) else (
+            f"dataset '{dataset_name}': loading failed: {describe_failure(exc)}")
         for method_name in todo:
-            store.update_pair(suite.name, dataset_name, method_name, status=status, reason=str(exc), budget=asked)
-            progress.on_pair(dataset_name, method_name, status)
+            store.update_pair(suite.name, dataset_name, method_name, split_seed=split_seed, status=status,
+                              reason=reason, budget=asked)
+            progress.on_pair(label, method_name, status)
         return []
     base_config = suite.training_for(dataset_name, split.modality)
     jobs = []
@@ -92,14 +108,15 @@ def prepare_dataset(plan: RunPlan, store: Store, dataset_name: str, device: str,
         except ResourceUnavailableError as exc:
             reason, status = str(exc), RESOURCE_UNAVAILABLE
         if reason:
-            store.update_pair(suite.name, dataset_name, method_name, status=status, reason=reason,
-                              budget=asked, engine=engine)
-            progress.on_pair(dataset_name, method_name, status)
+            store.update_pair(suite.name, dataset_name, method_name, split_seed=split_seed, status=status,
+                              reason=reason, budget=asked, engine=engine)
+            progress.on_pair(label, method_name, status)
             continue
         jobs.append(PairJob(suite=suite.name, dataset=dataset_name, method=method, split=split, engine=engine,
                             config=config, budget=plan.budget,
                             objective=plan.objective, tune=suite.tune, device=device, pruner=plan.pruner,
-                            sampler_seed=suite.split_seed, stack=plan.options.stack_trials, commit=plan.commit))
+                            split_seed=split_seed, sampler_seed=split_seed, stack=plan.options.stack_trials,
+                            commit=plan.commit, width=suite.tuning_width))
     return jobs
 
 
@@ -112,15 +129,25 @@ def model_config(config: TrainingConfig, default_model: dict[str, str], engine: 
 
 def run_pair(job: PairJob, store: Store, storage: optuna.storages.BaseStorage, plan: RunPlan,
              progress: Progress) -> str:
-    """Tune one pair within its budget, then re-run the best configuration for every seed."""
+    """Tune one pair within its budget, then re-run the best configuration for every seed. A full disk
+    under the store ends the run with one line (the trial or seed in flight is re-run on resume)."""
+    with disk_full_as_error(plan.storage):
+        return _run_pair(job, store, storage, plan, progress)
+
+
+def _run_pair(job: PairJob, store: Store, storage: optuna.storages.BaseStorage, plan: RunPlan,
+              progress: Progress) -> str:
     start_pair(job, store, plan)
 
     def on_trial(study: optuna.Study) -> None:
         best = best_trial(study, job.budget)
-        progress.on_trial(job.dataset, job.method.name, spent(study, job.budget), best.value if best else None)
+        progress.on_trial(job.label, job.method.name, spent(study, job.budget), best.value if best else None)
 
-    study = run_trials(job, storage, on_trial)
-    best = finish_tuning(job, store, study)
+    def on_wait(message: str) -> None:
+        progress.on_wait(job.label, job.method.name, message)
+
+    study = run_trials(job, storage, on_trial, on_wait)
+    best = finish_tuning(job, store, study, on_wait)
     on_trial(study)  # the final count, with the trials other workers ran
     if best is None:
         return FAILED
@@ -129,8 +156,9 @@ def run_pair(job: PairJob, store: Store, storage: optuna.storages.BaseStorage, p
 
 
 def start_pair(job: PairJob, store: Store, plan: RunPlan) -> None:
-    store.update_pair(job.suite, job.dataset, job.method.name, status=TUNING, engine=job.engine,
-                      study_name=job.study_name, budget=plan.pair_budget(), info=split_record(job.split))
+    store.update_pair(job.suite, job.dataset, job.method.name, split_seed=job.split_seed, status=TUNING,
+                      engine=job.engine, study_name=job.study_name, budget=plan.pair_budget(),
+                      info=split_record(job.split))
 
 
 def split_record(split: Split) -> dict[str, Any]:
@@ -139,23 +167,25 @@ def split_record(split: Split) -> dict[str, Any]:
     results of different splits apart (seed and fingerprint)."""
     summary = split.summary()
     return {"split_fingerprint": summary["fingerprint"], "split_seed": split.info.get("split_seed"),
-            **{key: summary[key] for key in ("class_names", "class_counts", "imbalance_ratio", "minority_classes")}}
+            **{key: summary[key] for key in ("class_names", "class_counts", "imbalance_ratio", "minority_classes")},
+            **({"duplicates": summary["duplicates"]} if "duplicates" in summary else {})}
 
 
-def finish_tuning(job: PairJob, store: Store, study: optuna.Study) -> dict[str, Any] | None:
+def finish_tuning(job: PairJob, store: Store, study: optuna.Study,
+                  on_wait: Callable[[str], None] | None = None) -> dict[str, Any] | None:
     """Once no trial of the budget runs anywhere: store the budget spent and the best parameters;
     returns them, or None (the pair failed: no trial completed)."""
-    wait_for_trials(study, job.budget)
+    wait_for_trials(study, job.budget, on_wait)
     used = spent(study, job.budget)
     best = best_trial(study, job.budget)
-    suite, dataset, method = job.suite, job.dataset, job.method.name
+    suite, dataset, method, split_seed = job.suite, job.dataset, job.method.name, job.split_seed
     if best is None:
         reason = "no tuning trial completed: " + ("; ".join(used["failures"]) or "all were pruned")
-        store.update_pair(suite, dataset, method, status=FAILED, reason=reason, spent=used)
+        store.update_pair(suite, dataset, method, split_seed=split_seed, status=FAILED, reason=reason, spent=used)
         return None
     params = trial_params(best)
-    store.update_pair(suite, dataset, method, status=RE_RUNNING, spent=used, best_params=params,
-                      best_value=best.value)
+    store.update_pair(suite, dataset, method, split_seed=split_seed, status=RE_RUNNING, spent=used,
+                      best_params=params, best_value=best.value)
     return params
 
 
@@ -163,28 +193,29 @@ def rerun_seeds(job: PairJob, store: Store, params: dict[str, Any], seeds: Itera
                 progress: Progress) -> None:
     """Re-train the best configuration for each seed this worker can claim, and store the test scores."""
     suite, dataset, method = job.suite, job.dataset, job.method.name
+    on_split = {"split_seed": job.split_seed}
     prov = provenance(job.device, commit=job.commit)
     prov.update(budget=job.budget.record(), split_seed=job.split.info.get("split_seed"),
                 split_fingerprint=job.split.fingerprint(), engine=job.engine,
                 config={k: v for k, v in asdict(job.config).items() if k != "extra"})
     for seed in seeds:
-        if not store.claim_seed(suite, dataset, method, seed):
+        if not store.claim_seed(suite, dataset, method, seed, **on_split):
             continue
         try:
-            with claim_heartbeat(store, (suite, dataset, method, seed), heartbeat):
+            with claim_heartbeat(store, (suite, dataset, method, seed), heartbeat, job.split_seed):
                 out = rerun_seed(job, params, seed)
         except KeyboardInterrupt:
-            store.release_seed(suite, dataset, method, seed)
+            store.release_seed(suite, dataset, method, seed, **on_split)
             raise
         except Exception as exc:
             release_device_memory(job.device)
-            store.finish_seed(suite, dataset, method, seed, status=FAILED, reason=describe_failure(exc),
+            store.finish_seed(suite, dataset, method, seed, **on_split, status=FAILED, reason=describe_failure(exc),
                               params=params, provenance=prov)
-            progress.on_seed(dataset, method, seed, FAILED)
+            progress.on_seed(job.label, method, seed, FAILED)
             continue
-        store.finish_seed(suite, dataset, method, seed, status=OK, reason=None, params=params, provenance=prov,
-                          **out)
-        progress.on_seed(dataset, method, seed, OK)
+        store.finish_seed(suite, dataset, method, seed, **on_split, status=OK, reason=None, params=params,
+                          provenance=prov, **out)
+        progress.on_seed(job.label, method, seed, OK)
 
 
 def rerun_seed(job: PairJob, params: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -202,6 +233,8 @@ def rerun_seed(job: PairJob, params: dict[str, Any], seed: int) -> dict[str, Any
     timings["predict_seconds"] = time.perf_counter() - t_pred
     timings["total_seconds"] = time.perf_counter() - t0
     artifacts = {"pr_curves": pr_curves(split.test.y, test_proba, split.minority_classes)}
+    for key, value in (getattr(model, "artifacts", None) or {}).items():  # generative rows: sample grids, fidelity
+        artifacts[key] = value() if callable(value) else value  # computed for seed rows only, never in trials
     adjust = getattr(model, "adjust", None)
     if callable(getattr(adjust, "fitted", None)):  # what a post-hoc step chose on validation (tau, offsets)
         artifacts["fitted"] = adjust.fitted()
@@ -210,15 +243,16 @@ def rerun_seed(job: PairJob, params: dict[str, Any], seed: int) -> dict[str, Any
 
 
 @contextmanager
-def claim_heartbeat(store: Store, key: tuple[str, str, str, int], interval: float) -> Iterator[None]:
+def claim_heartbeat(store: Store, key: tuple[str, str, str, int], interval: float,
+                    split_seed: int = 0) -> Iterator[None]:
     """Refresh a seed claim every ``interval`` seconds while the re-run trains."""
-    with beating(lambda: store.touch_seed(*key), interval, "seed-heartbeat"):
+    with beating(lambda: store.touch_seed(*key, split_seed=split_seed), interval, "seed-heartbeat"):
         yield
 
 
 def final_seed_rows(store: Store, job: PairJob) -> list[Any]:
     """The pair's seed rows that are final (ok or failed), whoever ran them."""
-    return [r for r in store.seed_rows(job.suite, job.dataset, job.method.name)
+    return [r for r in store.seed_rows(job.suite, job.dataset, job.method.name, split_seed=job.split_seed)
             if r.status != RUNNING and r.seed < job.budget.seeds]
 
 
@@ -230,5 +264,6 @@ def finish_pair(job: PairJob, store: Store) -> str:
     status = COMPLETE if any(r.status == OK for r in rows) else FAILED
     reason = None if status == COMPLETE else "every seed re-run failed: " + "; ".join(
         sorted({r.reason or "" for r in rows}))
-    store.update_pair(job.suite, job.dataset, job.method.name, status=status, reason=reason)
+    store.update_pair(job.suite, job.dataset, job.method.name, split_seed=job.split_seed, status=status,
+                      reason=reason)
     return status

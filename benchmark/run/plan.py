@@ -8,11 +8,12 @@ processes and Ray tasks receive a copy and never resolve anything again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from benchmark.datasets import dataset_registry, resolve_data_root
-from benchmark.errors import BenchmarkError
+from benchmark.errors import BenchmarkError, StorageError
 from benchmark.methods import method_registry
 from benchmark.protocol import Budget
 from benchmark.store import Store
@@ -52,9 +53,11 @@ class RunOptions:
     ray_address: str | None = None
     gpu_fraction: float | None = None  # device share of one trial; default 1/(workers per GPU)
     stack_trials: int = 1  # deep-engine trials trained at once as one stacked model
+    split_seeds: int | None = None  # splits 0..N-1, each tuned on its own; None: the suite's number
 
     def resolve(self) -> RunPlan:
         """Check every option before any work; errors name the bad value and the fix."""
+        check_not_empty(self)
         suite = self.suite if isinstance(self.suite, Suite) else suite_registry.get(self.suite)
         if self.workers < 1:
             raise BenchmarkError(f"--workers {self.workers} is invalid", "use 1 or more workers")
@@ -63,6 +66,9 @@ class RunOptions:
         if self.ray_address is not None and self.executor != "ray":
             raise BenchmarkError(f"--ray-address {self.ray_address} was given with --executor {self.executor}",
                                  "add --executor ray, or drop --ray-address")
+        split_seeds = suite.split_seeds if self.split_seeds is None else self.split_seeds
+        if not isinstance(split_seeds, int) or isinstance(split_seeds, bool) or split_seeds < 1:
+            raise BenchmarkError(f"--split-seeds {split_seeds} is invalid", "use 1 or more split seeds")
         if self.stack_trials < 1:
             raise BenchmarkError(f"--stack-trials {self.stack_trials} is invalid",
                                  "use 1 (one trial at a time) or more trials per stacked model")
@@ -78,19 +84,21 @@ class RunOptions:
         check_objective(objective)
         pruner = self.pruner or suite.pruner
         make_pruner(pruner, 1)
-        datasets = list(self.datasets or suite.datasets)
+        datasets = list(dict.fromkeys(self.datasets or suite.datasets))  # a name given twice runs once
         dataset_registry.resolve(datasets)
-        methods = list(self.methods) if self.methods else (list(suite.methods) if suite.methods else method_registry.names())
+        methods = list(dict.fromkeys(self.methods or suite.methods or method_registry.names()))
         method_registry.resolve(methods)
         # Ray tasks pick their device on the cluster's nodes; the driver may have no GPU at all.
         device = resolve_device(self.device) if self.executor == "local" else None
         data_root = str(resolve_data_root(self.data_root)) if self.data_root is not None else None
         # An unreachable store or a foreign schema fails here, before any work; the connection is kept.
         store = Store(self.storage, stale_after=3 * self.heartbeat)
+        check_store_writable(store)  # a read-only file, mount or database user fails now, not at the first row
         optuna_storage(store.url, self.heartbeat)
-        plan = RunPlan(options=self, suite=suite, budget=budget, datasets=datasets, methods=methods,
+        options, notes = capped_workers(self)
+        plan = RunPlan(options=options, suite=suite, budget=budget, datasets=datasets, methods=methods,
                        objective=objective, pruner=pruner, device=device, data_root=data_root,
-                       storage=store.url, commit=git_commit())
+                       storage=store.url, commit=git_commit(), notes=notes, split_seeds=split_seeds)
         plan._store = store
         return plan
 
@@ -112,6 +120,8 @@ class RunPlan:
     # The code's commit when the run started, stored with every row: read once here, not when a row
     # is written (the checkout may move on during a long run) and not on Ray nodes (they may have none).
     commit: str | None = None
+    split_seeds: int = 1  # the run's splits are split seeds 0..split_seeds-1, each tuned on its own
+    notes: list[str] = field(default_factory=list)  # what resolving changed (workers capped), for the front end
     _store: Store | None = field(default=None, repr=False, compare=False)  # this process's connection
 
     def __getstate__(self) -> dict[str, Any]:  # a worker process or Ray task opens its own connection
@@ -128,7 +138,8 @@ class RunPlan:
 
     @property
     def total_pairs(self) -> int:
-        return len(self.datasets) * len(self.methods)
+        """Pairs to run, each split seed counted: a pair on one split is tuned and re-run on its own."""
+        return len(self.datasets) * len(self.methods) * self.split_seeds
 
     def open_store(self) -> Store:
         """This process's connection to the results store, opened once (claims go stale after three
@@ -136,3 +147,77 @@ class RunPlan:
         if self._store is None:
             self._store = Store(self.storage, stale_after=3 * self.heartbeat)
         return self._store
+
+
+WORKER_MEMORY = 1 << 30  # bytes a local worker is allowed for: one small model, its data and torch (~0.6 GB measured)
+
+
+def check_not_empty(options: RunOptions) -> None:
+    """An empty value (``--storage ""``, ``--methods ""``) is a mistake, never "the default"."""
+    for name in ("storage", "data_root", "objective", "pruner", "device", "executor", "ray_address"):
+        value = getattr(options, name)
+        if isinstance(value, str) and not value.strip():
+            flag = "--" + name.replace("_", "-")
+            raise BenchmarkError(f"{flag} is empty", f"give a value for {flag}, or leave the option out for the default")
+    for name in ("methods", "datasets"):
+        value = getattr(options, name)
+        if value is not None and not [v for v in value if str(v).strip()]:
+            raise BenchmarkError(f"--{name} names nothing", f"give comma-separated names, or leave --{name} out "
+                                                             "for the suite's")
+
+
+def machine_capacity() -> tuple[int, int | None]:
+    """CPU cores this process may use, and bytes of memory available now (None where unknown)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    available = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, ValueError, OSError):
+            available = None
+    return cpus, available
+
+
+def capped_workers(options: RunOptions) -> tuple[RunOptions, list[str]]:
+    """Local workers are capped at one per CPU core and per GiB of available memory: more only compete
+    for the same cores (measured: --workers 16 on 2 cores started 17 processes using 9.9 GB, no faster).
+    Ray tasks run on the cluster's machines and are not capped here."""
+    if options.executor != "local" or options.workers <= 1:
+        return options, []
+    cpus, available = machine_capacity()
+    by_memory = max(1, available // WORKER_MEMORY) if available is not None else options.workers
+    cap = max(1, min(cpus, by_memory))
+    if options.workers <= cap:
+        return options, []
+    memory = f" and {available / WORKER_MEMORY:.1f} GiB of available memory" if available is not None else ""
+    note = (f"--workers {options.workers} capped at {cap}: this machine has {cpus} CPU core(s){memory}, and a "
+            f"local worker needs a core and 1 GiB")
+    return replace(options, workers=cap), [note]
+
+
+def check_store_writable(store: Store) -> None:
+    """Try a write in a transaction that is rolled back: a store that opens but cannot be written fails
+    here, before any training, and nothing in it changes."""
+    from sqlalchemy import update
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from benchmark.store.results import Meta
+
+    try:
+        with store.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                conn.execute(update(Meta).where(Meta.key == "schema_version").values(value=Meta.value))
+            finally:
+                transaction.rollback()
+    except SQLAlchemyError as exc:
+        raise StorageError(f"the results store {store.safe_url} cannot be written: {str(exc).splitlines()[0]}",
+                           "give a --storage you can write to (results and report only read a store)") from None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.protocol import Budget
-from benchmark.store.status import DATA_UNAVAILABLE, NOT_APPLICABLE
+from benchmark.store.status import DATA_ERROR, DATA_UNAVAILABLE, NOT_APPLICABLE
 
 SKIPPED = "skipped"  # progress prefix of a pair found final at the start ("skipped (complete)")
 
@@ -21,6 +21,8 @@ class Progress:
     on_pair: Callable[[str, str, str], None] = lambda dataset, method, status: None
     on_trial: Callable[[str, str, dict[str, Any], float | None], None] = lambda d, m, spent, best: None
     on_seed: Callable[[str, str, int, str], None] = lambda d, m, seed, status: None
+    # What a worker waits for (other workers' trials, with their workers), once per change.
+    on_wait: Callable[[str, str, str], None] = lambda d, m, message: None
 
 
 @dataclass
@@ -55,7 +57,7 @@ class RunTracker:
 
     def pair(self, dataset: str, method: str, status: str) -> None:
         self.pairs_done += 1
-        if status.startswith(SKIPPED) or status in (NOT_APPLICABLE, DATA_UNAVAILABLE):
+        if status.startswith(SKIPPED) or status in (NOT_APPLICABLE, DATA_UNAVAILABLE, DATA_ERROR):
             self.resumed_units += self.per_pair - self.units.get((dataset, method), 0.0)
         self.units[(dataset, method)] = self.per_pair
 

@@ -1,7 +1,7 @@
 """The Ray executor (``--executor ray [--ray-address ADDR]``): a run's steps as Ray tasks.
 
 The driver (the ``run`` command) does the light work: it checks which pairs need work, loads each
-dataset's split once and puts it in Ray's object store, and records pair states. The heavy work runs
+dataset's split once per split seed and puts it in Ray's object store, and records pair states. The heavy work runs
 as tasks on an existing Ray cluster (a local instance when no address is given), each asking for one
 CPU and, on GPUs, a fraction of one (``--gpu-fraction``), so several trials share a device:
 
@@ -143,12 +143,12 @@ def run_on_ray(plan: RunPlan, progress: Progress) -> None:
         progress.on_start(plan.total_pairs)
         for dataset in plan.datasets:
             jobs = prepare_dataset(plan, store, dataset, "cpu", progress)  # the driver trains nothing
-            if not jobs:
-                continue
-            split_ref = ray.put(jobs[0].split)
+            split_refs = {}  # one copy of each split seed's split in the object store
             for job in jobs:
+                if job.split_seed not in split_refs:
+                    split_refs[job.split_seed] = ray.put(job.split)
                 start_pair(job, store, plan)
-                state = PairState(replace(job, device=task_device), split_ref)
+                state = PairState(replace(job, device=task_device), split_refs[job.split_seed])
                 state.study = open_study(state.job, storage)
                 submit_tuning(state)
 
@@ -210,7 +210,7 @@ def step_done(state: PairState, died: bool, store: Store, progress: Progress, su
             return
         state.params = finish_tuning(job, store, study)
         if state.params is None:
-            progress.on_pair(job.dataset, job.method.name, FAILED)
+            progress.on_pair(job.label, job.method.name, FAILED)
             return
         state.phase, state.resubmits = RE_RUNNING, 0
         submit_seeds(state, range(job.budget.seeds))
@@ -221,7 +221,7 @@ def step_done(state: PairState, died: bool, store: Store, progress: Progress, su
         state.resubmits += 1
         submit_seeds(state, missing)
         return
-    progress.on_pair(job.dataset, job.method.name, finish_pair(job, store))
+    progress.on_pair(job.label, job.method.name, finish_pair(job, store))
 
 
 def report_tuning(states: dict[Any, PairState], progress: Progress) -> None:
@@ -229,4 +229,4 @@ def report_tuning(states: dict[Any, PairState], progress: Progress) -> None:
     for state in {id(s): s for s in states.values() if s.phase == TUNING}.values():
         job = state.job
         best = best_trial(state.study, job.budget)
-        progress.on_trial(job.dataset, job.method.name, spent(state.study, job.budget), best.value if best else None)
+        progress.on_trial(job.label, job.method.name, spent(state.study, job.budget), best.value if best else None)

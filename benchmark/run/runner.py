@@ -45,18 +45,22 @@ def run_suite(plan: RunPlan | RunOptions, progress: Progress | None = None) -> R
     return summary
 
 
-def final_pairs(plan: RunPlan, store: Store) -> set[tuple[str, str]]:
-    return {(p.dataset, p.method) for p in store.pairs(plan.suite.name)
-            if p.status in FINAL_PAIR_STATES and p.dataset in plan.datasets and p.method in plan.methods}
+def final_pairs(plan: RunPlan, store: Store) -> set[tuple[str, str, int]]:
+    """(dataset, method, split seed) of the run's pairs already final in the store."""
+    return {(p.dataset, p.method, p.split_seed) for p in store.pairs(plan.suite.name)
+            if p.status in FINAL_PAIR_STATES and p.dataset in plan.datasets and p.method in plan.methods
+            and p.split_seed < plan.split_seeds}
 
 
-def summarise(plan: RunPlan, store: Store, before: set[tuple[str, str]], seconds: float) -> RunSummary:
-    """Statuses of the pairs this run worked on, read from the store (whichever worker did the work)."""
+def summarise(plan: RunPlan, store: Store, before: set[tuple[str, str, int]], seconds: float) -> RunSummary:
+    """Statuses of the pairs this run worked on (each split seed of a pair counted), read from the store
+    (whichever worker did the work)."""
     summary = RunSummary(pairs=plan.total_pairs, skipped=len(before), seconds=seconds)
-    rows = {(p.dataset, p.method): p.status for p in store.pairs(plan.suite.name)}
+    rows = {(p.dataset, p.method, p.split_seed): p.status for p in store.pairs(plan.suite.name)}
     for d in plan.datasets:
         for m in plan.methods:
-            if (d, m) not in before:
-                status = rows.get((d, m), NOT_STARTED)
-                summary.statuses[status] = summary.statuses.get(status, 0) + 1
+            for k in range(plan.split_seeds):
+                if (d, m, k) not in before:
+                    status = rows.get((d, m, k), NOT_STARTED)
+                    summary.statuses[status] = summary.statuses.get(status, 0) + 1
     return summary

@@ -33,7 +33,7 @@ def run_worker(plan: RunPlan, progress: Progress | None = None, device: str | No
         for dataset_name in plan.datasets:
             for job in prepare_dataset(plan, store, dataset_name, device, progress):
                 status = run_pair(job, store, storage, plan, progress)
-                progress.on_pair(job.dataset, job.method.name, status)
+                progress.on_pair(job.label, job.method.name, status)
 
 
 @contextmanager

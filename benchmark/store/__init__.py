@@ -11,6 +11,7 @@ from benchmark.store.liveness import worker_id
 from benchmark.store.results import DEFAULT_DB, SCHEMA_VERSION, PairRow, ResultRow, Store, now
 from benchmark.store.status import (
     COMPLETE,
+    DATA_ERROR,
     DATA_UNAVAILABLE,
     FAILED,
     FINAL_PAIR_STATES,
@@ -26,7 +27,7 @@ from benchmark.store.status import (
 from benchmark.store.studies import optuna_storage, parse_study_name, study_name
 
 __all__ = [
-    "COMPLETE", "DATA_UNAVAILABLE", "DEFAULT_DB", "FAILED", "FINAL_PAIR_STATES", "NOT_APPLICABLE", "OK", "PENDING",
+    "COMPLETE", "DATA_ERROR", "DATA_UNAVAILABLE", "DEFAULT_DB", "FAILED", "FINAL_PAIR_STATES", "NOT_APPLICABLE", "OK", "PENDING",
     "RE_RUNNING", "RESOURCE_UNAVAILABLE", "RUNNING", "SCHEMA_VERSION", "TUNING", "PairRow", "ResultRow", "Status",
     "Store", "now", "optuna_storage", "parse_study_name", "study_name", "worker_id",
 ]

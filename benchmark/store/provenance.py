@@ -13,6 +13,8 @@ from typing import Any
 import benchmark
 
 PACKAGES = ("torch", "torchvision", "numpy", "scikit-learn", "imbalanced-learn", "optuna", "pandas", "SQLAlchemy")
+# The entry-point groups through which other packages add methods, datasets and suites.
+PLUGIN_GROUPS = ("benchmark.methods", "benchmark.datasets", "benchmark.suites")
 
 
 @functools.lru_cache(maxsize=1)
@@ -41,6 +43,21 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+@functools.lru_cache(maxsize=1)
+def plugin_distributions() -> dict[str, dict[str, Any]]:
+    """The installed distributions that provide entry points in :data:`PLUGIN_GROUPS` (other than
+    this project): ``{name: {"version": ..., "entry_points": ["group:name", ...]}}``, so a row says
+    which plugin packages, at which versions, could have produced it."""
+    found: dict[str, dict[str, Any]] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"] if dist.metadata else None
+        points = sorted(f"{ep.group}:{ep.name}" for ep in dist.entry_points if ep.group in PLUGIN_GROUPS)
+        if not name or not points or name == "imbalance-benchmark":
+            continue
+        found[name] = {"version": dist.version, "entry_points": points}
+    return dict(sorted(found.items()))
+
+
 def device_name(device: str) -> str:
     if device.startswith("cuda"):
         import torch
@@ -56,6 +73,7 @@ def provenance(device: str = "cpu", commit: str | None = None) -> dict[str, Any]
         "benchmark_version": benchmark.__version__,
         "git_commit": commit or git_commit(),
         "packages": package_versions(),
+        "plugins": plugin_distributions(),
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "device": device,

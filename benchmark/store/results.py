@@ -2,18 +2,23 @@
 
 Two tables of our own beside Optuna's (which live in the same database):
 
-- ``benchmark_pairs``: one row per (suite, dataset, method): status, reason, budget asked for and
-  spent, best parameters and validation value.
-- ``benchmark_results``: one row per (suite, dataset, method, seed): test metrics of a re-run of the
-  best configuration. A row is first inserted as ``running`` (a claim, so that two workers never run
-  the same seed), then completed as ``ok`` or ``failed``. A unique constraint makes duplicates
-  impossible.
+- ``benchmark_pairs``: one row per (suite, dataset, method, split seed): status, reason, budget asked
+  for and spent, best parameters and validation value. Each split seed of a suite is tuned on its own.
+- ``benchmark_results``: one row per (suite, dataset, method, split seed, seed): test metrics of a
+  re-run of that split's best configuration. A row is first inserted as ``running`` (a claim, so that
+  two workers never run the same seed), then completed as ``ok`` or ``failed``. A unique constraint
+  makes duplicates impossible.
+
+Schema versions: 2 added the split seed (:mod:`benchmark.store.migrations` upgrades a version 1 store
+in place, its rows becoming split seed 0); any other version is refused, untouched.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import random
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,7 +48,7 @@ from benchmark.store.status import PENDING, Status
 
 RUNNING = Status.RUNNING.value  # statuses are written as plain strings, whatever the database driver
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DB = Path("results") / "benchmark.db"
 CONNECT_TIMEOUT = 10  # seconds to wait for a database server
 
@@ -64,11 +69,12 @@ class Meta(Base):
 
 class PairRow(Base):
     __tablename__ = "benchmark_pairs"
-    __table_args__ = (UniqueConstraint("suite", "dataset", "method", name="uq_pair"),)
+    __table_args__ = (UniqueConstraint("suite", "dataset", "method", "split_seed", name="uq_pair"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     suite: Mapped[str] = mapped_column(String(128), index=True)
     dataset: Mapped[str] = mapped_column(String(128))
     method: Mapped[str] = mapped_column(String(128))
+    split_seed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(32), default=PENDING.value)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     engine: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -83,11 +89,12 @@ class PairRow(Base):
 
 class ResultRow(Base):
     __tablename__ = "benchmark_results"
-    __table_args__ = (UniqueConstraint("suite", "dataset", "method", "seed", name="uq_result"),)
+    __table_args__ = (UniqueConstraint("suite", "dataset", "method", "split_seed", "seed", name="uq_result"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     suite: Mapped[str] = mapped_column(String(128), index=True)
     dataset: Mapped[str] = mapped_column(String(128))
     method: Mapped[str] = mapped_column(String(128))
+    split_seed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     seed: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -143,7 +150,10 @@ class Store:
             self.engine = create_engine(self.url, **engine_options(self.url))
             if self.url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            # Read the version before creating anything: a store of another version is left untouched.
+            # Read the version before creating anything: a store of another version is left untouched;
+            # a version 1 store is upgraded in place, in one transaction.
+            if self._stored_version() == "1":
+                self._upgrade_from_1()
             self._check_schema(self._stored_version())
             self._create_tables()
         except (SQLAlchemyError, ImportError, ValueError) as exc:
@@ -182,6 +192,19 @@ class Store:
                     raise
                 time.sleep(0.5 + random.random())
 
+    def _upgrade_from_1(self) -> None:
+        from benchmark.store.migrations import migrate_from_1
+
+        try:
+            migrate_from_1(self.engine, Base.metadata)
+        except Exception as exc:  # sqlite3's own errors too (the rebuild runs on the driver's connection)
+            raise StorageError(
+                f"upgrading the results store {self.safe_url} from schema version 1 to {SCHEMA_VERSION} failed, and "
+                f"nothing in it was changed: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                "free disk space or make the store writable, then run again (the upgrade is retried); or use "
+                "a new --storage",
+            ) from exc
+
     def _stored_version(self) -> str | None:
         if not inspect(self.engine).has_table(Meta.__tablename__):
             return None
@@ -213,17 +236,20 @@ class Store:
             yield s
 
     # -- pairs ---------------------------------------------------------------------------------
-    def get_pair(self, suite: str, dataset: str, method: str) -> PairRow | None:
+    def get_pair(self, suite: str, dataset: str, method: str, *, split_seed: int = 0) -> PairRow | None:
         with self.session() as s:
-            return s.scalar(select(PairRow).filter_by(suite=suite, dataset=dataset, method=method))
+            return s.scalar(select(PairRow).filter_by(suite=suite, dataset=dataset, method=method,
+                                                      split_seed=split_seed))
 
-    def update_pair(self, suite: str, dataset: str, method: str, **fields: Any) -> None:
-        """Create the pair row when missing, then set ``fields`` (only those given)."""
+    def update_pair(self, suite: str, dataset: str, method: str, *, split_seed: int = 0, **fields: Any) -> None:
+        """Create the pair row of ``split_seed`` when missing, then set ``fields`` (only those given)."""
         for attempt in range(2):
             with self.session() as s:
-                row = s.scalar(select(PairRow).filter_by(suite=suite, dataset=dataset, method=method))
+                row = s.scalar(select(PairRow).filter_by(suite=suite, dataset=dataset, method=method,
+                                                         split_seed=split_seed))
                 if row is None:
-                    row = PairRow(suite=suite, dataset=dataset, method=method, budget={}, spent={}, info={})
+                    row = PairRow(suite=suite, dataset=dataset, method=method, split_seed=split_seed, budget={},
+                                  spent={}, info={})
                     s.add(row)
                 for key, value in fields.items():
                     setattr(row, key, _plain(value))
@@ -237,13 +263,13 @@ class Store:
 
     def pairs(self, suite: str | None = None) -> list[PairRow]:
         with self.session() as s:
-            query = select(PairRow).order_by(PairRow.suite, PairRow.dataset, PairRow.method)
+            query = select(PairRow).order_by(PairRow.suite, PairRow.dataset, PairRow.method, PairRow.split_seed)
             if suite:
                 query = query.filter_by(suite=suite)
             return list(s.scalars(query))
 
     # -- seed results --------------------------------------------------------------------------
-    def claim_seed(self, suite: str, dataset: str, method: str, seed: int) -> bool:
+    def claim_seed(self, suite: str, dataset: str, method: str, seed: int, *, split_seed: int = 0) -> bool:
         """Insert a 'running' row for this seed; False when another live worker holds it or it is done.
 
         A stale claim (its process is gone, or it was not refreshed by :meth:`touch_seed` for
@@ -251,15 +277,16 @@ class Store:
         """
         me = worker_id()
         with self.session() as s:
-            s.add(ResultRow(suite=suite, dataset=dataset, method=method, seed=seed, status=RUNNING, claimed_by=me,
-                            params={}, metrics={}, val_metrics={}, per_class={}, timings={}, provenance={},
-                            artifacts={}))
+            s.add(ResultRow(suite=suite, dataset=dataset, method=method, split_seed=split_seed, seed=seed,
+                            status=RUNNING, claimed_by=me, params={}, metrics={}, val_metrics={}, per_class={},
+                            timings={}, provenance={}, artifacts={}))
             try:
                 s.commit()
                 return True
             except IntegrityError:
                 s.rollback()
-            row = s.scalar(select(ResultRow).filter_by(suite=suite, dataset=dataset, method=method, seed=seed))
+            row = s.scalar(select(ResultRow).filter_by(suite=suite, dataset=dataset, method=method,
+                                                       split_seed=split_seed, seed=seed))
             if row is None or row.status != RUNNING:
                 return False
             if row.claimed_by != me and not _claim_is_stale(row.claimed_by, row.updated_at, self.stale_after):
@@ -273,43 +300,48 @@ class Store:
             s.commit()
             return taken == 1
 
-    def touch_seed(self, suite: str, dataset: str, method: str, seed: int) -> None:
+    def touch_seed(self, suite: str, dataset: str, method: str, seed: int, *, split_seed: int = 0) -> None:
         """Refresh our claim on a seed re-run (a heartbeat), so that workers elsewhere leave it alone."""
         with self.session() as s:
             s.execute(update(ResultRow)
                       .where(ResultRow.suite == suite, ResultRow.dataset == dataset, ResultRow.method == method,
-                             ResultRow.seed == seed, ResultRow.status == RUNNING, ResultRow.claimed_by == worker_id())
+                             ResultRow.split_seed == split_seed, ResultRow.seed == seed, ResultRow.status == RUNNING,
+                             ResultRow.claimed_by == worker_id())
                       .values(updated_at=now()))
             s.commit()
 
-    def seed_rows(self, suite: str, dataset: str, method: str) -> list[ResultRow]:
-        """Every seed row of one pair, running claims included, by seed."""
+    def seed_rows(self, suite: str, dataset: str, method: str, *, split_seed: int = 0) -> list[ResultRow]:
+        """Every seed row of one pair on one split, running claims included, by seed."""
         with self.session() as s:
-            return list(s.scalars(select(ResultRow).filter_by(suite=suite, dataset=dataset, method=method)
-                                  .order_by(ResultRow.seed)))
+            return list(s.scalars(select(ResultRow).filter_by(suite=suite, dataset=dataset, method=method,
+                                                              split_seed=split_seed).order_by(ResultRow.seed)))
 
-    def finish_seed(self, suite: str, dataset: str, method: str, seed: int, **fields: Any) -> None:
+    def finish_seed(self, suite: str, dataset: str, method: str, seed: int, *, split_seed: int = 0,
+                    **fields: Any) -> None:
         with self.session() as s:
-            row = s.scalar(select(ResultRow).filter_by(suite=suite, dataset=dataset, method=method, seed=seed))
+            row = s.scalar(select(ResultRow).filter_by(suite=suite, dataset=dataset, method=method,
+                                                       split_seed=split_seed, seed=seed))
             if row is None:
-                row = ResultRow(suite=suite, dataset=dataset, method=method, seed=seed)
+                row = ResultRow(suite=suite, dataset=dataset, method=method, split_seed=split_seed, seed=seed)
                 s.add(row)
             for key, value in fields.items():
                 setattr(row, key, _plain(value))
             row.claimed_by = None
             s.commit()
 
-    def release_seed(self, suite: str, dataset: str, method: str, seed: int) -> None:
+    def release_seed(self, suite: str, dataset: str, method: str, seed: int, *, split_seed: int = 0) -> None:
         """Drop our own unfinished claim (an interrupted re-run leaves no row behind)."""
         with self.session() as s:
-            row = s.scalar(select(ResultRow).filter_by(suite=suite, dataset=dataset, method=method, seed=seed))
+            row = s.scalar(select(ResultRow).filter_by(suite=suite, dataset=dataset, method=method,
+                                                       split_seed=split_seed, seed=seed))
             if row is not None and row.status == RUNNING and row.claimed_by == worker_id():
                 s.delete(row)
                 s.commit()
 
     def results(self, suite: str | None = None, *, include_running: bool = False) -> list[ResultRow]:
         with self.session() as s:
-            query = select(ResultRow).order_by(ResultRow.suite, ResultRow.dataset, ResultRow.method, ResultRow.seed)
+            query = select(ResultRow).order_by(ResultRow.suite, ResultRow.dataset, ResultRow.method,
+                                               ResultRow.split_seed, ResultRow.seed)
             if suite:
                 query = query.filter_by(suite=suite)
             rows = list(s.scalars(query))
@@ -331,3 +363,51 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         pass
     finally:
         cursor.close()
+
+
+# -- a full disk ------------------------------------------------------------------------------------
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from: Optuna wraps SQLAlchemy, which wraps sqlite3)
+    says the disk is full."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "database or disk is full" in str(exc) or "No space left on device" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def disk_full_error(url: str) -> StorageError:
+    """One line for a store that could not grow: the file, what it takes, what is free."""
+    path = Path(url.split("///", 1)[1]) if url.startswith("sqlite") and "///" in url else None
+    if path is None:
+        return StorageError(f"the database server of {Store.hide_password(url)} is out of disk space",
+                            "free space on the server and run again to resume")
+    files = [p for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-journal")) if p.exists()]
+    used = sum(p.stat().st_size for p in files)
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = 0
+    return StorageError(
+        f"no space left on the device for the results store {path}: it takes {used / 2**20:.1f} MB with its "
+        f"write-ahead log, {free / 2**20:.1f} MB are free, and a write needs room for the log to grow "
+        f"(about as much again: {used / 2**20:.1f} MB)",
+        "free that much space (or use a --storage on a larger disk) and run again: the stored results are "
+        "intact and the run resumes")
+
+
+@contextmanager
+def disk_full_as_error(url: str) -> Iterator[None]:
+    """Turn a full disk under the store (our tables or Optuna's) into one StorageError line."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except Exception as exc:
+        if disk_full(exc):
+            raise disk_full_error(url) from None
+        raise

@@ -9,7 +9,7 @@ class Status(str, Enum):
     """A pair's or a seed row's status, stored as its value (``"complete"``, ``"ok"``, ...).
 
     Pairs go ``pending`` -> ``tuning`` -> ``re-running`` -> ``complete`` or ``failed``, or straight to
-    ``not-applicable``, ``data-unavailable`` or ``resource-unavailable``. Seed rows are claimed as
+    ``not-applicable``, ``data-unavailable``, ``data-error`` or ``resource-unavailable``. Seed rows are claimed as
     ``running`` and end ``ok`` or ``failed``. Members compare equal to their values, so rows read back
     from the database (plain strings) compare with them directly.
     """
@@ -21,6 +21,9 @@ class Status(str, Enum):
     FAILED = "failed"
     NOT_APPLICABLE = "not-applicable"  # the method does not fit the dataset: final, never retried
     DATA_UNAVAILABLE = "data-unavailable"  # the dataset's files are missing: retried by the next run
+    # The dataset's files could not be read or hold bad values (corrupt, truncated, invalid UTF-8, inf):
+    # retried by the next run, so a repaired file is used without a new store.
+    DATA_ERROR = "data-error"
     RESOURCE_UNAVAILABLE = "resource-unavailable"  # a model or corpus a method needs is missing: retried
     RUNNING = "running"  # a seed re-run claimed by a worker
     OK = "ok"  # a seed re-run that stored its scores
@@ -34,7 +37,7 @@ class Status(str, Enum):
 
 OK, FAILED, RUNNING = Status.OK, Status.FAILED, Status.RUNNING
 PENDING, TUNING, RE_RUNNING, COMPLETE = Status.PENDING, Status.TUNING, Status.RE_RUNNING, Status.COMPLETE
-NOT_APPLICABLE, DATA_UNAVAILABLE = Status.NOT_APPLICABLE, Status.DATA_UNAVAILABLE
+NOT_APPLICABLE, DATA_UNAVAILABLE, DATA_ERROR = Status.NOT_APPLICABLE, Status.DATA_UNAVAILABLE, Status.DATA_ERROR
 RESOURCE_UNAVAILABLE = Status.RESOURCE_UNAVAILABLE
 
 FINAL_PAIR_STATES = (COMPLETE, NOT_APPLICABLE, FAILED)  # a run skips these pairs; the others get (re)tried

@@ -1,6 +1,8 @@
 """Optuna's studies in the results database: how the storage is opened and how a study is named.
 
-Each (suite, dataset, method) pair is tuned in one study named ``suite::dataset::method``; this module
+Each (suite, dataset, method, split seed) is tuned in one study. Split seed 0 is named
+``suite::dataset::method``, as every study was before suites repeated their splits, so stores of
+that time resume where they were; split seed k > 0 is ``suite::dataset::method::split-k``. This module
 is the one place that builds and reads those names (tuning creates the studies, the worker pool finds
 a dead worker's trials through them, the report reads their histories).
 """
@@ -8,9 +10,10 @@ a dead worker's trials through them, the report reads their histories).
 from __future__ import annotations
 
 import random
+import re
 import time
 import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -21,25 +24,43 @@ if TYPE_CHECKING:
     import optuna
 
 SEPARATOR = "::"
+SPLIT_PART = re.compile(r"split-(0|[1-9][0-9]*)")
 
 
-def study_name(suite: str, dataset: str, method: str) -> str:
-    return SEPARATOR.join((suite, dataset, method))
+class StudyKey(NamedTuple):
+    """What a study of this benchmark tunes: one pair on one split."""
+
+    suite: str
+    dataset: str
+    method: str
+    split_seed: int = 0
 
 
-def parse_study_name(name: str) -> tuple[str, str, str] | None:
-    """(suite, dataset, method) of a study this benchmark created, or None for any other study."""
+def study_name(suite: str, dataset: str, method: str, split_seed: int = 0) -> str:
+    parts = [suite, dataset, method] + ([f"split-{split_seed}"] if split_seed else [])
+    return SEPARATOR.join(parts)
+
+
+def parse_study_name(name: str) -> StudyKey | None:
+    """The (suite, dataset, method, split seed) of a study this benchmark created, or None for any other
+    study (``split-0`` is never written, so only the three-part name means split seed 0)."""
     parts = name.split(SEPARATOR)
-    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else None
+    if len(parts) == 3:
+        return StudyKey(parts[0], parts[1], parts[2], 0)
+    if len(parts) == 4:
+        match = SPLIT_PART.fullmatch(parts[3])
+        if match and int(match.group(1)) > 0:
+            return StudyKey(parts[0], parts[1], parts[2], int(match.group(1)))
+    return None
 
 
-def suite_study_names(storage: optuna.storages.BaseStorage, suite: str) -> dict[str, tuple[str, str]]:
-    """The studies of ``suite`` in ``storage``: study name -> (dataset, method)."""
+def suite_study_names(storage: optuna.storages.BaseStorage, suite: str) -> dict[str, StudyKey]:
+    """The studies of ``suite`` in ``storage``: study name -> its key."""
     found = {}
     for summary in storage.get_all_studies():
         parsed = parse_study_name(summary.study_name)
-        if parsed is not None and parsed[0] == suite:
-            found[summary.study_name] = (parsed[1], parsed[2])
+        if parsed is not None and parsed.suite == suite:
+            found[summary.study_name] = parsed
     return found
 
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from benchmark.errors import BenchmarkError
+from benchmark.methods.base import GeneratorBudget, ResampleContext
 from benchmark.methods.base import fit_adjuster as fit_adjuster  # re-exported: the engines call it
 
 # Called after every epoch with (epoch, validation class probabilities); may raise optuna.TrialPruned.
@@ -45,6 +46,10 @@ class TrainingConfig:
     lr_schedule: str = "constant"
     warmup_epochs: int = 0
     lr_steps: tuple[float, ...] = (0.8, 0.9)
+    # The generative rows' budget (benchmark.methods.base.GeneratorBudget): passes of each generator over the
+    # training rows and its batch size; the same for every generative method on a dataset, never tuned.
+    generator_epochs: int = 2
+    generator_batch_size: int = 64
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,6 +70,17 @@ class TrainingConfig:
                                  "use 0 or fewer warm-up epochs than epochs")
         if self.eval_batch_size < 1:
             raise BenchmarkError(f"eval_batch_size={self.eval_batch_size} is invalid", "use a positive batch size")
+
+
+def resample_context(split: Any, recipe: Any, config: TrainingConfig, device: Any,
+                     backbone: str | None = None) -> ResampleContext | None:
+    """The :class:`ResampleContext` for a recipe whose ``resample`` or ``Stage.feature_resample`` component
+    declares ``wants_context = True`` (None otherwise, so other recipes never pay for the fingerprint)."""
+    parts = [recipe.resample] + [s.feature_resample for s in recipe.stages or []]
+    if not any(getattr(c, "wants_context", False) for c in parts):
+        return None
+    return ResampleContext(device=str(device), split_fingerprint=split.fingerprint(), backbone=backbone,
+                           budget=GeneratorBudget(config.generator_epochs, config.generator_batch_size))
 
 
 def lr_factor(config: TrainingConfig, epoch: int, epochs: int, warmup: bool = True) -> float:

@@ -5,6 +5,12 @@ Default models (``TrainingConfig.classical_model``): ``logreg`` (LogisticRegress
 recipe's ``class_weight`` (re-weighting methods) as scikit-learn's ``class_weight`` mapping. A
 recipe's ``classifier`` hook (imbalanced-learn's ensembles) replaces the default model. Images are
 flattened pixels in [0, 1]; texts TF-IDF (sparse) or MiniLM sentence embeddings.
+
+This engine has no epochs and no optimiser steps to count: a scikit-learn ``fit`` runs each model's
+own solver to its own stopping rule (LogisticRegression's iterations, a forest's trees), so the
+deep engine's equal-compute rule (``benchmark.training.epochs``) does not apply. Its rows record
+no ``epochs``, ``train_samples`` or ``train_steps`` (the report shows none), only ``training_rows``,
+the rows fitted after ``resample``; ``on_epoch`` is called once, after the fit, for the trial loop.
 """
 
 from __future__ import annotations
@@ -16,8 +22,15 @@ import numpy as np
 
 from benchmark.datasets.base import Split
 from benchmark.errors import BenchmarkError
-from benchmark.methods.base import CLASSICAL_HOOKS, Recipe
-from benchmark.training.base import EpochCallback, TrainingConfig, fit_adjuster, softmax
+from benchmark.methods.base import CLASSICAL_HOOKS, Recipe, call_resample
+from benchmark.training.base import (
+    EpochCallback,
+    TrainingConfig,
+    fit_adjuster,
+    resample_context,
+    resolve_device,
+    softmax,
+)
 from benchmark.training.features import make_featurizer
 
 
@@ -68,14 +81,15 @@ class ClassicalEngine:
         t0 = time.perf_counter()
         X, y = split.train.X, split.train.y
         sampler = recipe.resample
+        context = resample_context(split, recipe, config, resolve_device(device))
         if sampler is not None and getattr(sampler, "space", "features") == "input":
-            X, y = sampler.resample(X, y, seed=seed)
+            X, y = call_resample(sampler, X, y, seed, context)
         featurizer = make_featurizer(split.modality, config, split.feature_kinds, dense=False).fit(X)
         if split.modality == "image":  # classical models see flattened pixels in [0, 1]
             featurizer = _Flatten(featurizer)
         features = featurizer.transform(X)
         if sampler is not None and getattr(sampler, "space", "features") == "features":
-            features, y = sampler.resample(features, y, seed=seed)
+            features, y = call_resample(sampler, features, y, seed, context)
         timings["resample_seconds"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -88,8 +102,11 @@ class ClassicalEngine:
             estimator = default_classifier(config.classical_model, seed, weights)
         estimator.fit(features, y)
         timings["train_seconds"] = time.perf_counter() - t0
-        timings["epochs"] = 1
+        timings["training_rows"] = int(np.asarray(y).shape[0])
+        if context is not None:  # generator_seconds, sampling_seconds; artifacts for the seed rows
+            timings.update(context.timings)
         model = ClassicalModel(estimator, featurizer, recipe.adjust, split.num_classes, timings)
+        model.artifacts = context.artifacts if context is not None else {}
         val_logits = model.logits(split.val.X)
         if on_epoch is not None:
             on_epoch(0, softmax(val_logits))

@@ -1,7 +1,9 @@
 """The deep engine: torch training with the data resident on the device.
 
 The whole (featurised) training set lives on the device for the trial; an epoch is a tensor of
-indices (``torch.randperm`` or a batch sampler's indices); each batch is gathered by indexing,
+indices (``torch.randperm`` or a batch sampler's indices) holding the same number of samples for
+every method, the original training split's size (:mod:`benchmark.training.epochs`: shorter draws
+are repeated, longer ones cut, resampled sets visited in permutation chunks); each batch is gathered by indexing,
 converted and normalised on the device, augmented on the device, and fed to the model (the step
 itself is :mod:`benchmark.training.step`). Validation is one batched pass per epoch. No
 ``DataLoader`` is involved.
@@ -12,8 +14,11 @@ Where each recipe hook runs (``benchmark/methods/base.py`` has the full contract
 epoch; ``augment.augment(x, y, state)`` on every batch (images as floats in [0, 1], before
 standardisation); ``loss(logits, target, epoch)`` on every batch; ``stages`` split the epochs into
 phases (head-only training freezes ``features``, ``reinit_head`` re-initialises the head,
-``feature_resample`` resamples penultimate embeddings and trains the head on them); ``adjust.fit``
-on the final validation logits, ``adjust.adjust`` at every prediction.
+``feature_resample`` resamples penultimate embeddings and trains the head on them; every stage-epoch
+trains the same fixed sample count); ``adjust.fit`` on the final validation logits, ``adjust.adjust``
+at every prediction. The timings record what was trained: ``epoch_samples`` (per epoch),
+``train_samples`` and ``train_steps`` (over all epochs and stages) and ``training_rows`` (the
+training set's rows after ``resample``).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import torch
 
 from benchmark.datasets.base import Split
 from benchmark.errors import BenchmarkError, DivergedError
-from benchmark.methods.base import DEEP_HOOKS, Recipe, Stage
+from benchmark.methods.base import DEEP_HOOKS, Recipe, ResampleContext, Stage, call_resample
 from benchmark.metrics import confusion, per_class_scores
 from benchmark.models.base import Backbone, build_model
 from benchmark.training.base import (
@@ -35,10 +40,12 @@ from benchmark.training.base import (
     TrainingConfig,
     fit_adjuster,
     lr_factor,
+    resample_context,
     resolve_device,
     seed_everything,
     softmax,
 )
+from benchmark.training.epochs import EpochDraws, epoch_compute
 from benchmark.training.features import make_featurizer
 from benchmark.training.step import StepRunner, autocast_for, default_loss, graph_safe, make_optimizer, set_lr
 
@@ -187,8 +194,10 @@ class DeepEngine:
         timings: dict[str, float] = {}
 
         # 1. resample (training split only), before and after featurisation as the sampler asks
+        epoch_samples, _ = epoch_compute(len(split.train), config.batch_size)  # fixed before any resampling
         t0 = time.perf_counter()
-        featurizer, F_train, y = prepare_training_data(split, recipe, config, seed)
+        context = resample_context(split, recipe, config, dev, config.model or DEFAULT_MODELS[split.modality])
+        featurizer, F_train, y = prepare_training_data(split, recipe, config, seed, context)
         timings["resample_seconds"] = time.perf_counter() - t0
 
         # 2. data onto the device for the whole trial
@@ -211,6 +220,7 @@ class DeepEngine:
         epoch = 0
         timings.update(feature_resample_seconds=0.0, feature_stage_seconds=0.0, graph_capture_seconds=0.0,
                        validation_seconds=0.0)
+        steps = samples = 0
         for stage, n_epochs in zip(stages, stage_epochs(stages, config.epochs), strict=True):
             t_stage = time.perf_counter()
             state.stage = stage.name
@@ -219,7 +229,8 @@ class DeepEngine:
             loss_fn = stage.loss or recipe.loss or default_loss
             if stage.feature_resample is not None:
                 t_fr = time.perf_counter()
-                X_stage, y_stage = self._resample_embeddings(model, stage, X_dev, y_dev, normalise, config, dev, seed)
+                X_stage, y_stage = self._resample_embeddings(model, stage, X_dev, y_dev, normalise, config, dev, seed,
+                                                             context)
                 timings["feature_resample_seconds"] += time.perf_counter() - t_fr
                 val_emb = embed(model, X_val, normalise, config, dev)
                 # the stage's own augment (if any) sees embedding batches, e.g. penultimate-feature mixup
@@ -238,17 +249,14 @@ class DeepEngine:
             optimizer = make_optimizer([p for p in trained.parameters() if p.requires_grad], config, dev, use_graphs)
             runner = StepRunner(trained, optimizer, stage_X, y_stage, stage_norm, augment, loss_fn, state, config,
                                 dev, use_graphs)
+            draws = epoch_draws(batch_sampler, state, stage_X.shape[0], epoch_samples, generator, dev)
             for stage_epoch in range(n_epochs):
                 set_lr(optimizer, config.lr * lr_factor(config, stage_epoch, n_epochs, warmup=stage is stages[0]))
                 state.epoch = epoch
                 model.train()
                 if stage.train == "head" or stage.feature_resample is not None:
                     model.features.eval()  # frozen features: no dropout noise, no batch-norm statistic updates
-                if batch_sampler is not None:
-                    order = torch.as_tensor(batch_sampler.batch_indices(epoch, state), device=dev).long()
-                else:
-                    order = torch.randperm(stage_X.shape[0], generator=generator, device=dev)
-                runner.run_epoch(order)
+                runner.run_epoch(draws.next_epoch())
                 _check_finite(runner.total, state)
                 t_val = time.perf_counter()
                 if stage.feature_resample is not None:
@@ -262,6 +270,7 @@ class DeepEngine:
                     on_epoch(epoch, softmax(val_logits))
                 epoch += 1
             timings["graph_capture_seconds"] += runner.capture_seconds
+            steps, samples = steps + runner.steps, samples + runner.samples
             del runner, optimizer  # frees the stage's captured graphs
             if stage.head_wrapper is not None:
                 model.head = model.head.fold()  # back to a plain nn.Linear giving the same logits
@@ -269,14 +278,19 @@ class DeepEngine:
                 timings["feature_stage_seconds"] += time.perf_counter() - t_stage
         timings["train_seconds"] = time.perf_counter() - t0
         timings["epochs"] = epoch
-        timings["train_samples"] = int(y_dev.shape[0])
+        timings.update(epoch_samples=epoch_samples, train_samples=samples, train_steps=steps,
+                       training_rows=int(y_dev.shape[0]))
         for p in model.parameters():
             p.requires_grad_(True)
 
         # 4. post-hoc adjustment, fitted on validation logits only
         fit_adjuster(recipe.adjust, predict_logits(model, X_val, normalise, config, dev), y_val,
                      split.class_counts("train"), model=model)
-        return DeepModel(model, featurizer, recipe.adjust, dev, config, normalise, timings)
+        if context is not None:  # generator_seconds, sampling_seconds; artifacts for the seed rows
+            timings.update(context.timings)
+        trained = DeepModel(model, featurizer, recipe.adjust, dev, config, normalise, timings)
+        trained.artifacts = context.artifacts if context is not None else {}
+        return trained
 
     @staticmethod
     def _configure_stage(model: Backbone, stage: Stage) -> None:
@@ -300,10 +314,11 @@ class DeepEngine:
 
     @staticmethod
     def _resample_embeddings(model: Backbone, stage: Stage, X: torch.Tensor, y: torch.Tensor, normalise: Any,
-                             config: TrainingConfig, dev: torch.device, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+                             config: TrainingConfig, dev: torch.device, seed: int,
+                             context: ResampleContext | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """EOS-style stages: embed the training set, let the component resample the embeddings."""
         features = embed(model, X, normalise, config, dev)
-        F_new, y_new = stage.feature_resample.resample(features, y, seed=seed)
+        F_new, y_new = call_resample(stage.feature_resample, features, y, seed, context)
         F_new = torch.as_tensor(F_new, dtype=torch.float32, device=dev)
         y_new = torch.as_tensor(y_new, device=dev).long()
         if F_new.ndim != 2 or F_new.shape[1] != features.shape[1] or F_new.shape[0] != y_new.shape[0]:
@@ -315,14 +330,25 @@ class DeepEngine:
         return F_new, y_new
 
 
-def prepare_training_data(split: Split, recipe: Recipe, config: TrainingConfig, seed: int):
+def epoch_draws(batch_sampler: Any, state: TrainState, rows: int, samples: int, generator: torch.Generator,
+                dev: torch.device) -> EpochDraws:
+    """A stage's epochs of ``samples`` indices: from the batch sampler (a fresh draw each epoch, repeated
+    or cut to the count), else from shuffled passes over the stage's ``rows`` training rows (a stream, so
+    a resampled set of any size has each row seen equally often)."""
+    if batch_sampler is not None:
+        return EpochDraws(samples, lambda: batch_sampler.batch_indices(state.epoch, state), carry=False, device=dev)
+    return EpochDraws(samples, lambda: torch.randperm(rows, generator=generator, device=dev), carry=True, device=dev)
+
+
+def prepare_training_data(split: Split, recipe: Recipe, config: TrainingConfig, seed: int,
+                          context: ResampleContext | None = None):
     """The ``resample`` hook around featurisation: returns (fitted featuriser, training features, labels)."""
     X, y = split.train.X, split.train.y
     sampler = recipe.resample
     if sampler is not None and getattr(sampler, "space", "features") == "input":
-        X, y = sampler.resample(X, y, seed=seed)
+        X, y = call_resample(sampler, X, y, seed, context)
     featurizer = make_featurizer(split.modality, config, split.feature_kinds).fit(X)
     F_train = featurizer.transform(X)
     if sampler is not None and getattr(sampler, "space", "features") == "features":
-        F_train, y = sampler.resample(F_train, y, seed=seed)
+        F_train, y = call_resample(sampler, F_train, y, seed, context)
     return featurizer, np.asarray(F_train), np.asarray(y, dtype=np.int64)

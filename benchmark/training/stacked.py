@@ -13,8 +13,10 @@ the same training procedure.
 What stacks (:func:`stack_conflicts` says why not otherwise): members of one split whose training
 configurations differ at most in ``lr`` and ``weight_decay``, with the same stage structure, no
 ``augment`` hook (augmentations draw per-trial randomness outside the vmapped model) and no
-``feature_resample`` stage, and whose resampled training sets and epoch index tensors have equal
-lengths. :func:`fit_many` is what the execution layer calls: it stacks what can be stacked and
+``feature_resample`` stage, and whose resampled training sets have equal lengths. Every member's
+epoch holds the same fixed sample count, as in the single-trial engine
+(:mod:`benchmark.training.epochs`), so members with different batch samplers stack and stay
+equal-compute. :func:`fit_many` is what the execution layer calls: it stacks what can be stacked and
 trains the rest one after another with :class:`~benchmark.training.deep.DeepEngine`.
 
 The other way to share a GPU, concurrent worker processes (``--workers N``), needs no such
@@ -44,6 +46,7 @@ from benchmark.training.base import (
     TrainingConfig,
     fit_adjuster,
     lr_factor,
+    resample_context,
     resolve_device,
     seed_everything,
     softmax,
@@ -53,10 +56,12 @@ from benchmark.training.deep import (
     DeepEngine,
     DeepModel,
     TrainState,
+    epoch_draws,
     make_normaliser,
     prepare_training_data,
     stage_epochs,
 )
+from benchmark.training.epochs import epoch_compute
 from benchmark.training.step import autocast_for, capture_step, graph_safe
 
 # on_epoch(member, epoch, val_proba): may raise (optuna.TrialPruned, ...) to stop that member alone.
@@ -189,10 +194,13 @@ class _StackedRun:
         self.config = config = configs[0]
         self.M = M = len(recipes)
         seed_everything(seeds[0], config.deterministic)
+        self.epoch_samples, _ = epoch_compute(len(split.train), config.batch_size)  # before any resampling
+        self.steps = self.samples = 0  # every member trains the same steps and samples
         t0 = time.perf_counter()
         shared = all(r.resample is None for r in recipes)
         members = range(1 if shared else M)
-        prepared = [prepare_training_data(split, recipes[m], config, seeds[m]) for m in members]
+        prepared = [prepare_training_data(split, recipes[m], config, seeds[m],  # generators train on the device
+                                          resample_context(split, recipes[m], config, dev)) for m in members]
         if len({len(p[2]) for p in prepared}) > 1:
             raise StackingRefused("the members' resampled training sets differ in size", "train them one by one")
         self.resample_seconds = time.perf_counter() - t0
@@ -293,6 +301,8 @@ class _StackedRun:
             loss_fns = [st[s_idx].loss or r.loss for st, r in zip(stage_lists, self.recipes, strict=True)]
             use_graphs = config.cuda_graphs and dev.type == "cuda" and all(graph_safe(f) for f in loss_fns)
             graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
+            draws = [epoch_draws(sampler, st, self.Y.shape[1], self.epoch_samples, st.generator, dev)
+                     for sampler, st in zip(samplers, self.states, strict=True)]
             for stage_epoch in range(n_epochs):
                 factor = lr_factor(config, stage_epoch, n_epochs, warmup=s_idx == 0)
                 self.optimizer.lr.copy_(self.lr * self.active * factor)
@@ -303,7 +313,8 @@ class _StackedRun:
                     self.base.features.eval()
                 if any(f is not None for f in loss_fns):
                     graphs.clear()  # custom losses see the epoch as a constant
-                self._run_epoch(self._epoch_order(samplers, epoch), loss_fns, epoch, graphs if use_graphs else None)
+                order = torch.stack([d.next_epoch() for d in draws])  # (M, epoch_samples)
+                self._run_epoch(order, loss_fns, epoch, graphs if use_graphs else None)
                 self._end_epoch(epoch, stage, results, on_epoch)
                 epoch += 1
                 if not bool(self.active.any()):
@@ -323,6 +334,8 @@ class _StackedRun:
             idx = order[:, start : start + bs]
             if idx.shape[1] < 2 and order.shape[1] > 1:
                 continue
+            self.steps += 1
+            self.samples += idx.shape[1]
             if graphs is None:
                 self.optimizer.zero_grad()
                 self._body(idx, loss_fns, epoch)
@@ -338,19 +351,6 @@ class _StackedRun:
             graph, static = graphs[idx.shape[1]]
             static.copy_(idx)
             graph.replay()
-
-    def _epoch_order(self, samplers: list[Any], epoch: int) -> torch.Tensor:
-        n = self.Y.shape[1]
-        orders = []
-        for sampler, st in zip(samplers, self.states, strict=True):
-            if sampler is not None:
-                orders.append(torch.as_tensor(sampler.batch_indices(epoch, st), device=self.dev).long())
-            else:
-                orders.append(torch.randperm(n, generator=st.generator, device=self.dev))
-        if len({o.numel() for o in orders}) > 1:
-            raise BenchmarkError(f"stacked trials drew epochs of different lengths {sorted({o.numel() for o in orders})}",
-                                 "train trials whose batch samplers differ in epoch length with fit_many(stack=False)")
-        return torch.stack(orders)
 
     def _val_logits(self) -> torch.Tensor:
         """(M, n_val, C) validation logits of every member, in large batches (eval mode)."""
@@ -400,7 +400,8 @@ class _StackedRun:
                     b.copy_(self.buffers[k][m])
             member.train()
             timings = {"resample_seconds": self.resample_seconds, "train_seconds": wall, "epochs": epochs,
-                       "train_samples": int(self.Y.shape[1]), "stacked_trials": self.M}
+                       "epoch_samples": self.epoch_samples, "train_samples": self.samples, "train_steps": self.steps,
+                       "training_rows": int(self.Y.shape[1]), "stacked_trials": self.M}
             adjust = self.recipes[m].adjust
             fit_adjuster(adjust, val_logits[m], self.split.val.y, self.split.class_counts("train"),
                          model=member)

@@ -112,6 +112,8 @@ class StepRunner:
         if use_graphs:
             gc.collect()  # free earlier trials' graphs now, not in the middle of a capture
         self.capture_seconds = 0.0  # warm-up and capture of the graphs, reported in the timings
+        self.steps = 0  # optimiser steps taken, and the samples they trained (host counters, no sync)
+        self.samples = 0
 
     def _body(self, idx: torch.Tensor, autocast_cache: bool = True) -> None:
         xb, target = self.X[idx], self.y[idx]
@@ -131,7 +133,9 @@ class StepRunner:
 
     def run_epoch(self, order: torch.Tensor) -> None:
         """One pass over ``order`` (indices into X) in batches of ``config.batch_size``; a trailing
-        batch of one sample is skipped (it breaks batch statistics)."""
+        batch of one sample is skipped (it breaks batch statistics; the engine's epochs never hold one:
+        :func:`~benchmark.training.epochs.epoch_compute`). The epoch's batch sizes are the same every
+        epoch, so each is captured once as a CUDA graph and replayed."""
         self.total.zero_()
         bs = self.config.batch_size
         n = order.numel()
@@ -146,6 +150,8 @@ class StepRunner:
             idx = order[start : start + bs]
             if idx.numel() < 2 and n > 1:
                 continue
+            self.steps += 1
+            self.samples += idx.numel()
             captured = self._graphs.get(idx.numel()) if self.use_graphs else None
             if self.use_graphs and captured is None:
                 captured = self._capture(idx)

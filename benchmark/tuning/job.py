@@ -22,7 +22,7 @@ SHARED_PREFIX = "train."
 
 @dataclass
 class PairJob:
-    """Everything one (dataset, method) pair needs; the same for every worker of a run."""
+    """Everything one (dataset, method) pair needs on one split; the same for every worker of a run."""
 
     suite: str
     dataset: str
@@ -35,13 +35,20 @@ class PairJob:
     tune: tuple[str, ...] = ()
     device: str = "cpu"
     pruner: str = "hyperband"
-    sampler_seed: int = 0
+    split_seed: int = 0  # which of the suite's splits ``split`` is; each split has its own study
+    sampler_seed: int = 0  # the study's sampler seed: the split seed (each split's study draws its own stream)
     stack: int = 1  # trials trained at once as one stacked model (deep engine; see benchmark.tuning.trials)
     commit: str | None = None  # the code's commit when the run started (provenance of its rows)
+    width: int = 4  # tuning width W: slot k conditions on slots 0..k-W (Suite.tuning_width)
+
+    @property
+    def label(self) -> str:
+        """How progress lines name this pair's dataset (see :func:`split_label`)."""
+        return split_label(self.dataset, self.split_seed)
 
     @property
     def study_name(self) -> str:
-        return study_name(self.suite, self.dataset, self.method.name)
+        return study_name(self.suite, self.dataset, self.method.name, self.split_seed)
 
     def context(self, seed: int) -> MethodContext:
         return MethodContext.from_split(self.split, self.engine, epochs=self.config.epochs, seed=seed)
@@ -50,7 +57,8 @@ class PairJob:
         """What must not change while a study resumes: budget, objective, pruner, shared tuning, training."""
         config = {k: v for k, v in asdict(self.config).items() if k != "extra"}
         record = {**self.budget.record(), "objective": self.objective, "pruner": self.pruner, "tune": list(self.tune),
-                  "sampler_seed": self.sampler_seed, "engine": self.engine, "config": config}
+                  "sampler_seed": self.sampler_seed, "tuning_width": self.width, "engine": self.engine,
+                  "config": config}
         return json.loads(json.dumps(record, default=str))  # as stored: tuples become lists
 
     def build(self, params: dict[str, Any], seed: int) -> tuple[Recipe, TrainingConfig]:
@@ -63,6 +71,11 @@ class PairJob:
         recipe, config = self.build(params, seed)
         return get_engine(self.engine).fit(self.split, recipe, config, seed=seed, device=self.device,
                                            on_epoch=on_epoch)
+
+
+def split_label(dataset: str, split_seed: int) -> str:
+    """How progress lines name a dataset on one split: its name, with the split seed when it is not 0."""
+    return dataset if split_seed == 0 else f"{dataset} (split {split_seed})"
 
 
 def check_objective(name: str) -> None:

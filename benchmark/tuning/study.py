@@ -1,17 +1,28 @@
-"""The study of one pair: opened once per worker, seeded TPE, the pruner, and the trials whose worker
-is gone.
+"""The study of one pair: opened once per worker, the deterministic sampler and pruner, and the trials
+whose worker is gone.
 
-The sampler is TPE seeded per trial number, so the same trial number draws the same startup
-configuration on any worker and on resume, and the shared training parameters (``Suite.tune``) are
-drawn first, so every method of a suite sees the same startup values of them. A trial that was
-running when its worker died is failed ("interrupted") by the next worker that looks at the study: at
-once for a dead process on the same host, after the heartbeat grace period for a lost machine.
+Tuning is deterministic whatever happens to the run: the configuration of budget slot k (see
+:mod:`benchmark.tuning.budget`) depends only on the suite, the pair and k. The sampler of slot k is TPE
+seeded with (seed, k) that sees only the finished trials of slots 0..k-W, renumbered by slot, for a
+tuning width W the suite fixes (``Suite.tuning_width``); the trial loop waits until those slots are
+final before it samples (:func:`await_history`). The pruner sees the same history. So one worker, two
+workers, trials finishing in another order, or a run killed and resumed (an interrupted slot is run
+again, with the same configuration) all give slot k the same parameters, the same training seed and
+so the same score. The shared training parameters (``Suite.tune``) are drawn first, so every method of
+a suite sees the same startup values of them.
+
+A trial that was running when its worker died is failed ("interrupted") by the next worker that looks
+at the study: at once for a dead process on the same host, after the heartbeat grace period for a lost
+machine, and, for a trial that never recorded its worker or a heartbeat (its process was killed just as
+Optuna created it), once it has been seen that way for the grace period.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 import warnings
+from collections.abc import Callable, Container
 from typing import Any
 
 import optuna
@@ -20,12 +31,120 @@ from optuna.trial import FrozenTrial, TrialState
 from benchmark.errors import BenchmarkError
 from benchmark.protocol import Budget
 from benchmark.store.liveness import worker_gone
-from benchmark.tuning.budget import INTERRUPTED, budget_trials
+from benchmark.tuning.budget import INTERRUPTED, RELEASED, SLOT, budget_trials, open_slot, slot_holders
 from benchmark.tuning.job import PairJob
 
 PRUNERS = ("hyperband", "successive-halving", "median", "none")
+DEFAULT_GRACE = 30.0  # seconds; storages without heartbeats (in memory) have no grace period of their own
 
 optuna.logging.set_verbosity(optuna.logging.CRITICAL)  # trial outcomes are recorded in the store instead
+
+Waiting = Callable[[str], None]  # told what a worker waits for (the run layer shows it)
+
+
+# -- the history a slot conditions on ---------------------------------------------------------------
+def slot_of(trial: FrozenTrial) -> int:
+    return int(trial.user_attrs.get(SLOT, trial.number))
+
+
+def history(trials: list[FrozenTrial], slot: int, width: int, budget: int
+            ) -> tuple[list[FrozenTrial], list[int], list[FrozenTrial]]:
+    """What slot ``slot`` conditions on: (the finished holders of slots 0..slot-width renumbered by
+    slot, the slots among those that nobody holds, the holders among those still running)."""
+    holders = slot_holders(trials, budget)
+    visible, missing, running = [], [], []
+    for j in range(slot - width + 1):
+        t = holders.get(j)
+        if t is None:
+            missing.append(j)
+        elif t.state == TrialState.RUNNING:
+            running.append(t)
+        elif t.state in (TrialState.COMPLETE, TrialState.PRUNED):
+            renumbered = copy.copy(t)
+            renumbered.number = j
+            visible.append(renumbered)
+    return visible, missing, running
+
+
+class _HistoryStorage:
+    """A storage whose study holds only ``trials``; everything else (writes included) is the real one."""
+
+    def __init__(self, storage: optuna.storages.BaseStorage, trials: list[FrozenTrial]):
+        self._real, self._trials = storage, trials
+
+    def get_all_trials(self, study_id: int, deepcopy: bool = True,
+                       states: Container[TrialState] | None = None) -> list[FrozenTrial]:
+        trials = [t for t in self._trials if states is None or t.state in states]
+        return copy.deepcopy(trials) if deepcopy else trials
+
+    def get_n_trials(self, study_id: int, state=None) -> int:
+        return len(self.get_all_trials(study_id, deepcopy=False, states=None if state is None else (state,)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def history_view(study: optuna.Study, trials: list[FrozenTrial]) -> optuna.Study:
+    """``study`` as a sampler or pruner should see it: holding only ``trials``."""
+    return optuna.Study(study.study_name, _HistoryStorage(study._storage, trials),  # type: ignore[arg-type]
+                        sampler=study.sampler, pruner=study.pruner)
+
+
+def _real_study(study: optuna.Study) -> optuna.Study:
+    return getattr(study, "_study", study)  # Optuna's bracket view of a study keeps the study itself
+
+
+class TrialSeededTPE(optuna.samplers.BaseSampler):
+    """TPE whose draws for slot k depend only on (seed, k) and the finished slots 0..k-W.
+
+    One seeded TPE object per process would give every worker the same random stream and a resumed
+    run a different one; one TPE over the whole study would condition on whatever happened to finish.
+    Here slot k uses ``TPESampler(seed=seed * 1_000_003 + k)`` over :func:`history` (renumbered, so
+    trial numbers never matter). The trial loop has waited for that history (:func:`await_history`).
+    """
+
+    def __init__(self, seed: int, n_startup_trials: int, width: int = 1, budget: int | None = None):
+        self.seed, self.n_startup_trials, self.width, self.budget = seed, n_startup_trials, width, budget
+        self._cached: tuple[int, optuna.samplers.TPESampler, optuna.Study] | None = None
+
+    def _for(self, study: optuna.Study, trial: FrozenTrial) -> tuple[optuna.samplers.TPESampler, optuna.Study]:
+        if self._cached is None or self._cached[0] != trial._trial_id:
+            study = _real_study(study)
+            slot = slot_of(trial)
+            budget = self.budget if self.budget is not None else slot + 1
+            visible, _, _ = history(study.get_trials(deepcopy=False), slot, self.width, budget)
+            tpe = optuna.samplers.TPESampler(seed=self.seed * 1_000_003 + slot,
+                                             n_startup_trials=self.n_startup_trials)
+            self._cached = (trial._trial_id, tpe, history_view(study, visible))
+        return self._cached[1], self._cached[2]
+
+    def infer_relative_search_space(self, study, trial):
+        tpe, view = self._for(study, trial)
+        return tpe.infer_relative_search_space(view, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        tpe, view = self._for(study, trial)
+        return tpe.sample_relative(view, trial, search_space)
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        tpe, view = self._for(study, trial)
+        return tpe.sample_independent(view, trial, param_name, param_distribution)
+
+
+class SlotPruner(optuna.pruners.BasePruner):
+    """A pruner that judges slot k against the finished slots 0..k-W only, numbered by slot (so
+    Hyperband's brackets and the median of earlier trials are the same in every run)."""
+
+    def __init__(self, inner: optuna.pruners.BasePruner, width: int, budget: int):
+        self.inner, self.width, self.budget = inner, width, budget
+
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        study = _real_study(study)
+        slot = slot_of(trial)
+        visible, _, _ = history(study.get_trials(deepcopy=False), slot, self.width, self.budget)
+        renumbered = copy.copy(trial)
+        renumbered.number = slot
+        return self.inner.prune(history_view(study, visible), renumbered)
 
 
 def make_pruner(name: str, max_epochs: int, engine: str = "deep") -> optuna.pruners.BasePruner:
@@ -41,51 +160,17 @@ def make_pruner(name: str, max_epochs: int, engine: str = "deep") -> optuna.prun
     return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
 
 
-class TrialSeededTPE(optuna.samplers.BaseSampler):
-    """TPE whose random draws depend only on (seed, trial number).
-
-    One seeded TPE object per process would give every worker the same random stream (concurrent
-    workers would propose identical startup configurations) and a resumed run a different one. Here
-    trial n always uses ``TPESampler(seed=seed * 1_000_003 + n)`` over the trials finished so far.
-    """
-
-    def __init__(self, seed: int, n_startup_trials: int):
-        self.seed, self.n_startup_trials = seed, n_startup_trials
-        self._cached: tuple[int, optuna.samplers.TPESampler] | None = None
-
-    def _for(self, trial: FrozenTrial) -> optuna.samplers.TPESampler:
-        if self._cached is None or self._cached[0] != trial.number:
-            with warnings.catch_warnings():  # constant_liar is "experimental" in Optuna
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                tpe = optuna.samplers.TPESampler(seed=self.seed * 1_000_003 + trial.number,
-                                                 n_startup_trials=self.n_startup_trials, constant_liar=True)
-            self._cached = (trial.number, tpe)
-        return self._cached[1]
-
-    def infer_relative_search_space(self, study, trial):
-        return self._for(trial).infer_relative_search_space(study, trial)
-
-    def sample_relative(self, study, trial, search_space):
-        return self._for(trial).sample_relative(study, trial, search_space)
-
-    def sample_independent(self, study, trial, param_name, param_distribution):
-        return self._for(trial).sample_independent(study, trial, param_name, param_distribution)
-
-    def before_trial(self, study, trial):
-        self._for(trial).before_trial(study, trial)
-
-    def after_trial(self, study, trial, state, values):
-        self._for(trial).after_trial(study, trial, state, values)
-
-
 def open_study(job: PairJob, storage: optuna.storages.BaseStorage) -> optuna.Study:
     """Create or load the pair's study; a study started under another protocol is refused."""
+    pruner = make_pruner(job.pruner, job.config.epochs, job.engine)
+    if not isinstance(pruner, optuna.pruners.NopPruner):
+        pruner = SlotPruner(pruner, job.width, job.budget.trials)
     study = optuna.create_study(
         storage=storage,
         study_name=job.study_name,
         direction="maximize",
-        sampler=TrialSeededTPE(job.sampler_seed, n_startup_trials=min(10, job.budget.trials)),
-        pruner=make_pruner(job.pruner, job.config.epochs, job.engine),
+        sampler=TrialSeededTPE(job.sampler_seed, min(10, job.budget.trials), job.width, job.budget.trials),
+        pruner=pruner,
         load_if_exists=True,
     )
     asked = job.protocol()
@@ -98,6 +183,10 @@ def open_study(job: PairJob, storage: optuna.storages.BaseStorage) -> optuna.Stu
             "run with the original --trials/--seeds/--timeout/--objective/--pruner and suite settings to resume, "
             "or use another --storage (or suite) for a new budget",
         )
+    if not study.metric_names:  # optuna-dashboard then names the objective instead of "Objective 0"
+        with warnings.catch_warnings():  # set_metric_names is "experimental" in Optuna
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([job.objective])
     return study
 
 
@@ -108,31 +197,134 @@ def differences(stored: dict[str, Any], asked: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def fail_interrupted_trials(study: optuna.Study) -> None:
+# -- trials whose worker is gone ----------------------------------------------------------------------
+def grace_seconds(storage: optuna.storages.BaseStorage) -> float:
+    """How long a silent trial may go before it is failed: the storage's heartbeat grace period."""
+    backend = getattr(storage, "_backend", storage)
+    interval = getattr(backend, "heartbeat_interval", None)
+    if not interval:
+        return DEFAULT_GRACE
+    return float(getattr(backend, "grace_period", None) or 2 * interval)
+
+
+_first_seen: dict[tuple[int, int], float] = {}  # (storage, trial id) -> when first seen without a worker
+
+
+def fail_interrupted_trials(study: optuna.Study, grace: float | None = None) -> list[int]:
     """Fail the trials whose worker is gone: a dead process on this host at once, a silent worker on
-    another machine once its heartbeat is older than the storage's grace period."""
+    another machine once its heartbeat is older than the storage's grace period, and a trial that has
+    shown neither a worker nor a heartbeat for the grace period (its process died as Optuna created
+    it: the loop records a heartbeat and its worker right after). Returns the numbers failed."""
+    grace = grace_seconds(study._storage) if grace is None else grace
+    now, failed = time.monotonic(), []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = t.user_attrs.get("worker")
         if worker_gone(worker):
-            fail_trial(study, t, f"{INTERRUPTED}: its worker process {worker.rpartition(':')[2]} died")
+            if fail_trial(study, t, f"{INTERRUPTED}: its worker process {worker.rpartition(':')[2]} died"):
+                failed.append(t.number)
+        elif worker is None:
+            seen = _first_seen.setdefault((id(study._storage), t._trial_id), now)
+            if now - seen >= grace and fail_trial(
+                    study, t, f"{INTERRUPTED}: it showed no worker and no heartbeat for {grace:.0f} s "
+                              "(its process was stopped as the trial was created)"):
+                failed.append(t.number)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # no-op without heartbeats
+    return failed
 
 
-def fail_trial(study: optuna.Study, trial: FrozenTrial, reason: str) -> None:
-    """Mark a running trial failed with ``reason`` (another worker may have done it first: fine)."""
+def fail_trial(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool:
+    """Mark a running trial failed with ``reason``; False when another worker finished it first."""
     storage = study._storage
     try:
         storage.set_trial_user_attr(trial._trial_id, "failure", reason)
         storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
-        pass
+        return False
+    return True
+
+
+# -- waiting for other workers ---------------------------------------------------------------------------
+def describe(trials: list[FrozenTrial]) -> str:
+    """'trial 3 (slot 1, worker host:123)', ... for a message."""
+    def one(t: FrozenTrial) -> str:
+        slot = f"slot {t.user_attrs[SLOT]}, " if SLOT in t.user_attrs else ""
+        return f"trial {t.number} ({slot}worker {t.user_attrs.get('worker', 'not recorded')})"
+    return ", ".join(one(t) for t in sorted(trials, key=lambda t: t.number))
+
+
+class Waiter:
+    """Polls for other workers' trials; tells ``on_wait`` what it waits for (once per change) and gives
+    up with a BenchmarkError naming the study and the trials after ``limit`` seconds."""
+
+    def __init__(self, study: optuna.Study, on_wait: Waiting | None = None, poll: float = 0.5,
+                 limit: float = 24 * 3600, grace: float | None = None):
+        self.study, self.on_wait, self.poll, self.limit, self.grace = study, on_wait, poll, limit, grace
+        self.started: float | None = None
+        self.told: str | None = None
+
+    def wait(self, what: str, trials: list[FrozenTrial]) -> None:
+        """One poll's sleep while ``trials`` (run elsewhere) hold up this worker."""
+        now = time.monotonic()
+        self.started = now if self.started is None else self.started
+        message = f"study '{self.study.study_name}' waits for {what}: {describe(trials)}"
+        if now - self.started > self.limit:
+            raise BenchmarkError(
+                f"{message}, still running after {self.limit:.0f} s",
+                "check those workers (a worker that is gone is detected within the heartbeat grace period); "
+                "stop a stuck one and run again to resume")
+        if message != self.told and self.on_wait is not None:
+            self.on_wait(message)
+        self.told = message
+        time.sleep(self.poll)
+        fail_interrupted_trials(self.study, self.grace)
+
+    def done(self) -> None:
+        self.started = self.told = None
+
+
+def take_slot(study: optuna.Study, trial: optuna.Trial, budget: int, waiter: Waiter) -> int | None:
+    """The slot of a trial just asked for (recorded as its user attribute), or None (every slot is taken).
+
+    Slots are decided in trial-number order: first every earlier trial has taken its slot (or
+    finished), so two workers never take one slot, and an orphan that never will is failed after the
+    grace period."""
+    while True:
+        before = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number]
+        pending = [t for t in before if t.state == TrialState.RUNNING and SLOT not in t.user_attrs]
+        if not pending:
+            break
+        waiter.wait("earlier trials to take their slots", pending)
+    waiter.done()
+    slot = open_slot(before, budget)
+    if slot is not None:
+        trial.set_user_attr(SLOT, slot)
+    return slot
+
+
+def await_history(study: optuna.Study, trial: optuna.Trial, width: int, budget: int, waiter: Waiter) -> bool:
+    """Wait until the slots trial's slot conditions on (0..k-W) are final; False when one of them is
+    free (its trial was interrupted): the trial is then released, so that the slot runs first."""
+    slot = trial.user_attrs[SLOT]
+    while True:
+        _, missing, running = history(study.get_trials(deepcopy=False), slot, width, budget)
+        if missing:
+            trial.set_user_attr("failure", f"{RELEASED}: slot {missing[0]} is re-run before slot {slot}")
+            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            waiter.done()
+            return False
+        if not running:
+            waiter.done()
+            return True
+        waiter.wait(f"the slots that slot {slot} builds on", running)
 
 
 def best_trial(study: optuna.Study, budget: Budget) -> FrozenTrial | None:
+    """The best completed trial of the budget; ties go to the lower slot (not trial number: that
+    depends on the run's history)."""
     complete = [t for t in budget_trials(study, budget.trials) if t.state == TrialState.COMPLETE]
-    return max(complete, key=lambda t: (t.value, -t.number)) if complete else None
+    return max(complete, key=lambda t: (t.value, -slot_of(t))) if complete else None
 
 
 def trial_params(trial: FrozenTrial) -> dict[str, Any]:
@@ -140,12 +332,12 @@ def trial_params(trial: FrozenTrial) -> dict[str, Any]:
     return dict(trial.user_attrs.get("params") or trial.params)
 
 
-def wait_for_trials(study: optuna.Study, budget: Budget, poll: float = 1.0, limit: float = 24 * 3600) -> None:
-    """Wait until no trial within the budget is still running elsewhere (the best must be final)."""
-    started = time.monotonic()
-    while any(t.state == TrialState.RUNNING for t in budget_trials(study, budget.trials)):
-        fail_interrupted_trials(study)
-        if time.monotonic() - started > limit:
-            raise BenchmarkError(f"trials of study '{study.study_name}' stayed running for {limit:.0f} s",
-                                 "check the other workers of this run")
-        time.sleep(poll)
+def wait_for_trials(study: optuna.Study, budget: Budget, on_wait: Waiting | None = None, poll: float = 0.5,
+                    limit: float = 24 * 3600, grace: float | None = None) -> None:
+    """Wait until no trial within the budget is still running elsewhere (the best must be final),
+    telling ``on_wait`` what it waits for; a trial whose worker is gone is failed (see
+    :func:`fail_interrupted_trials`), and after ``limit`` seconds it gives up with a BenchmarkError."""
+    waiter = Waiter(study, on_wait, poll, limit, grace)
+    fail_interrupted_trials(study, grace)
+    while running := [t for t in budget_trials(study, budget.trials) if t.state == TrialState.RUNNING]:
+        waiter.wait("trials of its budget running elsewhere", running)

@@ -16,6 +16,7 @@ are failed as interrupted. The test split is never read here.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import math
 import time
@@ -33,10 +34,12 @@ from benchmark.errors import BenchmarkError, describe_failure
 from benchmark.metrics import compute_metrics
 from benchmark.protocol import trial_seed
 from benchmark.store.liveness import beating, worker_id
+from benchmark.store.results import disk_full
 from benchmark.training import get_engine
-from benchmark.tuning.budget import INTERRUPTED, OVER_BUDGET, spent, time_left, within_budget
+from benchmark.training.epochs import epoch_compute
+from benchmark.tuning.budget import INTERRUPTED, OVER_BUDGET, SLOT, STARTED, budget_trials, spent, time_left
 from benchmark.tuning.job import PairJob, suggest_params
-from benchmark.tuning.study import fail_interrupted_trials, open_study
+from benchmark.tuning.study import Waiter, await_history, fail_interrupted_trials, open_study, take_slot
 
 
 class TimeCapReached(optuna.TrialPruned):
@@ -55,44 +58,75 @@ class Member:
 
 
 def run_trials(job: PairJob, storage: optuna.storages.BaseStorage,
-               on_trial: Callable[[optuna.Study], None] | None = None) -> optuna.Study:
-    """Run trials of the pair's study until its budget is used up (by this and any other worker)."""
-    group = job.stack if job.engine == "deep" else 1
+               on_trial: Callable[[optuna.Study], None] | None = None,
+               on_wait: Callable[[str], None] | None = None) -> optuna.Study:
+    """Run trials of the pair's study until its budget is used up (by this and any other worker) and
+    no trial of it runs anywhere; ``on_wait`` is told what this worker waits for, when it waits.
+
+    Each trial takes a budget slot, waits until the slots its sampler conditions on are final (see
+    :mod:`benchmark.tuning.study`), then draws its configuration and trains with the slot's seed: slot k
+    is the same configuration and the same seed in every run. Stacked trials are at most the suite's
+    tuning width at once (a wider stack would wait on its own members)."""
+    group = min(job.stack, job.width) if job.engine == "deep" else 1
     study = open_study(job, storage)
+    waiter = Waiter(study, on_wait)
     me = worker_id()
     while True:
         fail_interrupted_trials(study)
         used = spent(study, job.budget)
         if used["stopped_by"] is not None:
-            break
-        members, refused = [], False
-        for _ in range(min(group, job.budget.trials - used["trials"])):
-            with warnings.catch_warnings():  # the loop keeps each trial's heartbeat itself (heartbeats())
-                warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
-                trial = study.ask()
-            trial.set_user_attr("worker", me)
-            if not within_budget(study, trial.number, job.budget.trials):  # other workers took the last slots first
-                refused = True
-                finish(study, trial, TrialState.FAIL, failure=OVER_BUDGET)
-                continue
-            member = prepare(study, trial, job)
-            if member is not None:
-                members.append(member)
-        if members:
-            train(job, study, storage, members, time_left(used, job.budget), stacked=group > 1)
+            running = [t for t in budget_trials(study, job.budget.trials) if t.state == TrialState.RUNNING]
+            if not running:
+                break
+            waiter.wait("trials of its budget running elsewhere", running)  # if one dies, its slot reopens
+            continue
+        waiter.done()
+        members: list[Member] = []
+        asked: list[optuna.Trial] = []
+        with heartbeats(storage, []) as beat:
+            try:
+                for _ in range(min(group, job.budget.trials - used["trials"])):
+                    trial = ask(study, beat, me)
+                    asked.append(trial)
+                    if take_slot(study, trial, job.budget.trials, waiter) is None:  # other workers took the last
+                        finish(study, trial, TrialState.FAIL, failure=OVER_BUDGET)
+                        break
+                    if not await_history(study, trial, job.width, job.budget.trials, waiter):
+                        break
+                    trial.set_user_attr(STARTED, dt.datetime.now().isoformat())  # waiting is not compute
+                    member = prepare(study, trial, job)
+                    if member is not None:
+                        members.append(member)
+                if members:
+                    train(job, study, storage, members, time_left(used, job.budget), stacked=group > 1)
+            except KeyboardInterrupt:
+                for trial in asked:
+                    if study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+                        finish(study, trial, TrialState.FAIL, failure=f"{INTERRUPTED}: Ctrl-C")
+                raise
         if on_trial is not None:
             on_trial(study)
-        if refused:
-            break
     return study
 
 
+def ask(study: optuna.Study, beat: Callable[[int], None], worker: str) -> optuna.Trial:
+    """A new trial, with a heartbeat and then its worker recorded at once: a trial found without
+    either for the grace period is an orphan (its process died here) and is failed as interrupted."""
+    with warnings.catch_warnings():  # the loop keeps each trial's heartbeat itself (heartbeats())
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        trial = study.ask()
+    beat(trial._trial_id)
+    trial.set_user_attr("worker", worker)
+    return trial
+
+
 def prepare(study: optuna.Study, trial: optuna.Trial, job: PairJob) -> Member | None:
-    """Suggest the trial's parameters and build its recipe; a failure fails the trial alone."""
+    """Suggest the trial's parameters and build its recipe; a failure fails the trial alone. The
+    training seed is the slot's, so a re-run slot trains exactly as it first did."""
     try:
         params = suggest_params(trial, job)
         trial.set_user_attr("params", params)  # all the method was built with, derived values included
-        seed = trial_seed(job.sampler_seed, trial.number)
+        seed = trial_seed(job.sampler_seed, trial.user_attrs.get(SLOT, trial.number))
         recipe, config = job.build(params, seed)
         return Member(trial, recipe, config, seed)
     except KeyboardInterrupt:
@@ -119,6 +153,10 @@ def train(job: PairJob, study: optuna.Study, storage, members: list[Member], sec
         member = members[m]
         member.epochs = epoch + 1
         member.trial.set_user_attr("epochs", member.epochs)
+        if job.engine == "deep":  # the compute trained so far: every epoch is the same fixed sample count
+            samples, steps = epoch_compute(len(job.split.train), member.config.batch_size)
+            member.trial.set_user_attr("samples", member.epochs * samples)
+            member.trial.set_user_attr("steps", member.epochs * steps)
         metrics, _ = compute_metrics(job.split.val.y, val_proba, job.split.minority_classes)
         if math.isfinite(metrics[job.objective]):
             member.trial.report(metrics[job.objective], member.epochs)
@@ -128,18 +166,19 @@ def train(job: PairJob, study: optuna.Study, storage, members: list[Member], sec
         if member.epochs < member.config.epochs and member.trial.should_prune():
             raise optuna.TrialPruned(f"pruned after epoch {member.epochs}")
 
-    with heartbeats(storage, [m.trial._trial_id for m in members]):
-        try:
-            results = fit_members(job, members, on_epoch, stacked)
-        except KeyboardInterrupt:
-            for m in members:
-                finish(study, m.trial, TrialState.FAIL, failure=f"{INTERRUPTED}: Ctrl-C")
+    try:  # the trial loop keeps the members' heartbeats
+        results = fit_members(job, members, on_epoch, stacked)
+    except KeyboardInterrupt:
+        for m in members:
+            finish(study, m.trial, TrialState.FAIL, failure=f"{INTERRUPTED}: Ctrl-C")
+        raise
+    except Exception as exc:  # the batch as a whole failed (out of memory, ...): every member with it
+        if disk_full(exc):  # the run's trouble, not the trials': the run stops (the trials count as interrupted)
             raise
-        except Exception as exc:  # the batch as a whole failed (out of memory, ...): every member with it
-            release_device_memory(job.device)
-            for m in members:
-                finish(study, m.trial, TrialState.FAIL, failure=describe_failure(exc))
-            return
+        release_device_memory(job.device)
+        for m in members:
+            finish(study, m.trial, TrialState.FAIL, failure=describe_failure(exc))
+        return
     for member, result in zip(members, results, strict=True):
         tell_result(job, study, member, result)
 
@@ -169,6 +208,8 @@ def tell_result(job: PairJob, study: optuna.Study, member: Member, result: Any) 
         finish(study, trial, TrialState.PRUNED)
         return
     if isinstance(result, BaseException):
+        if disk_full(result):
+            raise result
         finish(study, trial, TrialState.FAIL, failure=describe_failure(result))
         return
     try:
@@ -182,6 +223,9 @@ def tell_result(job: PairJob, study: optuna.Study, member: Member, result: Any) 
         finish(study, trial, TrialState.FAIL, failure=describe_failure(exc))
         return
     trial.set_user_attr("epochs", max(member.epochs, 1))
+    for attr, key in (("samples", "train_samples"), ("steps", "train_steps")):  # what the engine counted
+        if key in result.timings:
+            trial.set_user_attr(attr, int(result.timings[key]))
     trial.set_user_attr("val_metrics", metrics)
     finish(study, trial, TrialState.COMPLETE, value)
 
@@ -196,16 +240,21 @@ def release_device_memory(device: str) -> None:
 
 
 @contextmanager
-def heartbeats(storage, trial_ids: list[int]) -> Iterator[None]:
-    """Record a heartbeat for each trial while it trains, so a lost worker's trials are found stale."""
+def heartbeats(storage, trial_ids: list[int]) -> Iterator[Callable[[int], None]]:
+    """Keep a heartbeat for each trial of ``trial_ids`` while the block runs, so a lost worker's trials
+    are found stale; yields ``beat(trial_id)``, which records one at once and adds the trial."""
     interval = storage.get_heartbeat_interval() if isinstance(storage, optuna.storages.RDBStorage) else None
     if not interval:
-        yield
+        yield trial_ids.append
         return
 
+    def add(trial_id: int) -> None:
+        storage.record_heartbeat(trial_id)
+        trial_ids.append(trial_id)
+
     def beat() -> None:
-        for trial_id in trial_ids:
+        for trial_id in list(trial_ids):
             storage.record_heartbeat(trial_id)
 
     with beating(beat, interval, "trial-heartbeats"):
-        yield
+        yield add

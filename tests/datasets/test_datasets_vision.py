@@ -349,16 +349,19 @@ def test_rho_below_one_is_rejected(rho):
 
 def test_split_too_small_for_a_validation_image_per_class(tmp_path):
     X, y = labelled_images([40] * 4, (1, 4, 4))
+    X_test, y_test = labelled_images([5] * 4, (1, 4, 4), offset=1000)
     request = LoadRequest("tiny-lt", tmp_path, 0, {"rho": 30, "n_max": 40})
     with pytest.raises(BenchmarkError, match=r"rho=30 and n_max=40 leaves class 3 \(d\) 1 training image") as info:
-        long_tail_split("tiny-lt", request, X, y, X, y, ["a", "b", "c", "d"])
+        long_tail_split("tiny-lt", request, X, y, X_test, y_test, ["a", "b", "c", "d"])
     assert "lower rho or raise n_max" in str(info.value)
-    ok = long_tail_split("tiny-lt", replace(request, params={"rho": 10, "n_max": 40}), X, y, X, y, list("abcd"))
+    ok = long_tail_split("tiny-lt", replace(request, params={"rho": 10, "n_max": 40}), X, y, X_test, y_test,
+                         list("abcd"))
     assert ok.class_counts("val")[-1] == 1 and ok.class_counts("train")[-1] == 3
     assert ok.minority_classes == [2, 3]  # the tail third: ceil(4/3) classes
 
 
 def test_minority_share_is_configurable(tmp_path):
     X, y = labelled_images([40] * 6, (1, 4, 4))
+    X_test, y_test = labelled_images([5] * 6, (1, 4, 4), offset=1000)
     request = LoadRequest("tiny-lt", tmp_path, 0, {"rho": 10, "n_max": 40, "minority_fraction": 0.5})
-    assert long_tail_split("tiny-lt", request, X, y, X, y, list("abcdef")).minority_classes == [3, 4, 5]
+    assert long_tail_split("tiny-lt", request, X, y, X_test, y_test, list("abcdef")).minority_classes == [3, 4, 5]

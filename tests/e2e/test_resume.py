@@ -1,5 +1,6 @@
 """Resuming interrupted runs: a worker killed (SIGKILL) in the middle of a trial and of a seed re-run,
-and Ctrl-C (SIGINT): the restarted run completes with exactly the budget and no duplicate rows."""
+Ctrl-C (SIGINT), and a trial orphaned as Optuna created it: the restarted run completes with exactly
+the budget, the interrupted trial's configuration and no duplicate rows, without hanging."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from optuna.trial import TrialState
 from benchmark.protocol import Budget
 from benchmark.report.history import read_histories
 from benchmark.run import RunOptions, run_suite
+from benchmark.run.progress import Progress
 from benchmark.store import Store, optuna_storage
 from benchmark.suites import Suite
 from benchmark.training.base import TrainingConfig
@@ -60,7 +62,7 @@ def trials_of(url: str, suite: str) -> dict[str, list[optuna.trial.FrozenTrial]]
     return {n: optuna.load_study(study_name=n, storage=storage).get_trials(deepcopy=False) for n in names}
 
 
-def running_trial(url: str, suite: str, exclude: str | None = None, before_epoch: int = 10):
+def running_trial(url: str, suite: str, exclude: str | None = None, before_epoch: int = 60):
     """(study, trial) of a trial in the middle of its epochs (far from its end, so that a signal lands in
     training rather than in Optuna's bookkeeping), in a study other than ``exclude``."""
     for name, trials in trials_of(url, suite).items():
@@ -72,7 +74,9 @@ def running_trial(url: str, suite: str, exclude: str | None = None, before_epoch
 
 def test_sigkill_in_a_trial_and_in_a_seed_rerun_then_restart(tmp_path, data_root):
     """Acceptance check 2: exactly the budget, the interrupted trial failed, no seed row twice."""
-    suite = suite_of("resume-kill", ("keel-glass1",), ("baseline",), trials=2, seeds=2, epochs=30)
+    # 120 epochs, caught within the first 60: on a quiet machine a 30-epoch trial of this small table
+    # could finish between two looks at the store.
+    suite = suite_of("resume-kill", ("keel-glass1",), ("baseline",), trials=2, seeds=2, epochs=120)
     options = RunOptions(suite=suite, storage=f"sqlite:///{tmp_path / 'results.db'}", data_root=str(data_root),
                          device="cpu", pruner="none")
     store_url = options.storage
@@ -104,17 +108,22 @@ def test_sigkill_in_a_trial_and_in_a_seed_rerun_then_restart(tmp_path, data_root
     pair = store.pairs("resume-kill")[0]
     assert (pair.status, pair.spent["trials"], pair.spent["failed"], pair.spent["interrupted"]) == ("complete", 2, 0, 1)
     assert pair.spent["complete"] == 2
-    # The report's tuning history shows exactly the trials tuning charged: not the interrupted one,
-    # but the trial that was run in its place (numbered beyond the budget).
+    # The interrupted trial's slot was run again with the same configuration (deterministic tuning).
+    (replacement,) = [t for t in trials if t.state != FAIL and t.user_attrs["slot"] == trial.user_attrs["slot"]]
+    assert replacement.number > trial.number and replacement.params == trial.params
+    # The report's tuning history shows exactly the trials tuning charged, in slot order: not the
+    # interrupted one, but the trial that was run in its place (numbered beyond the budget).
     histories = read_histories(store, "resume-kill", {("keel-glass1", "baseline"): 2}, problems := [])
     shown = [t["number"] for t in histories[("keel-glass1", "baseline")].trials]
-    assert not problems and shown == sorted(t.number for t in trials if t.state != FAIL)
-    assert trial.number not in shown and 2 in shown
+    by_number = {t.number: t for t in trials}
+    assert not problems and sorted(shown) == sorted(t.number for t in trials if t.state != FAIL)
+    assert [by_number[n].user_attrs["slot"] for n in shown] == [0, 1]
+    assert trial.number not in shown and replacement.number in shown
 
 
 def test_ctrl_c_then_restart_completes_a_smoke_like_run_without_losing_or_repeating_rows(tmp_path, data_root):
     suite = suite_of("resume-sigint", ("keel-glass1", "keel-ecoli1"), ("baseline", "random-oversampling"),
-                     trials=2, seeds=2, epochs=30)
+                     trials=2, seeds=2, epochs=120)
     # No pruning: with two trials, one interrupted and one pruned would leave a pair without a result.
     options = RunOptions(suite=suite, storage=f"sqlite:///{tmp_path / 'results.db'}", data_root=str(data_root),
                          device="cpu", pruner="none")
@@ -147,3 +156,24 @@ def test_ctrl_c_then_restart_completes_a_smoke_like_run_without_losing_or_repeat
         assert sorted(t.number for t in trials) == ([0, 1, 2] if name == study else [0, 1]), name
     pair = next(p for p in store.pairs("resume-sigint") if p.study_name == study)
     assert (pair.status, pair.spent["trials"], pair.spent["complete"], pair.spent["interrupted"]) == ("complete", 2, 2, 1)
+
+
+def test_a_trial_orphaned_as_optuna_created_it_does_not_hang_the_next_run(tmp_path, data_root):
+    """Issue 16.1: a kill between Optuna creating a trial and the trial recording its worker left it
+    running for ever, and the next run waited 24 hours without a word."""
+    suite = suite_of("orphan", ("keel-glass1",), ("baseline",), trials=1, seeds=1, epochs=3)
+    options = RunOptions(suite=suite, storage=f"sqlite:///{tmp_path / 'results.db'}", data_root=str(data_root),
+                         device="cpu", pruner="none", heartbeat=1)
+    study = optuna.create_study(storage=optuna_storage(options.storage, 1), study_name="orphan::keel-glass1::baseline",
+                                direction="maximize")
+    study.ask()  # created, then its process was killed: no worker, no heartbeat, no slot
+    waits = []
+    started = time.monotonic()
+    summary = run_suite(options, Progress(on_wait=lambda dataset, method, message: waits.append(message)))
+    assert time.monotonic() - started < 60  # seconds (the grace period is 3 heartbeats), not hours
+    assert summary.statuses == {"complete": 1}
+    trials = trials_of(options.storage, "orphan")["orphan::keel-glass1::baseline"]
+    assert [t.state for t in trials] == [FAIL, TrialState.COMPLETE]
+    assert trials[0].user_attrs["failure"].startswith("interrupted: it showed no worker and no heartbeat for 3 s")
+    assert waits == ["study 'orphan::keel-glass1::baseline' waits for trials of its budget running elsewhere: "
+                     "trial 0 (worker not recorded)"]  # said once, with what it waits for

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -25,12 +26,18 @@ def test_smoke_suite_runs_reports_and_resumes(tmp_path, data_root):
         assert dataset in report
     for header in ("Minority recall", "Minority F1", "Minority PR-AUC"):
         assert header in report
+    # Issue 15: every interval says what it covers and none leaves the metric's range [0, 1].
+    assert "2 splits x 1 seed per split" in report and "over the per-split means" in report
+    for page in (tmp_path / "reports" / "smoke").rglob("*.html"):
+        html = page.read_text()
+        for mean, half in re.findall(r'data-sort="(\d\.\d+)"[^>]*>\d\.\d{3}<span class="ci"> ± (\d+\.\d+)', html):
+            assert 0.0 <= float(mean) - float(half) - 1e-3 and float(mean) + float(half) <= 1.0 + 1e-3, page
 
     rows = json.loads(cli("results", "--suite", "smoke", "--storage", storage, "--format", "json").stdout)
     pairs = {(r["dataset"], r["method"]) for r in rows}
     assert len(pairs) == 3 * 6
-    assert len(rows) == 3 * 6 * 2  # one row per (dataset, method, seed)
-    assert {r["seed"] for r in rows} == {0, 1}
+    assert len(rows) == 3 * 6 * 2  # one row per (dataset, method, split seed, seed): 2 splits x 1 seed
+    assert {(r["split_seed"], r["seed"]) for r in rows} == {(0, 0), (1, 0)}
     for r in rows:
         assert r["status"] == "ok", r
         for key in ("minority_recall", "minority_f1", "minority_pr_auc", "balanced_accuracy", "macro_f1",
@@ -40,6 +47,6 @@ def test_smoke_suite_runs_reports_and_resumes(tmp_path, data_root):
     started = time.monotonic()
     again = cli(*args, cwd=tmp_path)
     assert again.returncode == 0
-    assert "18 already complete" in " ".join(again.stderr.split())
+    assert "36 already complete" in " ".join(again.stderr.split())  # 18 pairs on 2 splits
     assert time.monotonic() - started < 30
     assert json.loads(cli("results", "--suite", "smoke", "--storage", storage).stdout) == rows

@@ -83,6 +83,8 @@ def test_soft_targets_cross_entropy_and_kl(batch):
 
 ONE_HOT_EQUIVALENT = [
     lambda: WeightedCrossEntropy([1.0, 2.0, 3.0]),
+    lambda: WeightedCrossEntropy([1.0, 2.0, 3.0], reduction="mean"),
+    lambda: GHMClassificationLoss(bins=10, momentum=0.75),
     lambda: FocalLoss(gamma=2.0, weights=[1.0, 2.0, 3.0]),
     lambda: GHMClassificationLoss(bins=10, momentum=0.0),
     lambda: LDAMLoss(ldam_margins([100, 10, 5], 0.5), scale=5.0),
@@ -140,12 +142,54 @@ def test_ghm_weights_on_a_known_gradient_histogram():
     ce = F.cross_entropy(logits, target, reduction="none")
     assert torch.allclose(GHMClassificationLoss(bins=10, momentum=0.0)(logits, target, 0), (expected * ce).mean())
 
-    momentum = GHMClassificationLoss(bins=10, momentum=0.75)
-    momentum.weights(g)  # the running histogram starts at this batch's: R = (3, 0, 0, 0, 1, 0, 0, 0, 0, 2)
-    second = torch.tensor([0.05, 0.05, 0.95, 0.95, 0.95, 0.95])  # R = (2, 0, ..., 0, 4)
-    running_0, running_9 = 0.75 * 3 + 0.25 * 2, 0.75 * 2 + 0.25 * 4
-    expected = torch.tensor([6 / (running_0 * 2)] * 2 + [6 / (running_9 * 2)] * 4)
-    assert torch.allclose(momentum.weights(second), expected)
+
+
+def test_ghm_moving_average_starts_at_zero_and_keeps_empty_bins():
+    """The authors' GHM-C: acc_sum starts at 0; a batch updates only the bins it fills,
+    S_b <- 0.75 S_b + 0.25 R_b; beta = N / (S_b * bins filled by this batch)."""
+    loss_fn = GHMClassificationLoss(bins=10, momentum=0.75)
+    first = torch.tensor([0.05, 0.05, 0.05, 0.45, 0.95, 0.95])  # R = 3 in bin 0, 1 in bin 4, 2 in bin 9
+    # S = (0.75, 0, 0, 0, 0.25, 0, 0, 0, 0, 0.5): a quarter of the counts; 3 bins filled
+    expected = torch.tensor([6 / (0.75 * 3)] * 3 + [6 / (0.25 * 3)] + [6 / (0.5 * 3)] * 2)
+    assert torch.allclose(loss_fn.weights(first), expected)
+    second = torch.tensor([0.05, 0.05, 0.95, 0.95, 0.95, 0.95])  # R = 2 in bin 0, 4 in bin 9; bin 4 empty
+    s0, s9 = 0.75 * 0.75 + 0.25 * 2, 0.75 * 0.5 + 0.25 * 4
+    expected = torch.tensor([6 / (s0 * 2)] * 2 + [6 / (s9 * 2)] * 4)
+    assert torch.allclose(loss_fn.weights(second), expected)
+    assert loss_fn.running[4].item() == pytest.approx(0.25)  # the empty bin kept its value
+    third = torch.tensor([0.45, 0.45])  # bin 4 again: 0.75 * 0.25 + 0.25 * 2, one bin filled
+    assert torch.allclose(loss_fn.weights(third), torch.full((2,), 2 / (0.75 * 0.25 + 0.25 * 2)))
+    assert torch.allclose(loss_fn.running, torch.tensor([s0, 0, 0, 0, 0.6875, 0, 0, 0, 0, s9]))
+
+
+def test_class_balanced_loss_takes_the_mean_of_weighted_losses_in_both_variants():
+    """Cui et al.'s code: per-sample weight w_{y_i} (weights summing to C), loss = mean_i w_{y_i} l_i, for
+    softmax cross-entropy and for focal loss alike (hand-computed on two samples)."""
+    from benchmark.methods import method_registry
+    from benchmark.methods.base import MethodContext
+
+    counts, beta = (90, 10), 0.9
+    raw = np.array([(1 - beta) / (1 - beta**90), (1 - beta) / (1 - beta**10)])
+    w = raw / raw.sum() * 2
+    logits = torch.tensor([[0.0, math.log(3.0)], [math.log(4.0), 0.0]])  # p = (.25, .75) and (.8, .2)
+    target = torch.tensor([0, 0])  # two samples of the frequent class: torch's weighted mean would cancel w_0
+    ctx = MethodContext("tabular", "deep", 2, counts, (1,))
+    build = method_registry.get("class-balanced-loss").build
+    softmax = build({"beta": beta, "loss_type": "softmax"}, ctx).loss(logits, target, 0)
+    assert softmax.item() == pytest.approx(w[0] * -(math.log(0.25) + math.log(0.8)) / 2, rel=1e-5)
+    assert softmax.item() != pytest.approx(-(math.log(0.25) + math.log(0.8)) / 2, rel=1e-3)
+    focal = build({"beta": beta, "loss_type": "focal", "gamma": 2.0}, ctx).loss(logits, target, 0)
+    by_hand = w[0] * -(0.75**2 * math.log(0.25) + 0.2**2 * math.log(0.8)) / 2
+    assert focal.item() == pytest.approx(by_hand, rel=1e-5)
+    # a mixed batch: softmax = (w_0 l_0 + w_1 l_1) / 2, not / (w_0 + w_1)
+    mixed = torch.tensor([0, 1])
+    loss = build({"beta": beta, "loss_type": "softmax"}, ctx).loss(logits, mixed, 0)
+    assert loss.item() == pytest.approx((w[0] * -math.log(0.25) + w[1] * -math.log(0.2)) / 2, rel=1e-5)
+    # class-weighted-ce keeps torch's convention (divided by the targets' summed weights)
+    assert torch.allclose(WeightedCrossEntropy(w)(logits, mixed, 0),
+                          F.cross_entropy(logits, mixed, weight=torch.tensor(w, dtype=torch.float32)))
+    with pytest.raises(BenchmarkError, match="reduction"):
+        WeightedCrossEntropy(w, reduction="sum")
 
 
 def test_ldam_margins_follow_the_inverse_fourth_root():

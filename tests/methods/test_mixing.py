@@ -167,3 +167,42 @@ def test_rows_build_on_images_only(name):
     assert method.modalities == ("image",) and method.paper_key
     recipe = method.build({}, MethodContext.from_split(make_image_split(), "deep"))
     assert isinstance(recipe.augment, MixingAugment)
+
+
+def test_cutmix_row_mixes_a_batch_with_the_papers_probability_one_half():
+    """The authors' CIFAR recipe: a coin per batch, drawn before lambda from the same generator; a batch
+    that is not mixed keeps its images and gets one-hot targets."""
+    ctx = MethodContext("image", "deep", 4, (2, 2, 2, 2), (3,), seed=11)
+    aug = method_registry.get("cutmix").build({"alpha": 1.0}, ctx).augment
+    assert aug.apply_prob == 0.5
+    host = np.random.default_rng(11)  # the stream the component draws from: coin, then lambda and box
+    x, y = constant_images(8), torch.arange(8) % 4
+    mixed = []
+    for _ in range(40):
+        out, target = aug.augment(x, y, state_for([2, 2, 2, 2]))
+        expect_mixed = host.random() < 0.5
+        if expect_mixed:
+            host.beta(1.0, 1.0), host.integers(16), host.integers(16)  # lambda and the box centre
+        if not expect_mixed:
+            assert torch.equal(out, x) and torch.equal(target, torch.eye(4)[y]) and aug.last_lambda == 1.0
+        mixed.append(expect_mixed)
+        if expect_mixed:
+            assert not torch.equal(out, x)
+    assert 10 <= sum(mixed) <= 30  # about half of the batches
+
+
+@pytest.mark.parametrize("name", ["mixup", "fmix", "remix", "cutmix-mixup"])
+def test_the_other_mixing_rows_mix_every_batch_as_their_papers(name):
+    ctx = MethodContext("image", "deep", 2, (6, 2), (1,), seed=0)
+    params = {"alpha": 1.0, "kappa": 3.0, "tau": 0.5, "mix": "mixup", "decay_power": 3.0}
+    aug = method_registry.get(name).build(params, ctx).augment
+    assert aug.apply_prob == 1.0
+    x, y = constant_images(8), torch.tensor([0, 1] * 4)
+    for seed in range(10):
+        _, target = aug.augment(x, y, state_for([6, 2], seed=seed))
+        j = partner_of(seed, 8)
+        assert aug.last_lambda is not None
+        if name != "remix":
+            assert torch.allclose(target[:, 0], aug.last_lambda * (y == 0) + (1 - aug.last_lambda) * (y[j] == 0))
+    with pytest.raises(BenchmarkError, match="apply_prob"):
+        MixingAugment(2, "cutmix", apply_prob=0.0)

@@ -92,9 +92,11 @@ def test_every_hook_runs_at_its_point_with_its_arguments(config):
     # batch_sampler: once per epoch, with the epoch and the resampled labels
     assert [(c[0], c[1]) for c in rec.batch_sampler.calls] == [(0, 0), (1, 1), (2, 2)]
     assert all(np.array_equal(c[2].numpy(), y_res) for c in rec.batch_sampler.calls)
-    # augment: every batch, images as floats in [0, 1], labels of exactly the sampler's rows
-    order = np.arange(n - 1, -1, -1)
-    batches = [order[s : s + 16] for s in range(0, n, 16)]
+    # augment: every batch, images as floats in [0, 1], labels of exactly the sampler's rows; an epoch
+    # trains the original split's size in samples: the sampler's longer draw is cut there
+    n_orig = len(split.train)
+    order = np.arange(n - 1, -1, -1)[:n_orig]
+    batches = [order[s : s + 16] for s in range(0, n_orig, 16)]
     batches = [b for b in batches if len(b) > 1]
     assert len(rec.augment.calls) == 3 * len(batches)
     for k, (x, yb, epoch) in enumerate(rec.augment.calls):
@@ -115,7 +117,8 @@ def test_every_hook_runs_at_its_point_with_its_arguments(config):
     assert rec.adjust.adjust_calls == 0
     proba = model.predict_proba(split.test.X)
     assert rec.adjust.adjust_calls == 1 and proba.shape == (len(split.test), 3)
-    assert model.timings["epochs"] == 3 and model.timings["train_samples"] == n
+    assert model.timings["epochs"] == 3 and model.timings["training_rows"] == n
+    assert model.timings["train_samples"] == 3 * sum(map(len, batches)) and model.timings["train_steps"] == 3 * len(batches)
 
 
 def test_same_seed_same_predictions_other_seed_others(config):

@@ -220,10 +220,11 @@ def test_stacked_trials_spend_exactly_the_budget_with_an_outcome_per_member(monk
     assert [trial_params(t) for t in study.trials] == [trial_params(t) for t in one_by_one.trials]
 
 
-def test_interrupted_trials_are_run_again_but_only_up_to_the_budget_of_them():
-    """Refused and interrupted trials do not use a pair's budget; after ``trials`` interruptions the
-    next ones count, so a method whose trials kill their worker cannot retry forever."""
-    from benchmark.tuning.budget import budget_trials, spent, within_budget
+def test_a_study_without_recorded_slots_reads_by_the_old_rule():
+    """Trials written before slots were recorded get them replayed in number order: an interrupted
+    trial's slot goes to the next trial, refused ones take none (see tests/tuning/test_determinism.py
+    for the slot rules themselves)."""
+    from benchmark.tuning.budget import budget_trials, spent
 
     study = optuna.create_study(direction="maximize")
 
@@ -231,26 +232,14 @@ def test_interrupted_trials_are_run_again_but_only_up_to_the_budget_of_them():
         t = study.ask()
         if failure is not None:
             t.set_user_attr("failure", failure)
-        if state == TrialState.COMPLETE:
-            study.tell(t, 0.5)
-        elif state == TrialState.FAIL:
-            study.tell(t, state=TrialState.FAIL)
-        return t.number
+        study.tell(t, 0.5 if state == TrialState.COMPLETE else None, state=state)
 
-    add(TrialState.COMPLETE)                                  # 0: charged
-    add(TrialState.FAIL, "interrupted: Ctrl-C")               # 1: forgiven (1 of 2)
-    add(TrialState.FAIL, "RuntimeError: boom")                # 2: charged, the method's own failure
-    assert [t.number for t in budget_trials(study, 2)] == [0, 2]
-    assert not within_budget(study, 3, 2)
-    add(TrialState.FAIL, "over budget")                       # 3: refused, never charged
-    assert not within_budget(study, 4, 2)
-
-    study = optuna.create_study(direction="maximize")
-    add(TrialState.FAIL, "interrupted: its worker process 1 died")   # 0: forgiven (1 of 2)
-    add(TrialState.FAIL)                                             # 1: heartbeats lost, forgiven (2 of 2)
-    assert within_budget(study, 2, 2)
-    add(TrialState.FAIL, "interrupted: its worker process 2 died")   # 2: the third interruption is charged
-    add(TrialState.COMPLETE)                                         # 3
-    assert not within_budget(study, 4, 2)
+    add(TrialState.COMPLETE)                                  # 0: slot 0
+    add(TrialState.FAIL, "interrupted: Ctrl-C")               # 1: slot 1, forgiven
+    add(TrialState.FAIL, "over budget")                       # 2: refused, no slot
+    add(TrialState.FAIL, "RuntimeError: boom")                # 3: slot 1 again, the method's own failure
+    add(TrialState.COMPLETE)                                  # 4: slot 2, beyond the budget
+    assert [t.number for t in budget_trials(study, 2)] == [0, 3]
     used = spent(study, Budget(trials=2, seeds=1))
-    assert (used["trials"], used["complete"], used["failed"], used["interrupted"], used["stopped_by"]) == (2, 1, 1, 3, "trials")
+    assert (used["trials"], used["complete"], used["failed"], used["interrupted"], used["stopped_by"]) == (
+        2, 1, 1, 1, "trials")

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from benchmark.errors import BenchmarkError
+from benchmark.methods._oversampling import check_ratio, top_up_targets
 from benchmark.methods._papers import SHORTEN_BIB
 from benchmark.methods.augmentation import _image_ops as ops
 from benchmark.methods.augmentation.image import requires_transforms
@@ -52,11 +53,7 @@ class AugmentationOversampler:
     space = "input"
 
     def __init__(self, target_ratio: float, transforms: tuple[str, ...], chunk: int = 4096):
-        if not 0 < target_ratio <= 1:
-            raise BenchmarkError(
-                f"augmentation over-sampling got target_ratio={target_ratio}",
-                "use a ratio to the largest class in (0, 1]",
-            )
+        check_ratio(target_ratio, "augmentation over-sampling")
         if not transforms:
             raise BenchmarkError(
                 "augmentation over-sampling got no transforms", f"use one of {sorted(TRANSFORM_SETS)}"
@@ -70,15 +67,10 @@ class AugmentationOversampler:
                 f"augmentation over-sampling got {X.dtype} rows of shape {X.shape}",
                 "it runs on raw uint8 images (N, C, H, W): give it space 'input' on image data",
             )
-        counts = np.bincount(y)
-        target = int(np.ceil(self.target_ratio * counts.max()))
+        wanted = top_up_targets(np.bincount(y), self.target_ratio, who="augmentation over-sampling")
         rng = np.random.default_rng(seed)
         sources = np.concatenate(
-            [
-                rng.choice(np.flatnonzero(y == c), size=target - n, replace=True)
-                for c, n in enumerate(counts)
-                if 0 < n < target
-            ]
+            [rng.choice(np.flatnonzero(y == c), size=n, replace=True) for c, n in wanted.items()]
             or [np.zeros(0, np.int64)]
         )
         self.added = int(sources.size)

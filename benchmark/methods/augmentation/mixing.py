@@ -5,6 +5,12 @@ Each batch is paired with a random permutation of itself (drawn on the device wi
 generator); the mixing factor lambda ~ Beta(alpha, alpha) is drawn once per batch, as in the papers'
 code, from a NumPy generator seeded with the run's seed. The targets become soft labels (B, C) that
 sum to one; every loss of the project accepts them.
+
+How often a batch is mixed follows each paper's code: CutMix mixes a batch with probability 0.5 (the
+authors' CIFAR recipe, ``--cutmix_prob 0.5``; their ImageNet recipe uses 1.0), MixUp, FMix and Remix
+mix every batch (their authors' code draws no such coin), and CutMix/MixUp alternated mixes every
+batch with one of the two (timm's ``mix_prob=1``, ``switch_prob=0.5``). An unmixed batch keeps its
+images and gets one-hot targets.
 """
 
 from __future__ import annotations
@@ -38,9 +44,13 @@ class MixingAugment:
         seed: seeds the host-side draws (lambda, CutMix box, FMix spectrum).
         remix: ``(kappa, tau)`` switches on Remix's label factor; None keeps lambda.
         decay_power: FMix's spectrum decay.
+        apply_prob: the probability that a batch is mixed at all (CutMix's ``cutmix_prob``); the coin
+            is drawn from the same host generator as lambda, before it, as in the authors' code.
 
-    Not ``graph_safe``: lambda and the box are drawn on the host once per batch, which a captured CUDA
-    graph would freeze.
+    Not ``graph_safe``: lambda, the coin and the box are drawn on the host once per batch, which a
+    captured CUDA graph would freeze. Drawing only the coin on the device would not change that (the
+    box's bounds are slice sizes and lambda a host number), and would add a device-to-host sync to
+    branch on it, so the coin stays with the other host draws.
     """
 
     graph_safe = False
@@ -54,23 +64,29 @@ class MixingAugment:
         remix: tuple[float, float] | None = None,
         decay_power: float = 3.0,
         switch_prob: float = 0.5,
+        apply_prob: float = 1.0,
     ):
         if mode not in MODES:
             raise BenchmarkError(f"mixing mode {mode!r} is unknown", f"use one of {MODES}")
         if alpha <= 0:
             raise BenchmarkError(f"mixing got alpha={alpha}", "use alpha > 0 (lambda ~ Beta(alpha, alpha))")
+        if not 0.0 < apply_prob <= 1.0:
+            raise BenchmarkError(f"mixing got apply_prob={apply_prob}", "use a probability in (0, 1]")
         if remix is not None and (remix[0] < 1 or not 0 < remix[1] < 1):
             raise BenchmarkError(
                 f"Remix got kappa={remix[0]}, tau={remix[1]}", "use kappa >= 1 and 0 < tau < 1"
             )
         self.num_classes, self.mode, self.alpha, self.remix = num_classes, mode, float(alpha), remix
-        self.decay_power, self.switch_prob = float(decay_power), float(switch_prob)
+        self.decay_power, self.switch_prob, self.apply_prob = float(decay_power), float(switch_prob), float(apply_prob)
         self.rng = np.random.default_rng(seed)
         self.last_lambda: float | None = None  # the last batch's share of x_i (for tests and diagnostics)
 
     def augment(self, x: torch.Tensor, y: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor]:
         mc.check_mixable(x)
         partner = torch.randperm(x.shape[0], generator=state.generator, device=x.device)
+        if self.apply_prob < 1.0 and self.rng.random() >= self.apply_prob:
+            self.last_lambda = 1.0  # this batch is not mixed: its own images, one-hot targets
+            return x, mc.one_hot(y, self.num_classes)
         lam = mc.sample_lambda(self.rng, self.alpha)
         mode = self.mode
         if mode == "switch":
@@ -110,10 +126,14 @@ def fmix_space(trial, ctx: MethodContext) -> dict:
     return {**alpha_space(trial, ctx), "decay_power": trial.suggest_float("decay_power", 1.0, 5.0)}
 
 
-def _mixer(params: dict, ctx: MethodContext, mode: str, remix: bool = False) -> MixingAugment:
+CUTMIX_PROB = 0.5  # the CutMix authors' CIFAR recipe (--cutmix_prob 0.5); fixed, not tuned
+
+
+def _mixer(params: dict, ctx: MethodContext, mode: str, remix: bool = False, apply_prob: float = 1.0) -> MixingAugment:
     rule = (params.get("kappa", 3.0), params.get("tau", 0.5)) if remix else None
     return MixingAugment(
-        ctx.num_classes, mode, params.get("alpha", 1.0), ctx.seed, rule, params.get("decay_power", 3.0)
+        ctx.num_classes, mode, params.get("alpha", 1.0), ctx.seed, rule, params.get("decay_power", 3.0),
+        apply_prob=apply_prob,
     )
 
 
@@ -126,8 +146,9 @@ def _mixer(params: dict, ctx: MethodContext, mode: str, remix: bool = False) -> 
     summary="MixUp: train on convex combinations of pairs of images and of their one-hot labels.",
     paper=MIXUP_BIB,
     search_space=alpha_space,
-    differences="One lambda per batch, partners by a random permutation of the batch (as the authors' "
-    "code); feature-vector mixing is the embedding-mixup row.",
+    differences="One lambda per batch, partners by a random permutation of the batch, every batch mixed (as "
+    "the authors' code); alpha is tuned from 0.1 to 2 (the paper: 1 on CIFAR); feature-vector mixing is the "
+    "embedding-mixup row.",
 )
 def mixup(params: dict, ctx: MethodContext) -> Recipe:
     """MixUp (Zhang et al. 2018): lambda ~ Beta(alpha, alpha), x = lambda x_i + (1 - lambda) x_j."""
@@ -139,15 +160,18 @@ def mixup(params: dict, ctx: MethodContext) -> Recipe:
     family="mixing",
     modalities=("image",),
     engines=("deep",),
-    summary="CutMix: paste a random box of another image; labels mixed by the pasted area.",
+    summary="CutMix: paste a random box of another image into half of the batches; labels mixed by the "
+    "pasted area.",
     paper=CUTMIX_BIB,
     search_space=alpha_space,
     differences="One box per batch (as the authors' code); label weights use the box area after "
-    "clipping to the image.",
+    "clipping to the image. A batch is mixed with probability 0.5, fixed: the authors' CIFAR recipe "
+    "(their ImageNet recipe mixes every batch); alpha is tuned (the paper: 1).",
 )
 def cutmix(params: dict, ctx: MethodContext) -> Recipe:
-    """CutMix (Yun et al. 2019): box sides sqrt(1 - lambda) of the image; label weight = 1 - pasted area."""
-    return Recipe(augment=_mixer(params, ctx, "cutmix"))
+    """CutMix (Yun et al. 2019): box sides sqrt(1 - lambda) of the image; label weight = 1 - pasted area;
+    applied to a batch with probability 0.5, as the authors' CIFAR recipe."""
+    return Recipe(augment=_mixer(params, ctx, "cutmix", apply_prob=CUTMIX_PROB))
 
 
 @register_method(
@@ -158,7 +182,8 @@ def cutmix(params: dict, ctx: MethodContext) -> Recipe:
     summary="CutMix or MixUp, chosen at random for each batch (half and half).",
     paper=CUTMIX_BIB + "\n" + MIXUP_BIB,
     search_space=alpha_space,
-    differences="The switch of common training recipes (e.g. timm's switch_prob=0.5); one alpha for both.",
+    differences="The switch of common training recipes (timm's switch_prob=0.5, mix_prob=1: every batch is "
+    "mixed by one of the two); one alpha for both.",
 )
 def cutmix_mixup(params: dict, ctx: MethodContext) -> Recipe:
     """CutMix and MixUp alternated per batch with probability 0.5."""
@@ -173,7 +198,8 @@ def cutmix_mixup(params: dict, ctx: MethodContext) -> Recipe:
     summary="FMix: mix images through a binary mask thresholded from low-frequency Fourier noise.",
     paper=FMIX_BIB,
     search_space=fmix_space,
-    differences="One mask per batch, as the paper; the mask's exact share of x_i weighs the labels.",
+    differences="One mask per batch and every batch mixed, as the authors' code; the mask's exact share of x_i "
+    "weighs the labels; alpha and the decay power are tuned (the paper: 1 and 3).",
 )
 def fmix(params: dict, ctx: MethodContext) -> Recipe:
     """FMix (Harris et al. 2020): lambda of the pixels (the highest of a 1/f^d noise image) from x_i."""
@@ -190,7 +216,8 @@ def fmix(params: dict, ctx: MethodContext) -> Recipe:
     paper=REMIX_BIB,
     search_space=remix_space,
     differences="Counts are those of the training split; the rebalanced labels apply to MixUp or "
-    "CutMix (tuned), as the paper applies them to both.",
+    "CutMix (tuned), as the paper applies them to both; every batch is mixed, CutMix included (the "
+    "Remix paper mixes every batch; plain CutMix's 0.5 is not carried over).",
 )
 def remix(params: dict, ctx: MethodContext) -> Recipe:
     """Remix (Chou et al. 2020) with kappa and tau tuned around the paper's 3 and 0.5."""

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from benchmark.errors import BenchmarkError, ResourceUnavailableError
+from benchmark.methods._oversampling import check_ratio, top_up_targets
 from benchmark.methods._papers import BACK_TRANSLATION_BIB, CONTEXTUAL_BIB, EDA_BIB, NLPAUG_BIB, NOISE_BIB
 from benchmark.methods.augmentation._text_eda import EDA, WORDNET_FIX, wordnet_problem
 from benchmark.methods.augmentation._text_nlpaug import (
@@ -67,11 +68,7 @@ class TextOversampler:
     def __init__(
         self, augmenter: Augmenter, minority_classes: tuple[int, ...], target_ratio: float, max_tries: int = 5
     ):
-        if not 0 < target_ratio <= 1:
-            raise BenchmarkError(
-                f"text augmentation got target_ratio={target_ratio}",
-                "use a ratio to the largest class in (0, 1]",
-            )
+        check_ratio(target_ratio, "text augmentation")
         self.augmenter, self.minority_classes = augmenter, tuple(minority_classes)
         self.target_ratio, self.max_tries = float(target_ratio), int(max_tries)
         self.unchanged = 0
@@ -83,17 +80,15 @@ class TextOversampler:
                 f"text augmentation got rows of shape {X.shape}",
                 "it runs on raw texts (space 'input' on text data)",
             )
-        counts = np.bincount(y)
-        target = int(np.ceil(self.target_ratio * counts.max()))
+        wanted = top_up_targets(np.bincount(y), self.target_ratio, self.minority_classes, who="text augmentation")
         rng = np.random.default_rng(seed)
         new_texts: list[str] = []
         new_labels: list[int] = []
         self.sources: list[int] = []  # training row of each added text
-        for c in self.minority_classes:
-            n = int(counts[c]) if c < len(counts) else 0
-            if n == 0 or n >= target:
+        for c in self.minority_classes:  # the classes' own order: the draws of a seed stay as they were
+            if c not in wanted:
                 continue
-            rows = rng.choice(np.flatnonzero(y == c), size=target - n, replace=True)
+            rows = rng.choice(np.flatnonzero(y == c), size=wanted[c], replace=True)
             texts = [str(t) for t in X[rows]]
             new_texts += self._augment(texts, int(rng.integers(2**31)))
             new_labels += [c] * len(rows)

@@ -55,16 +55,33 @@ def binary_alpha(class_counts: Sequence[int]) -> float:
 
 
 class WeightedCrossEntropy:
-    """Cross-entropy with per-class weights w: -sum_c t_c w_c log p_c, averaged over the batch
-    (normalised by the summed weights of the targets, as ``torch.nn.CrossEntropyLoss`` does)."""
+    """Cross-entropy with per-class weights w: the per-sample loss -sum_c t_c w_c log p_c, reduced over
+    the batch by ``reduction``:
+
+    - ``"weighted_mean"``: divided by the summed weights of the targets, sum_i sum_c t_ic w_c (what
+      ``torch.nn.CrossEntropyLoss(weight=...)`` does; the loss of a batch then does not scale with
+      how many rare-class samples it holds);
+    - ``"mean"``: divided by the batch size, the mean of the weighted per-sample losses (the
+      class-balanced loss's reference code: ``tf.losses.softmax_cross_entropy`` with per-sample
+      weights, whose default reduction divides by the number of non-zero weights).
+    """
 
     graph_safe = True
+    REDUCTIONS = ("weighted_mean", "mean")
 
-    def __init__(self, weights: Sequence[float]):
+    def __init__(self, weights: Sequence[float], reduction: str = "weighted_mean"):
+        if reduction not in self.REDUCTIONS:
+            raise BenchmarkError(f"weighted cross-entropy reduction {reduction!r} is unknown",
+                                 f"use one of {self.REDUCTIONS}")
         self.weights = torch.as_tensor(np.asarray(weights), dtype=torch.float32)
+        self.reduction = reduction
 
     def __call__(self, logits: torch.Tensor, target: torch.Tensor, epoch: int) -> torch.Tensor:
-        return soft_cross_entropy(logits, target, on_device(self, "weights", logits.device))
+        weights = on_device(self, "weights", logits.device)
+        if self.reduction == "weighted_mean":
+            return soft_cross_entropy(logits, target, weights)
+        soft = as_soft(target, logits.shape[1])
+        return -(soft * weights * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
 
 
 class AlphaBalancedCrossEntropy:
@@ -117,6 +134,8 @@ def binary_only(split) -> str | None:
     engines=("deep", "classical"),
     summary="Cross-entropy weighted by inverse class frequency (class_weight='balanced' for classical models).",
     paper=CLASS_WEIGHT_BIB,
+    differences="Deep models use torch.nn.CrossEntropyLoss(weight=w): each batch's loss is divided by its "
+                "targets' summed weights (scikit-learn's class_weight multiplies each sample's loss instead).",
 )
 def class_weighted_ce(params: dict, ctx: MethodContext) -> Recipe:
     """Inverse-frequency class weights: w_c = N / (C n_c)."""
@@ -182,7 +201,10 @@ def class_balanced_space(trial, ctx: MethodContext) -> dict:
     paper=CB_BIB,
     search_space=class_balanced_space,
     differences="The sigmoid form of the paper is not offered; softmax cross-entropy and softmax focal loss are "
-                "(classical models get the weights as class_weight).",
+                "(classical models get the weights as class_weight). Both deep variants reduce a batch as the "
+                "authors' code does: the mean of the weighted per-sample losses (weights sum to the number of "
+                "classes), not torch's division by the targets' summed weights; soft (mixed) targets weight "
+                "each class's term by its own class weight.",
 )
 def class_balanced_loss(params: dict, ctx: MethodContext) -> Recipe:
     """Class-balanced loss (Cui et al. 2019) with tuned beta over their grid, softmax or focal."""
@@ -190,5 +212,5 @@ def class_balanced_loss(params: dict, ctx: MethodContext) -> Recipe:
     if ctx.engine == "classical":
         return Recipe(class_weight=weights)
     if params.get("loss_type", "softmax") == "focal":
-        return Recipe(loss=FocalLoss(params.get("gamma", 1.0), weights=weights))
-    return Recipe(loss=WeightedCrossEntropy(weights))
+        return Recipe(loss=FocalLoss(params.get("gamma", 1.0), weights=weights))  # a plain mean over the batch
+    return Recipe(loss=WeightedCrossEntropy(weights, reduction="mean"))

@@ -53,10 +53,13 @@ class GHMClassificationLoss:
 
     The gradient norm of a sample is g = ||softmax(z) - t||_1 / 2 in [0, 1] (1 - p_t for hard labels;
     the paper's |p - p*| for one sigmoid). [0, 1] is cut into ``bins`` equal bins; R_b counts the
-    batch's samples in bin b, smoothed over batches by an exponential moving average with
-    ``momentum`` (the paper's alpha). A sample in bin b gets beta = N / (R_b * M) with M the number of
-    non-empty bins, so easy (and outlier) samples that crowd one bin are down-weighted, and the mean
-    weight is 1. The loss is (1/N) sum_i beta_i CE_i.
+    batch's samples in bin b. With ``momentum`` (the paper's alpha) > 0, R_b is replaced by an
+    exponential moving average over batches kept as the authors' code keeps it: it starts at zero,
+    and only the bins the current batch fills are updated (S_b <- alpha S_b + (1 - alpha) R_b; an
+    empty bin keeps its S_b). A sample in bin b gets beta = N / (S_b * M) (S_b = R_b without momentum),
+    M the number of bins the batch fills, so easy (and outlier) samples that crowd one bin are
+    down-weighted. Because S starts at zero, the first batches' weights are larger (1 / (1 - alpha)
+    times for the first), as in the reference. The loss is (1/N) sum_i beta_i CE_i.
     """
 
     graph_safe = False  # keeps a running histogram across batches
@@ -65,20 +68,20 @@ class GHMClassificationLoss:
         if bins < 1 or not 0.0 <= momentum < 1.0:
             raise BenchmarkError(f"GHM-C got bins={bins}, momentum={momentum}", "use bins >= 1 and 0 <= momentum < 1")
         self.bins, self.momentum = bins, momentum
-        self.running: torch.Tensor | None = None
+        self.running = torch.zeros(bins)  # the reference's acc_sum: zero before the first batch
 
     def weights(self, g: torch.Tensor) -> torch.Tensor:
         """Per-sample weights beta for gradient norms ``g`` (updates the running histogram)."""
         idx = (g.detach().clamp(0.0, 1.0) * self.bins).long().clamp_max(self.bins - 1)
         counts = torch.bincount(idx, minlength=self.bins).float()
-        if self.momentum > 0 and self.running is not None:
-            # The moving average starts at the first batch's histogram, so early batches are not inflated.
-            self.running = self.momentum * self.running.to(counts.device) + (1.0 - self.momentum) * counts
+        filled = counts > 0
+        if self.momentum > 0:
+            running = on_device(self, "running", counts.device)
+            self.running = torch.where(filled, self.momentum * running + (1.0 - self.momentum) * counts, running)
+            density = self.running
         else:
-            self.running = counts
-        density = self.running
-        nonempty = (counts > 0).sum().clamp_min(1)
-        return g.numel() / (density[idx].clamp_min(1e-12) * nonempty)
+            density = counts
+        return g.numel() / (density[idx].clamp_min(1e-12) * filled.sum().clamp_min(1))
 
     def __call__(self, logits: torch.Tensor, target: torch.Tensor, epoch: int) -> torch.Tensor:
         soft = as_soft(target, logits.shape[1])
@@ -121,7 +124,9 @@ def focal_loss(params: dict, ctx: MethodContext) -> Recipe:
     search_space=lambda trial, ctx: {"bins": trial.suggest_int("bins", 5, 30),
                                      "momentum": trial.suggest_float("momentum", 0.0, 0.9)},
     differences="Softmax form with g = ||p - t||_1 / 2 (the paper uses per-class sigmoids); weights are normalised "
-                "by the number of non-empty bins, as in the authors' code.",
+                "by the number of non-empty bins and the moving average starts at zero and updates only the "
+                "bins a batch fills, as in the authors' code; bins are found as floor(g * bins) rather than by "
+                "comparing with edges (the same bins up to rounding at an edge).",
 )
 def ghm_c(params: dict, ctx: MethodContext) -> Recipe:
     """GHM-C loss (Li et al. 2019) with tuned bins (default 10) and momentum (default 0.75)."""

@@ -18,7 +18,12 @@ from benchmark.errors import BenchmarkError
 from benchmark.methods._papers import BALANCED_SOFTMAX_BIB, LDAM_BIB, LOGIT_ADJUSTMENT_BIB
 from benchmark.methods.base import ALL_MODALITIES, MethodContext, Recipe, register_method
 from benchmark.methods.losses._cross_entropy import as_soft, on_device, soft_cross_entropy
-from benchmark.methods.losses.deferred_reweighting import DRWSchedule, drw_schedule, drw_space
+from benchmark.methods.losses.deferred_reweighting import (
+    DRW_DIFFERENCES,
+    DRWSchedule,
+    drw_schedule,
+    drw_space,
+)
 
 
 def ldam_margins(class_counts: Sequence[int], max_margin: float = 0.5) -> np.ndarray:
@@ -100,7 +105,7 @@ def ldam(params: dict, ctx: MethodContext) -> Recipe:
     summary="LDAM loss, re-weighted by effective-number class weights from a tuned epoch on (deferred re-weighting).",
     paper=LDAM_BIB,
     search_space=lambda trial, ctx: {**ldam_space(trial, ctx), **drw_space(trial, ctx)},
-    differences=LDAM_DIFFERENCES,
+    differences=LDAM_DIFFERENCES + " " + DRW_DIFFERENCES,
 )
 def ldam_drw(params: dict, ctx: MethodContext) -> Recipe:
     """LDAM-DRW (Cao et al. 2019), the paper's best combination."""
@@ -115,6 +120,9 @@ def ldam_drw(params: dict, ctx: MethodContext) -> Recipe:
     engines=("deep",),
     summary="Cross-entropy on logits plus the log class prior, an unbiased estimate of the balanced softmax.",
     paper=BALANCED_SOFTMAX_BIB,
+    differences="The paper's Meta Sampler (a meta-learned re-sampling of the training batches, used with "
+                "balanced softmax for its best results) is left out: this row is the loss alone, on the "
+                "suite's plain batches.",
 )
 def balanced_softmax(params: dict, ctx: MethodContext) -> Recipe:
     """Balanced softmax (Ren et al. 2020): CE(z + log n_c); the meta sampler of the paper is not included."""

@@ -1,7 +1,10 @@
 """Batch-level sampling (the ``batch_sampler`` hook): which training rows each epoch visits, and how often.
 
 The deep engine calls ``batch_indices(epoch, state)`` at the start of every epoch and trains on the
-returned indices in order, in batches. Everything here draws with the trial's device generator
+returned indices in order, in batches. An epoch holds a fixed number of samples whatever a draw's
+length (the original training split's size, the same for every method: ``benchmark.training.epochs``):
+the engine draws again, with the same epoch and state, while an epoch is short of that count and cuts
+the last draw there, so a sampler's draw length sets class proportions, not compute. Everything here draws with the trial's device generator
 (``state.generator``), so an epoch's indices are one tensor operation on the device and a seed
 reproduces them. ``state.y`` holds the training labels after any ``resample`` hook.
 """
@@ -78,23 +81,40 @@ class DynamicSampler:
     counts follow :func:`dynamic_sample_counts` of the last validation F1 per class, with the total
     the mean class size (the paper's N). A class with fewer rows than its count is over-sampled
     (each row once, plus random repeats), one with more is under-sampled without replacement. The
-    first epoch, before any validation, gives every class an equal share."""
+    first epoch, before any validation, gives every class an equal share. The engine repeats the
+    draw (about C times) to fill its fixed epoch, so one draw is a few tensor operations, no loop
+    over classes."""
+
+    def __init__(self):
+        self._labels: torch.Tensor | None = None
+
+    def _class_layout(self, y: torch.Tensor, num_classes: int) -> None:
+        if self._labels is y:  # the engine keeps one label tensor per stage: count once, not per draw
+            return
+        self._labels = y
+        self._counts = torch.bincount(y, minlength=num_classes)
+        self._present = (self._counts > 0).cpu().numpy()
+        self._starts = torch.cumsum(self._counts, 0) - self._counts
 
     def batch_indices(self, epoch: int, state) -> torch.Tensor:
-        gen, dev = state.generator, state.y.device
-        counts = class_counts(state)
-        present = counts > 0
-        total = int(round(state.y.numel() / int(present.sum())))
+        gen, dev, y = state.generator, state.y.device, state.y
+        self._class_layout(y, state.num_classes)
+        present = self._present
+        total = int(round(y.numel() / int(present.sum())))
         f1 = state.val_per_class_f1 if state.val_per_class_f1 is not None else np.zeros(state.num_classes)
-        f1 = np.where(present.cpu().numpy(), np.asarray(f1, dtype=np.float64), 1.0)  # absent classes: no share
-        wanted = dynamic_sample_counts(f1, total) * present.cpu().numpy()
-        parts = []
-        for c in np.flatnonzero(wanted):
-            rows = torch.nonzero(state.y == int(c)).flatten()
-            perm = rows[torch.randperm(rows.numel(), generator=gen, device=dev)]
-            parts.append(perm[torch.arange(int(wanted[c]), device=dev) % rows.numel()])
-        chosen = torch.cat(parts)
-        return chosen[torch.randperm(chosen.numel(), generator=gen, device=dev)]
+        f1 = np.where(present, np.asarray(f1, dtype=np.float64), 1.0)  # absent classes: no share
+        wanted = dynamic_sample_counts(f1, total) * present
+        counts, starts = self._counts, self._starts
+        # rows grouped by class, in a random order within each class (stable sort of a permutation)
+        perm = torch.randperm(y.numel(), generator=gen, device=dev)
+        grouped = perm[torch.argsort(y[perm], stable=True)]
+        n = int(wanted.sum())
+        wanted_t = torch.as_tensor(wanted, device=dev)
+        cls = torch.repeat_interleave(torch.arange(counts.numel(), device=dev), wanted_t, output_size=n)
+        offset = torch.cumsum(wanted_t, 0) - wanted_t
+        within = torch.arange(n, device=dev) - offset[cls]  # 0, 1, ... within each class: every row, then repeats
+        chosen = grouped[starts[cls] + within % counts[cls]]
+        return chosen[torch.randperm(n, generator=gen, device=dev)]
 
 
 class DeferredResampler:
@@ -133,8 +153,10 @@ def square_root_sampling(params: dict, ctx: MethodContext) -> Recipe:
 @batch_sampler_row("class-reorganisation-sampling", "Each epoch, every class contributes as many random rows as the "
                    "largest class has (random numbers modulo the class size), shuffled together.", RELAY_BIB,
                    differences="The paper's class-aware sampling draws a class, then a row of it, per sample; here "
-                               "each epoch holds C x (largest class) rows, every class drawn equally often, so "
-                               "epochs are longer than plain epochs.")
+                               "each draw holds C x (largest class) rows, every class drawn equally often. The "
+                               "paper's epoch is that draw (about C times the largest class); here an epoch is cut "
+                               "at the original training split's size, as every row's, so the total training "
+                               "samples equal the other rows'.")
 def class_reorganisation_sampling(params: dict, ctx: MethodContext) -> Recipe:
     """Class re-organisation (class-aware) sampling of Shen et al. (2016)."""
     return Recipe(batch_sampler=ClassReorganisationSampler())
@@ -143,7 +165,10 @@ def class_reorganisation_sampling(params: dict, ctx: MethodContext) -> Recipe:
 @batch_sampler_row("dynamic-sampling", "After each epoch, the next epoch's per-class counts are proportional to "
                    "1 - F1 of the class on validation (total: the mean class size).", DYNAMIC_BIB,
                    differences="The paper's real-time augmentation of the repeated rows is left to the augment "
-                               "hook; an epoch holds the mean class size of rows, as the paper's N.")
+                               "hook. The paper's epoch holds the mean class size N of rows (about 1/C of a plain "
+                               "epoch); here each draw holds N rows in the F1 shares and an epoch repeats draws up "
+                               "to the original training split's size, as every row's, so the total training "
+                               "samples equal the other rows' and the shares are re-set after every such epoch.")
 def dynamic_sampling(params: dict, ctx: MethodContext) -> Recipe:
     """Dynamic sampling (Pouyanfar et al. 2018), driven by the engine's per-class validation F1."""
     return Recipe(batch_sampler=DynamicSampler())

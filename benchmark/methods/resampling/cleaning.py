@@ -96,7 +96,7 @@ def one_sided_selection(params: dict, ctx: MethodContext) -> Recipe:
 @undersampler("neighbourhood-cleaning-rule", "Edited nearest neighbours, plus the non-minority neighbours that "
               "misclassify minority rows.", NCL_BIB,
               lambda trial, ctx: {"n_neighbors": trial.suggest_int("n_neighbors", 2, 7),
-                                  "threshold_cleaning": trial.suggest_float("threshold_cleaning", 0.0, 0.5)},
+                                  "threshold_cleaning": trial.suggest_float("threshold_cleaning", 0.01, 0.5)},
               family="cleaning")
 def neighbourhood_cleaning_rule(params: dict, ctx: MethodContext) -> Recipe:
     """Neighbourhood cleaning rule (Laurikkala 2001) through imbalanced-learn (its neighbour estimator must

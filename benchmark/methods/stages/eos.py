@@ -7,10 +7,12 @@ put the network back together. The deep engine runs phases 2 and 3 as a ``featur
 it embeds the training rows, calls ``resample(features, y, seed)`` of the components here, and
 trains only the head on what they return (timed as ``feature_resample_seconds``).
 
-EOS places each synthetic minority embedding on the segment between a minority embedding and one
-of its k nearest *enemies* (nearest rows of other classes), which pushes the minority region out
-towards the decision boundary instead of filling in its interior as SMOTE does. The neighbour search
-is exact, on the device (``torch.cdist`` + ``topk`` in blocks). The paper's comparison rows, SMOTE,
+EOS, as the paper's code does, finds the k nearest neighbours (of any class) of every minority
+embedding and keeps as *bases* only the rows with an *enemy* (a row of another class) among them;
+each synthetic embedding lies on the segment between a base and one of those enemies. The minority
+region is pushed out towards the nearby decision boundary instead of being filled in as SMOTE does,
+and rows deep inside their own class contribute nothing. The neighbour search is exact, on the
+device (``torch.cdist`` + ``topk`` in blocks). The paper's comparison rows, SMOTE,
 Borderline-SMOTE and random over-sampling of the same embeddings, use imbalanced-learn through
 :class:`benchmark.methods._imblearn.ImblearnResampler` and the same head re-training, so EOS is
 compared on equal terms.
@@ -46,31 +48,39 @@ def target_counts(counts: Sequence[int], balance: float) -> np.ndarray:
     return np.where(counts > 0, np.maximum(counts, goal), 0)
 
 
-def nearest_enemies(features: torch.Tensor, y: torch.Tensor, rows: torch.Tensor, k: int) -> torch.Tensor:
-    """(len(rows), k) indices of the k nearest rows of *other* classes of each of ``rows``, nearest
-    first (exact Euclidean distances, blocks of queries on the features' device)."""
+def nearest_neighbours(features: torch.Tensor, rows: torch.Tensor, k: int) -> torch.Tensor:
+    """(len(rows), k) indices of the k nearest rows of *any* class to each of ``rows``, nearest first,
+    never the row itself (exact Euclidean distances, blocks of queries on the features' device)."""
     block = max(1, BLOCK_CELLS // max(features.shape[0], 1))
     out = []
     for start in range(0, rows.numel(), block):
         q = rows[start : start + block]
         dist = torch.cdist(features[q], features)
-        dist.masked_fill_(y[q].unsqueeze(1) == y.unsqueeze(0), float("inf"))  # friends are not enemies
+        dist[torch.arange(q.numel(), device=q.device), q] = float("inf")  # a row is not its own neighbour
         out.append(torch.topk(dist, k, dim=1, largest=False, sorted=True).indices)
     return torch.cat(out) if out else torch.zeros((0, k), dtype=torch.long, device=features.device)
 
 
 class ExpansiveOverSampler:
-    """EOS on a (N, D) embedding tensor: for every class below its :func:`target_counts` size, draw
-    (target - n_c) synthetic points x + r (e - x), with x a uniformly drawn row of the class, e one of
-    its ``k`` nearest enemies drawn uniformly, and r ~ U(0, 1). Everything runs on the features'
+    """EOS on a (N, D) embedding tensor, as the paper's code defines it.
+
+    For every class c below its :func:`target_counts` size: find the ``k`` nearest neighbours of each
+    row of c among all training rows (any class); the *bases* are the rows of c with at least one
+    enemy (a row of another class) among them. Each of the (target - n_c) synthetic points is
+    x + r (e - x), with x a base drawn uniformly, e one of the enemies among x's k nearest neighbours
+    drawn uniformly, and r ~ U(0, 1). A row deep inside its own class (no enemy among its k nearest
+    neighbours) is never a base, so no synthetic point reaches past the nearby boundary; a class with
+    no base at all is left as it is (the paper's code stops there). Everything runs on the features'
     device with a generator seeded by ``seed``; the real rows come first in the output, unchanged.
+    ``last_bases`` holds, per over-sampled class, the indices of its bases (for tests and diagnostics).
     """
 
     def __init__(self, k_neighbors: int = 10, balance: float = 1.0):
         if int(k_neighbors) < 1:
-            raise BenchmarkError(f"EOS with k_neighbors={k_neighbors}", "use at least one nearest enemy")
+            raise BenchmarkError(f"EOS with k_neighbors={k_neighbors}", "use at least one nearest neighbour")
         target_counts([1], balance)  # checks the balance
         self.k_neighbors, self.balance = int(k_neighbors), float(balance)
+        self.last_bases: dict[int, torch.Tensor] = {}
 
     def resample(self, features: torch.Tensor, y: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         features = torch.as_tensor(features)
@@ -83,20 +93,27 @@ class ExpansiveOverSampler:
         wanted = target_counts(counts, self.balance) - counts
         generator = torch.Generator(device=features.device)
         generator.manual_seed(int(seed) % 2**63)
+        k = min(self.k_neighbors, y.numel() - 1)
         new_x, new_y = [features], [y]
+        self.last_bases = {}
         for c in np.flatnonzero(wanted):
-            enemies_available = y.numel() - int(counts[c])
-            if enemies_available == 0:
-                continue  # a single-class training set has nothing to expand towards
-            k = min(self.k_neighbors, enemies_available)
+            if k < 1 or int(counts[c]) == y.numel():
+                continue  # a single row or a single-class training set has nothing to expand towards
             rows = torch.nonzero(y == int(c)).flatten()
-            enemies = nearest_enemies(features, y, rows, k)
+            neighbours = nearest_neighbours(features, rows, k)
+            is_enemy = y[neighbours] != int(c)
+            has_enemy = is_enemy.any(dim=1)
+            bases, enemy_mask, neighbours = rows[has_enemy], is_enemy[has_enemy], neighbours[has_enemy]
+            self.last_bases[int(c)] = bases
+            if bases.numel() == 0:
+                continue  # every row of c lies deep inside its class: EOS has no base to expand from
             m = int(wanted[c])
-            base = torch.randint(rows.numel(), (m,), generator=generator, device=features.device)
-            pick = torch.randint(k, (m,), generator=generator, device=features.device)
+            base = torch.randint(bases.numel(), (m,), generator=generator, device=features.device)
+            # one of the base's enemies among its k neighbours, uniformly (friends get probability 0)
+            pick = torch.multinomial(enemy_mask[base].float(), 1, generator=generator).squeeze(1)
             r = torch.rand((m, 1), generator=generator, device=features.device, dtype=features.dtype)
-            x = features[rows[base]]
-            e = features[enemies[base, pick]]
+            x = features[bases[base]]
+            e = features[neighbours[base, pick]]
             new_x.append(torch.addcmul(x, r, e - x))
             new_y.append(torch.full((m,), int(c), dtype=torch.long, device=features.device))
         return torch.cat(new_x), torch.cat(new_y)
@@ -157,14 +174,15 @@ EMBEDDING_DIFFERENCE = ("Over-samples the penultimate embeddings of the network 
     family="embedding-oversampling",
     modalities=ALL_MODALITIES,
     engines=("deep",),
-    summary="Train end to end, then synthesise minority embeddings on segments to their k nearest enemies "
-            "(other-class neighbours) and fine-tune the head on real plus synthetic embeddings.",
+    summary="Train end to end, then synthesise minority embeddings between minority rows that have an enemy "
+            "(other-class row) among their k nearest neighbours and those enemies, and fine-tune the head on "
+            "real plus synthetic embeddings.",
     paper=EOS_BIB,
     search_space=eos_space,
-    differences="Bases are all minority rows and their k nearest enemies are searched among other-class rows "
-                "directly (the paper's code keeps rows with an enemy among their k nearest neighbours of any "
-                "class); the target balance is tuned (the paper balances fully); the head fine-tuning shares "
-                "the suite's epoch budget with the end-to-end stage.",
+    differences="The target balance is tuned (the paper balances fully) and k from 1 to 10 (the paper: 10); a "
+                "class none of whose rows has an enemy among its k nearest neighbours gets no synthetic rows "
+                "(the paper's code stops there); the head fine-tuning shares the suite's training budget with "
+                "the end-to-end stage (the paper trains the head separately).",
 )
 def eos(params: dict, ctx: MethodContext) -> Recipe:
     """Expansive over-sampling (Dablain et al. 2022) in the deep engine's feature_resample stage."""

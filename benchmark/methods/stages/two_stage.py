@@ -9,8 +9,11 @@ re-sampling), here with the re-balanced stage training either the head alone or 
 
 The class-balanced training set of a stage is a fixed set of row indices drawn once per trial with
 imbalanced-learn's ``RandomOverSampler`` or ``RandomUnderSampler`` (on the row indices, so no data is
-copied) and shuffled every epoch on the device. The stage boundaries split the suite's epoch budget,
-so every method trains for the same number of epochs. :func:`two_stage_schedule` is the
+copied) and shuffled on the device. The stage boundaries split the suite's epoch budget, and every
+stage-epoch trains the same fixed number of samples as any other row's epoch (the original training
+split's size, ``benchmark.training.epochs``): an under-sampled set (C x the smallest class) is
+visited several times per epoch, an over-sampled one (C x the largest) partly, so every method
+trains the same samples in all. :func:`two_stage_schedule` is the
 representation-then-head schedule that the decoupling and EOS rows share.
 """
 
@@ -35,7 +38,8 @@ class BalancedSubsetSampler:
 
     The row indices come from imbalanced-learn's samplers (``sample_indices_``) seeded with the
     trial's seed, on the training labels the engine holds (``state.y``, after any ``resample`` hook);
-    each epoch is a fresh permutation of that fixed set, drawn with the trial's device generator.
+    each draw is a fresh permutation of that fixed set, drawn with the trial's device generator (the
+    engine draws again, or cuts the draw, to fill its fixed epoch).
     """
 
     def __init__(self, balancing: str = "over"):
@@ -93,9 +97,12 @@ def stage_share(trial, name: str = "first_stage_share") -> float:
     paper=TWO_PHASE_BIB,
     search_space=lambda trial, ctx: {"balancing": trial.suggest_categorical("balancing", list(BALANCING)),
                                      "first_stage_share": stage_share(trial)},
-    differences="The balanced set is drawn once per trial and visited in a fresh order every epoch; the "
-                "fine-tuning stage keeps the trained head (no re-initialisation) and runs for the rest of the "
-                "same epoch budget as every other row, with the suite's learning rate.",
+    differences="The balanced set is drawn once per trial and visited in fresh orders; the fine-tuning stage "
+                "keeps the trained head (no re-initialisation) and runs for the rest of the same epoch budget as "
+                "every other row, with the suite's learning rate. The papers' first-stage epoch is one pass over "
+                "the balanced set (C x the smallest class when under-sampling, C x the largest when "
+                "over-sampling); here every epoch of both stages trains the original training split's size in "
+                "samples, as every row's, so the total training samples equal the other rows'.",
 )
 def two_stage_learning(params: dict, ctx: MethodContext) -> Recipe:
     """Two-phase learning (Lee et al. 2016; Buda et al. 2018): balanced pre-training, then the output
@@ -118,7 +125,10 @@ def two_stage_learning(params: dict, ctx: MethodContext) -> Recipe:
                                      "first_stage_share": stage_share(trial)},
     differences="Cao et al.'s deferred re-sampling switches the whole network to class-balanced sampling late "
                 "in training (the deferred-resampling row); here the re-balanced stage uses a fixed over- or "
-                "under-sampled set and may train only the head, as the two-stage literature does.",
+                "under-sampled set and may train only the head, as the two-stage literature does. An epoch of "
+                "the re-balanced stage trains the original training split's size in samples (the balanced "
+                "set visited several times, or partly), not one pass over it, so the total training samples "
+                "equal the other rows'.",
 )
 def two_stage_deferred_sampling(params: dict, ctx: MethodContext) -> Recipe:
     """Deferred sampling: instance-balanced representation learning, then a class-balanced stage."""

@@ -1,9 +1,9 @@
-"""Tiny splits of each modality, for this project's tests and for plugin authors' own.
+"""Tiny splits of each modality, built in memory (no data files), small and learnable.
 
-``make_image_split``, ``make_text_split`` and ``make_tabular_split`` build small, learnable splits in
-memory (no data files); ``TINY_SPLITS`` maps each modality to its builder and ``tiny_config()`` is a
-two-epoch training setting small enough for two CPU cores. A plugin's test suite can use them to
-run its method through the engines as ``tests/methods/test_method_conformance.py`` does here.
+``TINY_SPLITS`` maps each modality to its main builder; :func:`tiny_splits` gives every tiny split
+of a modality, each under its own dataset name (a three-class and a binary image split; one text
+split; mixed numeric + nominal, numeric-only and nominal-only tabular splits), so that a method
+that applies only to some kinds of data (binary tasks, nominal features) still meets one it fits.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.datasets.base import DataPart, Split
+from benchmark.errors import BenchmarkError
 from benchmark.training.base import TrainingConfig
 
 
@@ -73,11 +74,60 @@ def make_tabular_split(n_train=(120, 20), nominal: bool = True, seed: int = 0) -
         return DataPart(np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64))
 
     kinds = ["numeric"] * 4 + (["nominal"] if nominal else [])
-    return Split("tiny-tabular", "tabular", ["negative", "positive"], part(n_train), part((40, 8)),
+    name = "tiny-tabular" if nominal else "tiny-tabular-numeric"  # distinct names: results are keyed by them
+    return Split(name, "tabular", ["negative", "positive"], part(n_train), part((40, 8)),
                  part((40, 8)), feature_kinds=kinds)
 
 
+def make_binary_image_split(n_per_class=(40, 8), size: int = 8, seed: int = 1) -> Split:
+    """Two classes of 1x8x8 uint8 images (a bright top or bottom half), for binary-only methods."""
+    rng = _rng(seed)
+
+    def part(counts):
+        xs, ys = [], []
+        for c, n in enumerate(counts):
+            x = rng.integers(0, 60, size=(n, 1, size, size))
+            x[:, :, c * size // 2 : (c + 1) * size // 2, :] += 120
+            xs.append(x)
+            ys.append(np.full(n, c))
+        return DataPart(np.concatenate(xs).clip(0, 255).astype(np.uint8), np.concatenate(ys).astype(np.int64))
+
+    return Split("tiny-image-binary", "image", ["a", "b"], part(n_per_class), part((10, 4)), part((10, 6)))
+
+
+def make_nominal_split(n_train=(90, 18), seed: int = 2) -> Split:
+    """Binary rows of four nominal features (codes 0..2), the minority leaning to code 2."""
+    rng = _rng(seed)
+
+    def part(counts):
+        xs = [rng.choice(3, size=(n, 4), p=[0.5, 0.3, 0.2] if c == 0 else [0.2, 0.3, 0.5]) for c, n in enumerate(counts)]
+        ys = [np.full(n, c) for c, n in enumerate(counts)]
+        return DataPart(np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64))
+
+    return Split("tiny-nominal", "tabular", ["negative", "positive"], part(n_train), part((30, 6)), part((30, 6)),
+                 feature_kinds=["nominal"] * 4)
+
+
 TINY_SPLITS = {"image": make_image_split, "text": make_text_split, "tabular": make_tabular_split}
+
+# Every tiny split of each modality, in the order the checks try them.
+ALL_TINY_SPLITS = {
+    "image": (make_image_split, make_binary_image_split),
+    "text": (make_text_split,),
+    "tabular": (make_tabular_split, lambda: make_tabular_split(nominal=False), make_nominal_split),
+}
+
+
+def tiny_splits(modality: str) -> list[Split]:
+    """Every tiny split of ``modality``, each with its own dataset name."""
+    if modality not in ALL_TINY_SPLITS:
+        raise BenchmarkError(f"there are no tiny splits of modality {modality!r}",
+                             f"use one of {', '.join(ALL_TINY_SPLITS)}")
+    splits = [make() for make in ALL_TINY_SPLITS[modality]]
+    names = [s.dataset for s in splits]
+    if len(set(names)) != len(names):  # results and "not applicable" answers are keyed by the name
+        raise BenchmarkError(f"tiny splits of {modality} share a name: {names}", "give each tiny split its own name")
+    return splits
 
 
 def tiny_config() -> TrainingConfig:

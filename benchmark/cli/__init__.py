@@ -1,0 +1,23 @@
+"""The command line: ``python -m benchmark run|list|show|report|results|speed``.
+
+Every command checks its input before any work; a bad option, name, path, URL or number ends with one
+line on stderr naming the problem and the fix, and exit status 2 (:mod:`benchmark.cli.entry` lists
+every status). Ctrl-C ends a run with status 130 (SIGTERM 143); running the same command again resumes
+it. Modules: ``base`` (the app, consoles, --version), ``entry`` (main, exit statuses, usage errors),
+``run_command``, ``catalogue`` (list, show), ``search_space`` (what ``show method`` prints),
+``stored`` (report, results), ``speed_command``. Importing them registers their commands, in the
+order ``--help`` lists them.
+"""
+
+# The import order is the order --help lists the commands in.
+# isort: off
+from benchmark.cli import run_command  # noqa: F401
+from benchmark.cli import catalogue  # noqa: F401
+from benchmark.cli import stored  # noqa: F401
+from benchmark.cli import speed_command  # noqa: F401
+
+# isort: on
+from benchmark.cli.base import app, format_seconds, split_names
+from benchmark.cli.entry import main
+
+__all__ = ["app", "format_seconds", "main", "split_names"]

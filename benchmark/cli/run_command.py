@@ -1,0 +1,158 @@
+"""``run``: check everything, then tune, re-run, store and report, saying what happens as it happens.
+
+What is printed depends on --quiet/--verbose and on where stderr goes: a terminal gets live progress
+bars; a file or pipe gets plain lines only, never cut or wrapped (a log keeps one line per event).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from benchmark.cli.base import (
+    Verbosity,
+    app,
+    check_writable_folder,
+    console,
+    format_seconds,
+    split_names,
+    verbosity,
+)
+from benchmark.cli.entry import Interrupted, signal_of
+from benchmark.errors import BenchmarkError
+from benchmark.store.status import DATA_ERROR, DATA_UNAVAILABLE, FAILED, RESOURCE_UNAVAILABLE
+
+# A run whose pairs ended in one of these did not produce every row it was asked for: exit status 1.
+UNFINISHED = (str(FAILED), str(DATA_UNAVAILABLE), str(DATA_ERROR), str(RESOURCE_UNAVAILABLE))
+PAIRS_FAILED = 1
+
+
+@app.command()
+def run(
+    suite: str = typer.Option(..., "--suite", help="Suite to run (see `list suites`)."),
+    methods: str | None = typer.Option(None, help="Comma-separated methods; default: the suite's."),
+    datasets: str | None = typer.Option(None, help="Comma-separated datasets; default: the suite's."),
+    trials: int | None = typer.Option(None, help="Tuning trials per (dataset, method) pair; default: the suite's."),
+    seeds: int | None = typer.Option(None, help="Seeds to re-run the best configuration with; default: the suite's."),
+    timeout: float | None = typer.Option(None, help="Wall-clock seconds of tuning per pair (trials stop early)."),
+    workers: int = typer.Option(1, help="Worker processes (local) or tuning tasks per pair (ray) sharing each "
+                                        "study; local workers are capped at one per CPU core and GiB of free memory."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    storage: str | None = typer.Option(None, help="SQLAlchemy URL of the results store; default sqlite:///results/benchmark.db."),
+    data_root: str | None = typer.Option(None, help="Folder holding the datasets; default $BENCHMARK_DATA or the user cache."),
+    output: str = typer.Option("reports", help="Folder the HTML report is written to (<output>/<suite>/)."),
+    objective: str | None = typer.Option(None, help="Validation metric tuning maximises; default the suite's (minority_f1)."),
+    pruner: str | None = typer.Option(None, help="hyperband, successive-halving, median or none; default the suite's."),
+    device_seconds: float | None = typer.Option(None, help="Cap on the summed seconds of a pair's trials (all workers)."),
+    executor: str = typer.Option("local", help="local (worker processes here) or ray (tasks on a Ray cluster)."),
+    ray_address: str | None = typer.Option(None, help="Ray cluster to join (e.g. ray://head:10001); default: a local Ray."),
+    gpu_fraction: float | None = typer.Option(None, help="Share of one GPU per trial; default 1/(workers per GPU)."),
+    stack_trials: int = typer.Option(1, help="Deep-engine trials trained at once as one stacked model (GPU)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and the final summary."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print a line per trial and per seed."),
+) -> None:
+    """Tune every (dataset, method) pair, re-run the best over seeds, store, and write the report.
+
+    Any number of `run` processes on any machines given the same PostgreSQL --storage share the work;
+    an interrupted run resumes where it stopped when started again with the same options. Exit status 1
+    when a pair of this run failed (the report is still written)."""
+    level = verbosity(quiet, verbose)
+    check_writable_folder(output, "--output")  # before the store is opened: a bad --output changes nothing
+    from benchmark.run import RunOptions  # after the cheap checks: importing torch takes seconds
+
+    try:
+        # Everything that can be checked is checked before any work: the plan resolves the names, the
+        # device, the data root and the store (readable and writable) once, and the run uses it as it is.
+        plan = RunOptions(suite=suite, methods=split_names(methods), datasets=split_names(datasets, "--datasets"),
+                          trials=trials, seeds=seeds, timeout=timeout, device_seconds=device_seconds,
+                          workers=workers, device=device, storage=storage, data_root=data_root,
+                          objective=objective, pruner=pruner, executor=executor, ray_address=ray_address,
+                          gpu_fraction=gpu_fraction, stack_trials=stack_trials).resolve()
+        if level >= Verbosity.normal:
+            for note in getattr(plan, "notes", ()):
+                console.print(f"[yellow]note:[/] {note}", markup=True)
+        summary = run_with_display(plan, level)
+    except KeyboardInterrupt as exc:  # typer would turn it into a bare 130; say how to resume instead
+        raise Interrupted(signal_of(exc)) from None
+    from benchmark.cli.stored import write_report
+
+    store = plan.open_store()
+    if level >= Verbosity.normal:
+        for death in summary.worker_deaths:
+            console.print(f"[yellow]note:[/] {death}", markup=True)
+    done = ", ".join(f"{n} {s}" for s, n in sorted(summary.statuses.items())) or "nothing new"
+    console.print(f"{summary.pairs} pairs: {summary.skipped} already complete; {done}; {summary.seconds:.1f} s")
+    try:
+        write_report(store, plan.suite.name, output, data_root, notes=level >= Verbosity.normal)
+    except KeyboardInterrupt as exc:
+        raise Interrupted(signal_of(exc)) from None
+    except Exception as exc:  # the run's results are stored: say so, and how to build the report again
+        rebuild = f"python -m benchmark report --suite {plan.suite.name} --output {output}" + (
+            f" --storage {store.safe_url}" if storage else "") + (f" --data-root {data_root}" if data_root else "")
+        raise BenchmarkError(f"the results are stored, but the report could not be written "
+                             f"({type(exc).__name__}: {exc})", f"fix the cause, then run: {rebuild}") from exc
+    failed = sum(n for s, n in summary.statuses.items() if s in UNFINISHED)
+    if failed:
+        console.print(f"{failed} pair(s) of this run did not finish (exit status {PAIRS_FAILED}); the report and "
+                      f"`python -m benchmark results --suite {plan.suite.name}` give each one's reason")
+        raise typer.Exit(PAIRS_FAILED)
+
+
+def run_with_display(plan: Any, level: Verbosity) -> Any:
+    """Run the plan with progress bars on a terminal, plain lines elsewhere, and lines per --verbose."""
+    from benchmark.run import Progress as RunProgress
+    from benchmark.run import RunTracker, run_suite
+
+    tracker = RunTracker(plan.budget)
+    live = console.is_terminal and level >= Verbosity.normal
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("{task.fields[eta]}"), console=console, transient=False, disable=not live)
+    with bars:
+        pairs_task = bars.add_task("pairs", total=None, eta="")
+        trial_task = bars.add_task("trials", total=None, visible=False, eta="")
+
+        def show_eta() -> None:
+            eta = tracker.eta_seconds()
+            bars.update(pairs_task, eta=f"eta {format_seconds(eta)}" if eta is not None else "eta -")
+
+        def on_trial(d: str, m: str, spent: dict[str, Any], best: float | None) -> None:
+            tracker.trial(d, m, spent)
+            best_text = f"{best:.3f}" if best is not None else "-"
+            counts = f"{spent['complete']} done, {spent['pruned']} pruned, {spent['failed']} failed, best {best_text}"
+            bars.update(trial_task, visible=True, total=plan.budget.trials, completed=spent["trials"] - spent["running"],
+                        description=f"  {d} x {m}: {counts}")
+            if level >= Verbosity.verbose:
+                console.print(f"  {d} x {m}: trial {spent['trials'] - spent['running']}/{plan.budget.trials}: {counts}")
+            show_eta()
+
+        def on_pair(d: str, m: str, status: str) -> None:
+            tracker.pair(d, m, status)
+            bars.update(pairs_task, completed=tracker.pairs_done)
+            bars.update(trial_task, visible=False)
+            if level >= Verbosity.normal and not status.startswith("skipped"):
+                used = tracker.spent.get((d, m))
+                budget = (f" ({used['trials']} trials: {used['complete']} complete, {used['pruned']} pruned, "
+                          f"{used['failed']} failed; {used['epochs']} epochs, {used['seconds']:.1f} device-s)"
+                          if used else "")
+                console.print(f"  {d} x {m}: {status}{budget}")
+            show_eta()
+
+        def on_seed(d: str, m: str, seed: int, status: str) -> None:
+            tracker.seed(d, m)
+            bars.update(trial_task, description=f"  {d} x {m}: seed {seed} {status}")
+            if level >= Verbosity.verbose:
+                console.print(f"  {d} x {m}: seed {seed} {status}")
+            show_eta()
+
+        def on_start(total: int) -> None:
+            tracker.start(total)
+            bars.update(pairs_task, total=total)
+
+        def on_wait(d: str, m: str, message: str) -> None:  # other workers' trials hold this one up
+            if level >= Verbosity.normal:
+                console.print(f"  {d} x {m}: {message}")
+
+        return run_suite(plan, RunProgress(on_start=on_start, on_pair=on_pair, on_trial=on_trial, on_seed=on_seed,
+                                           on_wait=on_wait))
