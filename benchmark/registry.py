@@ -61,6 +61,11 @@ class Registry(Generic[T]):
             entry; ``None`` stores the decorated object itself.
         package: dotted name of the package whose modules register the built-in entries.
         entry_point_group: the ``importlib.metadata`` group third-party plugins use.
+        composer: a lazy ``"module:function"`` reference to ``function(name) -> entry | None`` that
+            builds an entry on the fly for a name the registry does not hold (the method registry
+            composes ``smote+focal-loss`` from its parts); it returns None for a name it does not
+            compose and raises :class:`BenchmarkError` for one it refuses. Composed entries are
+            cached, found by :meth:`get`, ``in`` and :meth:`resolve`, and never listed by :meth:`names`.
     """
 
     def __init__(
@@ -70,6 +75,7 @@ class Registry(Generic[T]):
         make_entry: Callable[..., T] | None = None,
         package: str | None = None,
         entry_point_group: str | None = None,
+        composer: str | None = None,
     ):
         self.kind = kind
         self._make_entry = make_entry
@@ -79,6 +85,8 @@ class Registry(Generic[T]):
         self._discovered = False
         self._discovering = False
         self.plugin_errors: dict[str, str] = {}  # entry point name -> why it was left out
+        self._composer = composer
+        self._composed: dict[str, T] = {}  # asked name -> entry built by the composer
 
     # -- filling -----------------------------------------------------------------------------
     def register(self, name: str | None = None, **metadata: Any) -> Callable[[Any], Any]:
@@ -144,10 +152,25 @@ class Registry(Generic[T]):
     # -- lookup ------------------------------------------------------------------------------
     def get(self, name: str) -> T:
         self._discover()
-        try:
+        if name in self._entries:
             return self._entries[name]
-        except KeyError:
-            raise UnknownNameError(self._miss_message(name)) from None
+        composed = self._compose(name)
+        if composed is None:
+            raise UnknownNameError(self._miss_message(name))
+        return composed
+
+    def _compose(self, name: str) -> T | None:
+        """The composer's entry for ``name`` (cached), or None when there is no composer or it does
+        not compose that name; its refusal (a :class:`BenchmarkError`) propagates."""
+        if name in self._composed:
+            return self._composed[name]
+        if self._composer is None or not isinstance(name, str):
+            return None
+        module, _, function = self._composer.partition(":")
+        entry = getattr(importlib.import_module(module), function)(name)
+        if entry is not None:
+            self._composed[name] = entry
+        return entry
 
     def _miss_message(self, name: str) -> str:
         names = sorted(self._entries)
@@ -161,7 +184,12 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         self._discover()
-        return name in self._entries
+        if name in self._entries:
+            return True
+        try:
+            return isinstance(name, str) and self._compose(name) is not None
+        except BenchmarkError:  # an unknown part or a refused combination: not an entry
+            return False
 
     def names(self, pattern: str | None = None) -> list[str]:
         """Sorted names, filtered by a shell-style ``pattern`` (``"smote*"``) when given, in any case
@@ -176,11 +204,15 @@ class Registry(Generic[T]):
 
     def resolve(self, names: Iterable[str]) -> list[T]:
         """Look up several names; every unknown one is reported, not just the first."""
-        names = list(names)
-        missing = [n for n in names if n not in self]
+        found, missing = [], []
+        for n in names:
+            try:
+                found.append(self.get(n))
+            except UnknownNameError as exc:  # a refused composition (another BenchmarkError) stops at once
+                missing.append(str(exc))
         if missing:
-            raise UnknownNameError("; ".join(self._miss_message(n) for n in missing))
-        return [self._entries[n] for n in names]
+            raise UnknownNameError("; ".join(missing))
+        return found
 
     def __len__(self) -> int:
         self._discover()

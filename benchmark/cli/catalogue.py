@@ -131,7 +131,8 @@ def render_columns(rows: list[dict[str, str]], required: list[str], optional: li
 @app.command()
 def show(
     kind: ShowKind = typer.Argument(..., help="method, dataset or suite."),
-    name: str = typer.Argument(..., help="Its registered name."),
+    name: str = typer.Argument(..., help="Its registered name; a suite file (my-suite.toml) or a dataset file "
+                                         "(file:data.csv?target=label) too."),
     format: Format = typer.Option(Format.table, "--format", help="table or json."),
     data_root: str | None = typer.Option(None, help="Datasets: folder holding the data (to count classes)."),
     split_seed: int = typer.Option(0, help="Datasets: the split seed."),
@@ -150,14 +151,15 @@ def show(
         card = method.card()
         card["search_space"], card["search_space_split"] = recorded_search_space(method)
     elif kind == ShowKind.suite:
-        from benchmark.suites import suite_registry
+        from benchmark.suites import resolve_suite
 
-        card = suite_registry.get(name).card()
+        card = resolve_suite(name).card()
     else:
         from benchmark.datasets import dataset_registry
+        from benchmark.datasets.files import is_file_spec, parse_file_spec
         from benchmark.errors import DataUnavailableError
 
-        entry = dataset_registry.get(name)
+        entry = parse_file_spec(name) if is_file_spec(name) else dataset_registry.get(name)
         card = entry.card()
         try:
             split = entry.load(data_root, split_seed)

@@ -110,7 +110,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def fail(message: str, status: int = USAGE) -> None:
-    console.print(f"[bold red]error:[/] {one_line(message)}", highlight=False, markup=True)
+    from rich.markup import escape  # a message's own brackets ("add a [budget] table") are text, not markup
+
+    console.print(f"[bold red]error:[/] {escape(one_line(message))}", highlight=False, markup=True)
     sys.exit(status)
 
 

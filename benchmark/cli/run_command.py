@@ -31,9 +31,11 @@ PAIRS_FAILED = 1
 
 @app.command()
 def run(
-    suite: str = typer.Option(..., "--suite", help="Suite to run (see `list suites`)."),
+    suite: str = typer.Option(..., "--suite", help="Suite to run: a registered name (see `list suites`) or a suite "
+                                                   "file, my-suite.toml (README: Suite files)."),
     methods: str | None = typer.Option(None, help="Comma-separated methods; default: the suite's."),
-    datasets: str | None = typer.Option(None, help="Comma-separated datasets; default: the suite's."),
+    datasets: str | None = typer.Option(None, help="Comma-separated datasets; default: the suite's. A table or image "
+                                                   "folder: file:data.csv?target=label, file:images/?size=28."),
     trials: int | None = typer.Option(None, help="Tuning trials per (dataset, method) pair; default: the suite's."),
     seeds: int | None = typer.Option(None, help="Seeds to re-run the best configuration with; default: the suite's."),
     timeout: float | None = typer.Option(None, help="Wall-clock seconds of tuning per pair (trials stop early)."),

@@ -113,7 +113,8 @@ def write_report(store, suite: str, output: str, data_root: str | None, notes: b
     if notes:
         for problem in built.problems:
             console.print(f"[yellow]note:[/] {problem}", markup=True)
-    console.print(f"report: {built.index} (results hash sha256:{built.results_hash[:12]})")
+    console.print(f"report: {built.index} (scores hash sha256:{built.scores_hash[:12]}, "
+                  f"results hash sha256:{built.results_hash[:12]})")
 
 
 @app.command()

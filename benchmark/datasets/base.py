@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.datasets.packaged import packaged_file
 from benchmark.errors import BenchmarkError, DataUnavailableError
 from benchmark.protocol import duplicate_summary
 from benchmark.protocol import minority_classes as default_minority_classes
@@ -88,11 +89,14 @@ def source_candidates(files: tuple[str, ...] | list[str]) -> list[str]:
 
 
 def source_fingerprint(data_root: Path, files: tuple[str, ...] | list[str]) -> list[list[Any]]:
-    """[path, size, SHA-256] of each source file present under ``data_root`` (a folder where a file
-    should be is marked, so the key changes when it is repaired)."""
+    """[path, size, SHA-256] of each source file present under ``data_root``, or shipped in the package
+    (:mod:`benchmark.datasets.packaged`) where the data root lacks it; a folder where a file should be is
+    marked, so the key changes when it is repaired."""
     found: list[list[Any]] = []
     for rel in source_candidates(files):
         path = data_root / rel
+        if not path.exists() and (packaged := packaged_file(rel)) is not None:
+            path = packaged  # the copy shipped in the package: keyed like the same bytes under the data root
         if path.is_file():
             found.append([rel, *file_digest(path)])
         elif path.exists():

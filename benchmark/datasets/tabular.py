@@ -32,6 +32,7 @@ from benchmark.datasets.base import (
 )
 from benchmark.datasets.download import fetch_zip_member, require_download
 from benchmark.datasets.keel import keel_name, keel_urls, read_keel
+from benchmark.datasets.packaged import locate
 from benchmark.protocol import duplicate_groups, stratified_holdout
 
 KEEL_URL = "https://sci2s.ugr.es/keel/imbalanced.php"
@@ -60,9 +61,12 @@ def tabular_split(name: str, request: LoadRequest, X: np.ndarray, y: np.ndarray,
 
 
 def load_keel(request: LoadRequest) -> Split:
-    """One KEEL file: read by the project's reader, downloaded from KEEL when absent."""
+    """One KEEL file: read by the project's reader from the data root, else from the copy shipped in the
+    package (the smoke suite's set; the same bytes, so the same cache key and split), else downloaded
+    from KEEL. The packaged copy comes before a download: it needs no network and is the exact file the
+    tests pin the split of, whereas KEEL's zip files have no published hash to check a download against."""
     relative = f"keel/{request.params['file']}"
-    path = request.data_root / relative
+    path = locate(request.data_root, relative) or request.data_root / relative
     if not path.exists():
         stem = path.name.removesuffix(".dat")
         source = f"{KEEL_URL} ({keel_urls(stem)[0]} or the other imbalanced folders)"

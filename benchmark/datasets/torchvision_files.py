@@ -10,7 +10,8 @@ parses it, so a truncated or foreign file is named instead of failing deep insid
 CIFAR-10 and CIFAR-100 are torchvision's pickled batches in ``<root>/cifar-10-batches-py/`` and
 ``<root>/cifar-100-python/``. Files already present are read without torchvision's md5 check (the
 structure is checked instead, so re-packed or test copies load); a download keeps torchvision's
-checksum of the archive.
+checksum of the archive, and the files it downloaded are then checked against the SHA-256 pins of
+:mod:`benchmark.datasets.download` (refused and removed on a mismatch).
 
 torchvision is imported only when data is read: listing the registry stays fast. The layouts below
 repeat torchvision's file names and URLs so that cards and error messages need no import; a test
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.datasets.base import LoadRequest
-from benchmark.datasets.download import require_download
+from benchmark.datasets.download import check_pinned, require_download
 from benchmark.errors import BenchmarkError, DataUnavailableError
 
 # file name -> number of dimensions its IDX header must declare (images 3, labels 1)
@@ -125,6 +126,12 @@ def load_mnist_family(folder: str, request: LoadRequest, source: str, num_classe
         except (RuntimeError, OSError) as exc:
             raise DataUnavailableError(request.name, expected, source,
                                        f"the download failed: {str(exc).strip().splitlines()[0]}") from exc
+        try:  # torchvision checked its md5; the SHA-256 pins are checked here
+            check_pinned(request.data_root, [f"{folder}/raw/{n}.gz" for n in MNIST_FILES], source)
+        except BenchmarkError:
+            for name in MNIST_FILES:  # torchvision unpacked them too: nothing of a refused download is read
+                (raw / name).unlink(missing_ok=True)
+            raise
     with tempfile.TemporaryDirectory(dir=request.scratch(), prefix=f".{folder}-") as tmp:
         staged = Path(tmp) / folder / "raw"
         staged.mkdir(parents=True)
@@ -227,11 +234,18 @@ def load_cifar(layout: CifarLayout, request: LoadRequest, num_classes: int) -> I
         elif not os.access(root, os.W_OK):  # torchvision unpacks the archive beside itself
             raise DataUnavailableError(request.name, expected, source,
                                        f"{root / layout.archive} is there but {root} is read-only: unpack it there")
+        downloading = not (root / layout.archive).is_file()
         try:  # downloads the archive, or only checks and unpacks one already present
             cls(str(root), train=True, download=True)
         except (RuntimeError, OSError) as exc:
             raise DataUnavailableError(request.name, expected, source,
                                        f"the download failed: {str(exc).strip().splitlines()[0]}") from exc
+        if downloading:  # torchvision checked its md5; the SHA-256 pin is checked here
+            try:
+                check_pinned(root, [layout.archive], source)
+            except BenchmarkError:
+                shutil.rmtree(root / layout.folder, ignore_errors=True)  # unpacked from the refused archive
+                raise
     try:
         train, test = cls(str(root), train=True), cls(str(root), train=False)
     except Exception as exc:  # find which file is damaged, to name it

@@ -96,6 +96,8 @@ FAMILY_DESCRIPTIONS: dict[str, str] = {
                   "its minority samples",
     "post-hoc": "adjust a trained model's logits or threshold on validation, without re-training",
     "ensemble": "imbalanced-learn's ensembles of re-balanced classifiers (classical engine)",
+    "combination": "two or more registered remedies switched on together (smote+focal-loss): each hook from the "
+                   "part that sets it, by the rules of benchmark.methods._composition",
 }
 FAMILIES = tuple(FAMILY_DESCRIPTIONS)
 
@@ -275,6 +277,8 @@ class Method:
     # Training settings the method needs, per modality: {"text": {"text_features": "minilm"}} for
     # methods defined on sentence embeddings. Elsewhere the pair is "not applicable", with the reason.
     requires: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # A combined row (family "combination"): the registered methods it is built from, in its name's order.
+    parts: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         bad = set(self.engines) - set(ENGINES)
@@ -312,7 +316,12 @@ class Method:
             "differences": self.differences,
             "tags": list(self.tags),
             "requires": self.requires,
+            **({"parts": [method_registry.get(p).part_card() for p in self.parts]} if self.parts else {}),
         }
+
+    def part_card(self) -> dict[str, Any]:
+        """How a combined row's card and report name this method as one of its parts."""
+        return {"name": self.name, "family": self.family, "summary": self.summary, "paper_key": self.paper_key}
 
 
 def fit_adjuster(adjust: Any, val_logits: np.ndarray, val_y: np.ndarray, train_counts: list[int],
@@ -334,6 +343,7 @@ def _make_method(build: Callable[..., Recipe], *, name: str, **metadata: Any) ->
 
 
 method_registry: Registry[Method] = Registry(
-    "method", make_entry=_make_method, package="benchmark.methods", entry_point_group="benchmark.methods"
+    "method", make_entry=_make_method, package="benchmark.methods", entry_point_group="benchmark.methods",
+    composer="benchmark.methods._composition:compose_method",  # "smote+focal-loss": a combined row
 )
 register_method = method_registry.register

@@ -309,20 +309,7 @@ def against_baseline(entries: dict[str, DatasetEntry], methods: list[str], metri
         e = entries[m]
         if m == baseline or e.status != OK:
             continue
-        cells = {}
-        for metric in metrics:
-            a, b = e.values.get(metric) or [], base.values.get(metric) or []
-            paired = paired_split_difference(e.split_values.get(metric) or {}, base.split_values.get(metric) or {})
-            if paired is not None:  # two or more shared splits: paired by split
-                cells[metric] = interval_cell(paired)
-            elif a and b:  # one split: the seeds of two methods are independent runs (Welch)
-                diff, half = difference_interval(a, b)
-                low, high, clipped = clip(diff, half, DIFFERENCE_RANGE)
-                cells[metric] = Cell(diff, half, len(a), low=low, high=high, clipped=clipped,
-                                     covers=f"difference of the means of {len(a)} and {len(b)} seed re-runs on one "
-                                            "split; 95% Welch interval" + (" (clipped to [-1, 1])" if clipped else ""))
-            else:
-                cells[metric] = Cell(status=MISSING, reason=f"{metric} is not stored for both")
+        cells = difference_cells(e, base, metrics)
         per_class = []
         if e.per_class_recall and base.per_class_recall and len(e.per_class_recall) == len(base.per_class_recall):
             per_class = [(c, e.per_class_recall[c] - base.per_class_recall[c]) for c in minority
@@ -330,6 +317,26 @@ def against_baseline(entries: dict[str, DatasetEntry], methods: list[str], metri
                          and _known(base.per_class_recall[c])]
         out.append(BaselineDelta(m, cells, per_class))
     return out
+
+
+def difference_cells(e: DatasetEntry, base: DatasetEntry, metrics: list[str]) -> dict[str, Cell]:
+    """``e`` minus ``base`` on each metric: the difference of their means with its 95% interval, paired
+    by split over two or more shared splits, else Welch's over the seeds of one split."""
+    cells = {}
+    for metric in metrics:
+        a, b = e.values.get(metric) or [], base.values.get(metric) or []
+        paired = paired_split_difference(e.split_values.get(metric) or {}, base.split_values.get(metric) or {})
+        if paired is not None:  # two or more shared splits: paired by split
+            cells[metric] = interval_cell(paired)
+        elif a and b:  # one split: the seeds of two methods are independent runs (Welch)
+            diff, half = difference_interval(a, b)
+            low, high, clipped = clip(diff, half, DIFFERENCE_RANGE)
+            cells[metric] = Cell(diff, half, len(a), low=low, high=high, clipped=clipped,
+                                 covers=f"difference of the means of {len(a)} and {len(b)} seed re-runs on one "
+                                        "split; 95% Welch interval" + (" (clipped to [-1, 1])" if clipped else ""))
+        else:
+            cells[metric] = Cell(status=MISSING, reason=f"{metric} is not stored for both")
+    return cells
 
 
 def defined_metrics(entries: dict[str, DatasetEntry], metrics: list[str] | tuple[str, ...]) -> list[str]:

@@ -37,8 +37,16 @@ from benchmark.report.cards import dataset_card, method_cards
 from benchmark.report.citation import report_bibtex, unique_entries
 from benchmark.report.exports import leaderboard_csv, leaderboard_tex, references_bib
 from benchmark.report.history import TuningHistory, read_histories
-from benchmark.report.provenance import summarize
-from benchmark.report.records import StoredRun, read_run, records_from_run, records_json, results_hash
+from benchmark.report.provenance import private_folders, public_store_url, scrub_paths, summarize
+from benchmark.report.records import (
+    SCORES_DIGITS,
+    StoredRun,
+    read_run,
+    records_from_run,
+    records_json,
+    results_hash,
+    scores_hash,
+)
 from benchmark.store import OK, Store
 from benchmark.store.status import PENDING, RE_RUNNING, TUNING
 
@@ -46,6 +54,8 @@ SHORT = {"minority_recall": "Min. recall", "minority_f1": "Min. F1", "minority_p
          "balanced_accuracy": "bal. acc.", "macro_f1": "macro-F1", "accuracy": "accuracy", "gmean": "G-mean"}
 RANK_DEFINITION = ("Mean over datasets of the method's rank among the methods with a result on that dataset "
                    "(1 = best; ties share the average rank).")
+PAGE_EXTRA = ("gmean", "ece")  # shown on dataset pages beside the suite's columns (definitions as tooltips)
+LOWER_BETTER = ("ece",)  # best is the lowest; sorted ascending first
 COST_DEFINITION = ("Device-seconds spent: the wall time of every tuning trial and every seed re-run on its device "
                    "(one CPU or GPU each), summed over datasets.")
 
@@ -58,6 +68,7 @@ class BuiltReport:
     results_hash: str
     problems: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    scores_hash: str = ""  # over the scores alone: the figure to quote (records.scores_hash)
 
     @property
     def folder(self) -> Path:
@@ -105,11 +116,12 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "dataset"
 
 
-def _write(path: Path, text: str, files: list[Path]) -> None:
+def _write(path: Path, text: str, files: list[Path], private: list[str] = ()) -> None:
     """Write beside and rename, so a reader never sees a half-written page; a write that fails (a full
-    disk) removes its temporary file and says which file and how much space it needed."""
+    disk) removes its temporary file and says which file and how much space it needed. The ``private``
+    folders (absolute paths of this machine) are replaced by ``…`` first: pages get published."""
     tmp = path.with_name(path.name + ".tmp")
-    data = text.encode("utf-8")
+    data = scrub_paths(text, list(private)).encode("utf-8")
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)
@@ -167,13 +179,15 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
     run = read_run(store, suite)
     problems = list(run.problems)
     folder = Path(output) / suite
+    shown_store = public_store_url(store.url)  # no absolute path of this machine in a page
+    private = private_folders(_store_folder(store.url), output, data_root)
     if not run.pairs and not run.results:
         stored = store.suites()
         if suite not in suite_registry and suite not in stored:
             known = ", ".join(stored) or "none"
             raise BenchmarkError(f"suite '{suite}' is neither registered nor in the store {store.safe_url} "
                                  f"(suites with results there: {known})", "check the --suite name")
-        problems.insert(0, f"the store {store.safe_url} holds no results for suite '{suite}' (it holds results for: "
+        problems.insert(0, f"the store {shown_store} holds no results for suite '{suite}' (it holds results for: "
                            f"{', '.join(stored) or 'no suite'}); run `python -m benchmark run --suite {suite}` "
                            "first, or pass the --storage it used")
 
@@ -181,7 +195,7 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
         problems.insert(0, note)
     histories = _histories(store, run, problems)
     digest = results_hash(run, {f"{d}::{m}": h.trials for (d, m), h in histories.items()})
-    prov = summarize(run, histories, digest)
+    prov = summarize(run, histories, digest, scores_hash(run))
 
     names = sorted({p.method for p in run.pairs} | {r.method for r in run.results})
     mcards = method_cards(names, problems)
@@ -203,9 +217,10 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
     common = {
         "suite": suite, "prov": prov, "labels": LABELS, "short": SHORT, "definitions": DEFINITIONS,
         "status_text": STATUS_TEXT, "headline": HEADLINE, "cost_definition": COST_DEFINITION,
+        "lower_better": LOWER_BETTER, "scores_digits": SCORES_DIGITS,
         "css": _asset("report.css"), "js": _asset("report.js"), "method_cards": mcards,
         "families": ordered_families(c.family for c in mcards.values()),
-        "built": {"version": benchmark.__version__, "commit": git_commit(), "store": store.safe_url,
+        "built": {"version": benchmark.__version__, "commit": git_commit(), "store": shown_store,
                   "at": now.strftime("%Y-%m-%d %H:%M UTC")},
     }
     env = environment()
@@ -217,16 +232,18 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
     pages_written = set()
     for d in agg.datasets:
         split_0 = {p.method: p for p in run.pairs if p.dataset == d and p.split_seed == 0}  # its tuning is shown
-        page = pages.dataset_page(d, agg, cards[d], split_0, _rows_by_method(run, d), histories, colors)
-        metrics = list(SHOWN) + defined_metrics(agg.entries[d], SHOTS)
-        best = {m: max((e.cells[m].mean for e in agg.entries[d].values() if e.cells[m].ok), default=None)
+        page = pages.dataset_page(d, agg, cards[d], split_0, _rows_by_method(run, d), histories, colors,
+                                  {m: [p["name"] for p in c.parts] for m, c in mcards.items() if c.parts})
+        metrics = list(SHOWN) + defined_metrics(agg.entries[d], PAGE_EXTRA) + defined_metrics(agg.entries[d], SHOTS)
+        best = {m: (min if m in LOWER_BETTER else max)(
+                    (e.cells[m].mean for e in agg.entries[d].values() if e.cells[m].ok), default=None)
                 for m in metrics}
         page_problems = [p for p in problems if d in p]
         name = f"{slug(d)}.html"
         html = env.get_template("dataset.html.j2").render(**common, **page, metrics=metrics, best=best,
                                                           shots=agg.show_shots[d], problems=page_problems,
                                                           objective=agg.objective)
-        _write(folder / "datasets" / name, html, files)
+        _write(folder / "datasets" / name, html, files, private)
         pages_written.add(name)
         winners = [r.method for r in agg.rows if d in r.datasets_won]
         dataset_rows.append({"name": d, "href": f"datasets/{name}", "card": cards[d], "winners": winners,
@@ -246,15 +263,29 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
         suite_description=(suite_entry.description if suite_entry else "This suite is not registered here; "
                            "its results are shown as stored."),
     )
-    _write(folder / "index.html", html, files)
-    _write(folder / "results.json", records_json(records_from_run(run)), files)
-    _write(folder / "leaderboard.csv", leaderboard_csv(agg, mcards), files)
-    _write(folder / "leaderboard.tex", leaderboard_tex(agg, suite, digest), files)
-    _write(folder / "references.bib", references_bib(report_bib, method_bibs + dataset_bibs), files)
-    built = BuiltReport(folder / "index.html", digest, problems, files)
+    _write(folder / "index.html", html, files, private)
+    _write(folder / "results.json", records_json(records_from_run(run)), files, private)
+    _write(folder / "leaderboard.csv", leaderboard_csv(agg, mcards), files, private)
+    _write(folder / "leaderboard.tex", leaderboard_tex(agg, suite, digest), files, private)
+    _write(folder / "references.bib", references_bib(report_bib, method_bibs + dataset_bibs), files, private)
+    built = BuiltReport(folder / "index.html", digest, problems, files, prov.scores_hash)
     if not run.pairs and not run.results:
         raise BenchmarkError(problems[0] + f"; {built.index} says so", f"run `python -m benchmark run --suite {suite}`")
     return built
+
+
+def _store_folder(url: str) -> Path | None:
+    """The folder of a SQLite store's file (None for other databases and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None
+    database = (parsed.database or "").removeprefix("file:").split("?", 1)[0]
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    return Path(database).absolute().parent
 
 
 def _histories(store: Store, run: StoredRun, problems: list[str]) -> dict[tuple[str, str], TuningHistory]:

@@ -29,6 +29,8 @@ class MethodCard:
     paper: str = ""
     differences: str = ""
     modalities: list[str] = field(default_factory=list)
+    # a combined row's parts (benchmark.methods._composition): name, family, summary and paper key each
+    parts: list[dict[str, Any]] = field(default_factory=list)
 
 
 def method_cards(names: list[str], problems: list[str]) -> dict[str, MethodCard]:
@@ -43,7 +45,8 @@ def method_cards(names: list[str], problems: list[str]) -> dict[str, MethodCard]
                             f"removed plugin?): its rows are shown as stored, without family or citation")
             cards[name] = MethodCard(name, registered=False)
             continue
-        cards[name] = MethodCard(name, True, m.family, m.summary, m.paper, m.differences, list(m.modalities))
+        cards[name] = MethodCard(name, True, m.family, m.summary, m.paper, m.differences, list(m.modalities),
+                                 m.card().get("parts", []))
     return cards
 
 

@@ -19,7 +19,8 @@ def _braced(text: str) -> str:
 
 def report_bibtex(suite: str, prov: ProvenanceSummary, n_datasets: int, n_methods: int) -> str:
     """The report's own entry. Its date is when the last result was stored, and its key carries
-    the results hash, so the same results always give the same entry."""
+    the results hash, so the same results always give the same entry; its note names the scores
+    hash (the figure a reproduction is checked against) and the results hash."""
     date = prov.date
     short = prov.results_hash[:8]
     key = re.sub(r"[^A-Za-z0-9]+", "-", f"imbalance-benchmark-{suite}-{date.year}-{short}").strip("-")
@@ -31,22 +32,31 @@ def report_bibtex(suite: str, prov: ProvenanceSummary, n_datasets: int, n_method
         "year": str(date.year),
         "month": MONTHS[date.month - 1],
         "howpublished": _braced(f"Report of the imbalance-benchmark suite {suite}, version {versions}"),
-        "note": _braced(f"{n_datasets} datasets x {n_methods} methods; results hash sha256:{prov.results_hash}; "
-                        f"git commit {commits}"),
+        "note": _braced(f"{n_datasets} datasets x {n_methods} methods; scores hash sha256:{prov.scores_hash}; "
+                        f"results hash sha256:{prov.results_hash}; git commit {commits}"),
     }
     body = ",\n".join(f"  {name} = {value if name in ('year', 'month') else '{' + value + '}'}"
                       for name, value in fields.items())
     return f"@misc{{{key},\n{body}\n}}"
 
 
+def split_entries(bib: str) -> list[str]:
+    """The BibTeX entries of a text holding several (a combined row's paper is its parts' entries)."""
+    starts = [m.start() for m in re.finditer(r"(?m)^\s*@\w+\s*\{", bib or "")]
+    if len(starts) < 2:
+        return [(bib or "").strip()]
+    return [bib[a:b].strip() for a, b in zip(starts, [*starts[1:], len(bib)], strict=True)]
+
+
 def unique_entries(named: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """(who cites, BibTeX) pairs with empty entries dropped and each key kept once (several methods
-    of one paper share its entry); the names sharing an entry are joined."""
+    of one paper share its entry; a combined row cites each of its parts' papers); the names sharing
+    an entry are joined."""
     by_key: dict[str, tuple[list[str], str]] = {}
-    for name, bib in named:
-        bib = (bib or "").strip()
-        if not bib:
-            continue
-        key = bibtex_key(bib) or bib
-        by_key.setdefault(key, ([], bib))[0].append(name)
+    for name, text in named:
+        for bib in split_entries(text):
+            if not bib:
+                continue
+            key = bibtex_key(bib) or bib
+            by_key.setdefault(key, ([], bib))[0].append(name)
     return [(", ".join(names), bib) for names, bib in by_key.values()]

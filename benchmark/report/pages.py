@@ -11,7 +11,16 @@ import numpy as np
 
 from benchmark.metrics import HEADLINE
 from benchmark.report import plots
-from benchmark.report.aggregation import BASELINE, LABELS, Aggregate, against_baseline, defined_metrics
+from benchmark.report.aggregation import (
+    BASELINE,
+    LABELS,
+    Aggregate,
+    Cell,
+    DatasetEntry,
+    against_baseline,
+    defined_metrics,
+    difference_cells,
+)
 from benchmark.report.cards import DatasetCard
 from benchmark.report.history import TuningHistory
 from benchmark.report.records import StoredPair, StoredResult
@@ -82,6 +91,45 @@ def ranking(agg: Aggregate, metric: str) -> Ranking:
     return Ranking(metric, summary, svg, blocks.methods, ranks, cd, result.p_f)
 
 
+@dataclass
+class PartDelta:
+    """A combined row against its best part on one dataset: differences of means with 95% intervals."""
+
+    method: str
+    parts: list[str]
+    best_part: str | None  # the part with the best mean on the tuning objective here; None: no part has one
+    cells: dict[str, Cell]
+    note: str
+
+    def significant(self, metric: str) -> bool:
+        """Whether the interval of the difference excludes zero."""
+        c = self.cells.get(metric)
+        return bool(c is not None and c.ok and c.half is not None and math.isfinite(c.half) and abs(c.mean) > c.half)
+
+
+def against_best_part(entries: dict[str, DatasetEntry], methods: list[str], metrics: list[str],
+                      parts_of: dict[str, list[str]], objective: str) -> list[PartDelta] | None:
+    """Does each combined row beat its best part? Its results minus those of the part with the best mean
+    on the tuning objective on this dataset (the same intervals as against the baseline); None when the
+    page has no combined row with results."""
+    out = []
+    for m in methods:
+        parts = parts_of.get(m) or []
+        if not parts or entries[m].status != OK:
+            continue
+        scored = [p for p in parts if p in entries and entries[p].status == OK and entries[p].cells[objective].ok]
+        absent = [p for p in parts if p not in scored]
+        if not scored:
+            out.append(PartDelta(m, parts, None, {}, f"no part has a result on {LABELS.get(objective, objective)} "
+                                                     "here: run the parts in the same suite to compare"))
+            continue
+        best = max(scored, key=lambda p: entries[p].cells[objective].mean)
+        note = (f"best part by mean {LABELS.get(objective, objective)} (the tuning objective): {best}"
+                + (f"; without a result here: {', '.join(absent)}" if absent else ""))
+        out.append(PartDelta(m, parts, best, difference_cells(entries[m], entries[best], metrics), note))
+    return out or None
+
+
 def rankings(agg: Aggregate) -> list[Ranking]:
     return [ranking(agg, metric) for metric in HEADLINE]
 
@@ -113,8 +161,9 @@ def _fitted_text(rows: list[StoredResult]) -> str | None:
 
 def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, StoredPair],
                  rows: dict[str, list[StoredResult]], histories: dict[tuple[str, str], TuningHistory],
-                 colors: dict[str, str]) -> dict[str, Any]:
-    """Template context of one dataset page: its figures and tables."""
+                 colors: dict[str, str], parts_of: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Template context of one dataset page: its figures and tables. ``parts_of``: each combined row's
+    parts (method cards' ``parts``), for the comparison with its best part."""
     entries = agg.entries[d]
     ok_methods = [m for m in agg.methods if entries[m].status == OK]
     ctx: dict[str, Any] = {"card": card, "entries": entries, "interval_text": agg.interval_text(d)}
@@ -148,23 +197,35 @@ def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, Sto
                    key=lambda m: -entries[m].cells["minority_pr_auc"].mean)[:TOP_METHODS_PR]
     ctx["pr_plot"] = None
     if by_ap:
+        # the baseline's curve is always drawn (dashed), so each curve reads as a gain or loss against it
+        drawn = list(by_ap)
+        if BASELINE in ok_methods and BASELINE not in drawn and entries[BASELINE].pr_curves:
+            drawn.append(BASELINE)
         classes = sorted({c for m in by_ap for c in entries[m].pr_curves}, key=_rarity(card))[:MAX_PR_CLASSES]
-        curves = {c: {m: entries[m].pr_curves[c] for m in by_ap if c in entries[m].pr_curves} for c in classes}
+        curves = {c: {m: entries[m].pr_curves[c] for m in drawn if c in entries[m].pr_curves} for c in classes}
         labels = {c: card.class_label(int(c)) if c.isdigit() else c for c in classes}
+        test_counts = (card.class_counts or {}).get("test") or []
+        prevalence = {c: test_counts[int(c)] / sum(test_counts) for c in classes
+                      if c.isdigit() and int(c) < len(test_counts) and sum(test_counts)}
         ctx["pr_plot"] = plots.pr_curve_panels(curves, labels, colors,
-                                               "Precision-recall, minority classes (test split)")
-        seeds = sorted({entries[m].pr_seed for m in by_ap if entries[m].pr_seed is not None})
+                                               "Precision-recall, minority classes (test split)",
+                                               baseline=BASELINE, prevalence=prevalence)
+        seeds = sorted({entries[m].pr_seed for m in drawn if entries[m].pr_seed is not None})
         ctx["pr_caption"] = (
-            f"The {len(by_ap)} method(s) with the best mean minority PR-AUC on this dataset; curve of seed "
-            f"{', '.join(map(str, seeds))} (the first re-run), one panel per minority class"
+            f"The {len(by_ap)} method(s) with the best mean minority PR-AUC on this dataset"
+            + (f", and the baseline ({BASELINE}, dashed)" if BASELINE in drawn else "")
+            + f"; curve of seed {', '.join(map(str, seeds))} (the first re-run), one panel per minority class"
             + (f" (the {MAX_PR_CLASSES} rarest shown)" if len({c for m in by_ap for c in entries[m].pr_curves})
-               > MAX_PR_CLASSES else "") + ".")
+               > MAX_PR_CLASSES else "")
+            + (". Dotted: the share of the class in the test split, the precision of a classifier without skill"
+               if prevalence else "") + ".")
 
     # Each method against the baseline: differences with Welch intervals, and per minority class.
     compared = defined_metrics(entries, [*HEADLINE, "balanced_accuracy", "few_shot_accuracy"])
     ctx["vs_baseline"] = against_baseline(entries, ctx["methods_order"], compared, list(card.minority_classes))
     ctx["vs_metrics"] = compared
     ctx["baseline"] = BASELINE
+    ctx["vs_parts"] = against_best_part(entries, ctx["methods_order"], compared, parts_of or {}, key)
 
     ctx["samples"] = [{"method": m, "grids": entries[m].samples} for m in ctx["methods_order"] if entries[m].samples]
     ctx["fidelity"] = [{"method": m, **entries[m].fidelity} for m in ctx["methods_order"] if entries[m].fidelity]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
@@ -140,9 +141,12 @@ def recall_heatmap(methods: Sequence[str], class_labels: Sequence[str], recall: 
 
 
 def pr_curve_panels(curves: dict[str, dict[str, dict[str, list[float]]]], class_labels: dict[str, str],
-                    colors: dict[str, str], title: str) -> str:
+                    colors: dict[str, str], title: str, *, baseline: str | None = None,
+                    prevalence: dict[str, float] | None = None) -> str:
     """One panel per minority class; in each, the precision-recall curve of each method.
-    ``curves[class][method] = {"precision": [...], "recall": [...]}``."""
+    ``curves[class][method] = {"precision": [...], "recall": [...]}``. The ``baseline`` method's curve is
+    drawn dashed in black and labelled as the baseline, and a class's ``prevalence`` in the test split
+    as a dotted horizontal line: the precision of a classifier without skill (Saito and Rehmsmeier 2015)."""
     classes = list(curves)
     cols = min(3, len(classes))
     rows = math.ceil(len(classes) / cols)
@@ -152,8 +156,15 @@ def pr_curve_panels(curves: dict[str, dict[str, dict[str, list[float]]]], class_
             ax.set_axis_off()
         for ax, c in zip(axes.flat, classes, strict=False):
             for method, curve in curves[c].items():
-                ax.step(curve["recall"], curve["precision"], where="post", color=colors.get(method), lw=1.4,
-                        label=method)
+                if method == baseline:
+                    ax.step(curve["recall"], curve["precision"], where="post", color="#111111", lw=1.6,
+                            ls=(0, (4, 2)), label=f"{method} (baseline)", zorder=3)
+                else:
+                    ax.step(curve["recall"], curve["precision"], where="post", color=colors.get(method), lw=1.4,
+                            label=method)
+            if prevalence and c in prevalence:
+                ax.axhline(prevalence[c], color="#777777", lw=1.0, ls=":",
+                           label="no skill (precision = prevalence)")
             ax.set_xlim(0, 1.02)
             ax.set_ylim(0, 1.04)
             ax.set_title(f"class {class_labels.get(c, c)}", loc="left", fontweight="normal")
@@ -161,8 +172,11 @@ def pr_curve_panels(curves: dict[str, dict[str, dict[str, list[float]]]], class_
             ax.grid(alpha=0.25)
         for ax in axes[:, 0]:
             ax.set_ylabel("precision")
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        legend: dict[str, Any] = {}  # every method once, whichever panel drew it
+        for ax in axes.flat[:len(classes)]:
+            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                legend.setdefault(label, handle)
+        fig.legend(list(legend.values()), list(legend), loc="center left", bbox_to_anchor=(1.0, 0.5))
         fig.suptitle(title, x=0.01, ha="left", fontsize=9.5, fontweight="bold")
         # Fixed spacing rather than tight_layout: the same look, one layout pass fewer.
         fig.subplots_adjust(left=0.1, right=0.98, bottom=0.16 / rows, top=1 - 0.16 / rows, wspace=0.12,

@@ -1,11 +1,22 @@
-"""What produced the results of a report, gathered from the provenance stored with every seed row."""
+"""What produced the results of a report, gathered from the provenance stored with every seed row,
+and what a published page may say about the machine it was built on.
+
+A report goes into papers' supplements, double-blind ones too: no page may hold an absolute path of
+the machine that built it. :func:`public_store_url` shows the results store by its file name only
+(``sqlite:///…/benchmark.db``), passwords masked; :func:`scrub_paths` replaces the folders a report
+knows of (the store's, the output's, the data root, the working and home folders) wherever else they
+appear (a stored failure reason, say).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from benchmark.report.history import TuningHistory
@@ -27,6 +38,7 @@ class ProvenanceSummary:
     started: dt.datetime | None = None
     finished: dt.datetime | None = None
     results_hash: str = ""
+    scores_hash: str = ""
     rows: int = 0
 
     @property
@@ -49,7 +61,8 @@ def _sorted_set(values: Any) -> list:
     return sorted({v for v in values if v not in (None, "")}, key=str)
 
 
-def summarize(run: StoredRun, histories: dict[tuple[str, str], TuningHistory], results_hash: str) -> ProvenanceSummary:
+def summarize(run: StoredRun, histories: dict[tuple[str, str], TuningHistory], results_hash: str,
+              scores_hash: str = "") -> ProvenanceSummary:
     rows = [r for r in run.results if r.provenance]
     prov = [r.provenance for r in rows]
     packages: dict[str, set[str]] = {}
@@ -73,5 +86,51 @@ def summarize(run: StoredRun, histories: dict[tuple[str, str], TuningHistory], r
         started=min(starts) if starts else None,
         finished=max(ends) if ends else None,
         results_hash=results_hash,
+        scores_hash=scores_hash,
         rows=len(run.results),
     )
+
+
+HIDDEN = "…"
+
+
+def public_store_url(url: str) -> str:
+    """The results store as a page may show it: a SQLite file by its name only (``sqlite:///…/x.db``,
+    read-only ``file:`` URLs too, their query kept), other databases with the password masked."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return "a results store (its URL could not be parsed)"
+    if parsed.get_backend_name() != "sqlite":
+        return parsed.render_as_string(hide_password=True)
+    database = parsed.database or ""
+    if not database or database == ":memory:":
+        return f"{parsed.drivername}://" + (f"/{database}" if database else "")
+    prefix = "file:" if database.startswith("file:") else ""
+    name = Path(database.removeprefix("file:").split("?", 1)[0]).name or "database"
+    query = ("?" + database.split("?", 1)[1]) if "?" in database else ""
+    if parsed.query:
+        query += ("&" if query else "?") + "&".join(f"{k}={v}" for k, v in sorted(parsed.query.items()))
+    return f"{parsed.drivername}:///{prefix}{HIDDEN}/{name}{query}"
+
+
+def private_folders(*paths: str | os.PathLike | None) -> list[str]:
+    """The absolute forms of ``paths`` and of the working and home folders, longest first, for
+    :func:`scrub_paths` (the file system root alone is never one)."""
+    found = set()
+    for p in (*paths, Path.cwd(), Path.home()):
+        if p is None or str(p) == "":
+            continue
+        for form in {str(Path(p).expanduser().absolute()), str(Path(p).expanduser().resolve())}:
+            if form.strip(os.sep):
+                found.add(form.rstrip(os.sep))
+    return sorted(found, key=len, reverse=True)
+
+
+def scrub_paths(text: str, folders: list[str]) -> str:
+    """``text`` with each of ``folders`` (where it starts a path) replaced by ``…``."""
+    for folder in folders:
+        text = re.sub(r"(?<![\w.~-])" + re.escape(folder) + r"(?![\w.~-])", HIDDEN, text)
+    return text

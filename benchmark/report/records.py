@@ -7,7 +7,9 @@ row with status ``corrupt`` and a reason naming the row and the column, instead 
 that would hide every other result.
 
 :func:`result_records` gives the rows of ``python -m benchmark results`` (and ``results.json``);
-:func:`results_hash` is the content hash a report shows: equal stored results give equal hashes.
+:func:`results_hash` is the content hash of everything a report is built from (equal stored results
+give equal hashes); :func:`scores_hash` covers the scores alone, so a re-run that reproduces every
+score gives the same one: the figure to quote.
 """
 
 from __future__ import annotations
@@ -294,4 +296,40 @@ def results_hash(run: StoredRun, trials: dict[str, list[dict[str, Any]]] | None 
     payload = {"format": HASH_FORMAT, "records": records_from_run(run), "pairs": pairs,
                "trials": {k: trials[k] for k in sorted(trials or {})}}
     text = json.dumps(_canonical(payload), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# -- scores hash: the figure to quote ---------------------------------------------------------------
+SCORES_DIGITS = 6  # metrics are rounded to 6 decimals: far below any reported figure, above float noise
+SCORES_FORMAT = 1
+
+
+def _rounded(value: Any) -> Any:
+    """Numbers as fixed-point text with :data:`SCORES_DIGITS` decimals (``-0`` as ``0``, NaN and
+    infinities by name), so equal scores give equal text on every platform."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            return repr(float(value))
+        text = f"{value:.{SCORES_DIGITS}f}"
+        return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+    if isinstance(value, dict):
+        return {str(k): _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return str(value)
+
+
+def scores_hash(run: StoredRun) -> str:
+    """SHA-256 over the scores alone: the test metrics of every successful seed row, rounded to
+    :data:`SCORES_DIGITS` decimals, each with its identity (suite, dataset, method, split seed, seed).
+
+    Timings, provenance, trials and times of writing are left out, so a re-run that reproduces every
+    score gives the same hash in a fresh store, on another machine or another day: it is the figure to
+    quote. :func:`results_hash` identifies the exact stored results (and changes with timings)."""
+    rows = sorted(([r.suite, r.dataset, r.method, r.split_seed, r.seed, _rounded(r.metrics)]
+                   for r in run.results if r.status == OK), key=lambda row: json.dumps(row[:5]))
+    payload = {"format": SCORES_FORMAT, "digits": SCORES_DIGITS, "rows": rows}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

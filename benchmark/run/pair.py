@@ -18,7 +18,6 @@ from typing import Any
 
 import optuna
 
-from benchmark.datasets import dataset_registry
 from benchmark.datasets.base import Split
 from benchmark.errors import BenchmarkError, DataUnavailableError, ResourceUnavailableError, describe_failure
 from benchmark.methods import method_registry
@@ -65,7 +64,7 @@ def prepare_dataset(plan: RunPlan, store: Store, dataset_name: str, device: str,
 def prepare_split(plan: RunPlan, store: Store, dataset_name: str, split_seed: int, device: str,
                   progress: Progress) -> list[PairJob]:
     """The jobs of one dataset's pairs on one split seed (see :func:`prepare_dataset`)."""
-    asked = plan.pair_budget()
+    asked = plan.pair_budget(dataset_name)
     suite = plan.suite
     label = split_label(dataset_name, split_seed)
     todo = []
@@ -84,7 +83,7 @@ def prepare_split(plan: RunPlan, store: Store, dataset_name: str, split_seed: in
         todo.append(method_name)
     if not todo:
         return []
-    entry = dataset_registry.get(dataset_name)
+    entry = plan.dataset_entry(dataset_name)  # registered, or read from a file
     try:
         split = entry.load(plan.data_root, split_seed)
     except Exception as exc:  # noqa: BLE001 - whatever a loader raises fails only this dataset's pairs
@@ -157,7 +156,7 @@ def _run_pair(job: PairJob, store: Store, storage: optuna.storages.BaseStorage, 
 
 def start_pair(job: PairJob, store: Store, plan: RunPlan) -> None:
     store.update_pair(job.suite, job.dataset, job.method.name, split_seed=job.split_seed, status=TUNING,
-                      engine=job.engine, study_name=job.study_name, budget=plan.pair_budget(),
+                      engine=job.engine, study_name=job.study_name, budget=plan.pair_budget(job.dataset),
                       info=split_record(job.split))
 
 

@@ -12,14 +12,15 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from benchmark.datasets import dataset_registry, resolve_data_root
+from benchmark.datasets import Dataset, dataset_registry, resolve_data_root
+from benchmark.datasets.files import is_file_spec, parse_file_spec
 from benchmark.errors import BenchmarkError, StorageError
 from benchmark.methods import method_registry
 from benchmark.protocol import Budget
 from benchmark.store import Store
 from benchmark.store.provenance import git_commit
 from benchmark.store.studies import optuna_storage
-from benchmark.suites import Suite, suite_registry
+from benchmark.suites import Suite, resolve_suite
 from benchmark.training.base import resolve_device
 from benchmark.tuning.job import check_objective
 from benchmark.tuning.study import make_pruner
@@ -31,8 +32,9 @@ EXECUTORS = ("local", "ray")
 class RunOptions:
     """The options of ``python -m benchmark run`` (picklable: workers receive a copy).
 
-    ``suite`` is a registered name or a :class:`Suite` object (handy for suites built in code: the
-    object travels to the worker processes, which need not have it registered).
+    ``suite`` is a registered name, the path of a suite file (``my-suite.toml``) or a :class:`Suite`
+    object (handy for suites built in code: the object travels to the worker processes, which need not
+    have it registered). ``datasets`` may hold ``file:`` specs (:mod:`benchmark.datasets.files`).
     """
 
     suite: str | Suite
@@ -58,7 +60,7 @@ class RunOptions:
     def resolve(self) -> RunPlan:
         """Check every option before any work; errors name the bad value and the fix."""
         check_not_empty(self)
-        suite = self.suite if isinstance(self.suite, Suite) else suite_registry.get(self.suite)
+        suite = self.suite if isinstance(self.suite, Suite) else resolve_suite(self.suite)
         if self.workers < 1:
             raise BenchmarkError(f"--workers {self.workers} is invalid", "use 1 or more workers")
         if self.executor not in EXECUTORS:
@@ -84,10 +86,10 @@ class RunOptions:
         check_objective(objective)
         pruner = self.pruner or suite.pruner
         make_pruner(pruner, 1)
-        datasets = list(dict.fromkeys(self.datasets or suite.datasets))  # a name given twice runs once
-        dataset_registry.resolve(datasets)
+        datasets, file_datasets = resolve_datasets(self.datasets or list(suite.datasets), suite)
         methods = list(dict.fromkeys(self.methods or suite.methods or method_registry.names()))
-        method_registry.resolve(methods)
+        # combined rows by their canonical names: focal-loss+smote and smote+focal-loss are one study
+        methods = list(dict.fromkeys(m.name for m in method_registry.resolve(methods)))
         # Ray tasks pick their device on the cluster's nodes; the driver may have no GPU at all.
         device = resolve_device(self.device) if self.executor == "local" else None
         data_root = str(resolve_data_root(self.data_root)) if self.data_root is not None else None
@@ -98,8 +100,10 @@ class RunOptions:
         options, notes = capped_workers(self)
         plan = RunPlan(options=options, suite=suite, budget=budget, datasets=datasets, methods=methods,
                        objective=objective, pruner=pruner, device=device, data_root=data_root,
-                       storage=store.url, commit=git_commit(), notes=notes, split_seeds=split_seeds)
+                       storage=store.url, commit=git_commit(), notes=notes, split_seeds=split_seeds,
+                       file_datasets=file_datasets)
         plan._store = store
+        check_stored_settings(plan, store)
         return plan
 
 
@@ -122,6 +126,9 @@ class RunPlan:
     commit: str | None = None
     split_seeds: int = 1  # the run's splits are split seeds 0..split_seeds-1, each tuned on its own
     notes: list[str] = field(default_factory=list)  # what resolving changed (workers capped), for the front end
+    # Datasets read from files (the suite file's and --datasets file:...): not registered, so they travel
+    # with the plan to every worker.
+    file_datasets: dict[str, Dataset] = field(default_factory=dict)
     _store: Store | None = field(default=None, repr=False, compare=False)  # this process's connection
 
     def __getstate__(self) -> dict[str, Any]:  # a worker process or Ray task opens its own connection
@@ -131,10 +138,24 @@ class RunPlan:
     def heartbeat(self) -> int:
         return self.options.heartbeat
 
-    def pair_budget(self) -> dict[str, Any]:
-        """The budget stored with every pair; a resumed run must ask for the same one."""
-        return {**self.budget.record(), "objective": self.objective, "pruner": self.pruner,
-                "tune": list(self.suite.tune)}
+    def pair_budget(self, dataset: str | None = None) -> dict[str, Any]:
+        """The budget stored with every pair; a resumed run must ask for the same one. For a pair of
+        ``dataset``, also the digest of the suite file's settings it runs under (suites read from a file:
+        :meth:`Suite.pair_digest`) and a file dataset's options, so that a changed file is refused too."""
+        record = {**self.budget.record(), "objective": self.objective, "pruner": self.pruner,
+                  "tune": list(self.suite.tune)}
+        if dataset is not None:
+            entry = self.dataset_entry(dataset)
+            digest = self.suite.pair_digest(dataset, entry.modality)
+            if digest is not None:
+                record["suite_digest"] = digest
+            if dataset in self.file_datasets:
+                record["data_file"] = self.file_datasets[dataset].options_record()
+        return record
+
+    def dataset_entry(self, name: str) -> Dataset:
+        """The entry of one of the run's datasets: read from a file, or registered."""
+        return self.file_datasets.get(name) or dataset_registry.get(name)
 
     @property
     def total_pairs(self) -> int:
@@ -147,6 +168,59 @@ class RunPlan:
         if self._store is None:
             self._store = Store(self.storage, stale_after=3 * self.heartbeat)
         return self._store
+
+
+def resolve_datasets(names: list[str], suite: Suite) -> tuple[list[str], dict[str, Dataset]]:
+    """The run's dataset names (a name given twice runs once) and its datasets read from files: the
+    suite's, and the ``file:`` specs of ``--datasets`` (named after their files)."""
+    files = dict(suite.file_datasets)
+    datasets = []
+    for name in names:
+        if is_file_spec(name):
+            entry = parse_file_spec(name)
+            if entry.name in dataset_registry:
+                raise BenchmarkError(f"the file dataset {name} is named '{entry.name}', a registered dataset's name",
+                                     f"give it another name: {name}{'&' if '?' in name else '?'}name=my-data")
+            known = files.get(entry.name)
+            if known is not None and known.params["path"] != entry.params["path"]:
+                raise BenchmarkError(f"two file datasets are named '{entry.name}' ({known.spec}, {name})",
+                                     "give one of them another name with ?name=...")
+            files[entry.name] = entry
+            name = entry.name
+        datasets.append(name)
+    datasets = list(dict.fromkeys(datasets))
+    dataset_registry.resolve([d for d in datasets if d not in files])
+    return datasets, {d: files[d] for d in datasets if d in files}
+
+
+def check_stored_settings(plan: RunPlan, store: Store) -> None:
+    """Before any work: pairs of a suite read from a file (or of a file dataset) stored under other
+    settings than the file gives now are refused, with what changed, instead of mixing results."""
+    if plan.suite.origin is None and not plan.file_datasets:
+        return
+    for row in store.pairs(plan.suite.name):
+        if not row.budget or row.dataset not in plan.datasets or row.method not in plan.methods:
+            continue
+        if plan.suite.origin is None and row.dataset not in plan.file_datasets:
+            continue  # a registered suite's own pairs: the pair's budget check words it
+        asked = plan.pair_budget(row.dataset)
+        if row.budget == asked:
+            continue
+        changed = [f"{key} {row.budget.get(key)!r} -> {asked.get(key)!r}" if key not in SETTINGS_DIGESTS
+                   else SETTINGS_DIGESTS[key] for key in sorted(set(row.budget) | set(asked))
+                   if row.budget.get(key) != asked.get(key)]
+        source = f"the suite file {plan.suite.origin}" if plan.suite.origin else "the dataset's file: spec"
+        raise BenchmarkError(
+            f"suite '{plan.suite.name}' is stored in {store.safe_url} with other settings than {source} gives "
+            f"now ({'; '.join(changed)}; first seen on pair {row.dataset} x {row.method}): the file (or an option "
+            "given with it) changed since those results were computed",
+            "restore its settings (and the original --trials/--seeds/--timeout/--objective/--pruner) to resume, "
+            "give the changed suite another name (name = \"...\" in the file), or use another --storage")
+
+
+# What a changed digest in a stored pair budget means, in words.
+SETTINGS_DIGESTS = {"suite_digest": "the training settings, engine or tuning width of this dataset changed",
+                    "data_file": "the file dataset's options changed"}
 
 
 WORKER_MEMORY = 1 << 30  # bytes a local worker is allowed for: one small model, its data and torch (~0.6 GB measured)

@@ -275,7 +275,7 @@ def test_missing_results_are_statuses_with_reasons_never_zeros(built):
         assert rows[key]["minority_f1_mean"] == "" and rows[key]["minority_pr_auc_mean"] == ""
     sms = (built.folder / "datasets" / "sms-spam-mini.html").read_text()
     row = re.search(r'<tr data-method="smote".*?</tr>', sms, re.S).group(0)
-    assert row.count('class="status"') == 5 and "0.000" not in row
+    assert row.count('class="status"') == 7 and "0.000" not in row  # 5 suite columns, G-mean and ECE
     assert f'title="{NOT_APPLICABLE[2]}">not applicable</td>' in row
     keel = (built.folder / "datasets" / "keel-yeast3.html").read_text()
     assert "title=\"no tuning trial completed: DivergedError: NaN loss at epoch 3\">failed</td>" in keel

@@ -25,6 +25,8 @@ class FocalLoss:
     Binary tasks weight the positive class by ``alpha`` and the negative by ``1 - alpha``, as the
     paper does; multi-class tasks use no alpha (the paper defines alpha for the binary case), or the
     per-class ``weights`` given. Soft targets: -sum_c t_c alpha_c (1 - p_c)^gamma log p_c. Mean over the batch.
+    ``schedule`` (a :class:`~benchmark.methods.losses.deferred_reweighting.DRWSchedule`, set by the combined
+    row ``focal-loss+drw``): from its start epoch its class weights replace alpha, as Cao et al.'s Focal-DRW.
     """
 
     graph_safe = True
@@ -32,6 +34,7 @@ class FocalLoss:
     def __init__(self, gamma: float = 2.0, alpha: float | None = None, num_classes: int = 2,
                  weights: Sequence[float] | None = None):
         self.gamma = gamma
+        self.schedule = None  # the slot deferred re-weighting fills (benchmark.methods._composition)
         self.alpha = None
         if weights is not None:
             self.alpha = torch.as_tensor(np.asarray(weights), dtype=torch.float32)
@@ -43,7 +46,10 @@ class FocalLoss:
         soft = as_soft(target, logits.shape[1])
         modulating = (1.0 - log_p.exp()).clamp_min(0.0).pow(self.gamma)
         per_class = -soft * modulating * log_p
-        if self.alpha is not None:
+        deferred = self.schedule.weights(epoch, logits.device) if self.schedule is not None else None
+        if deferred is not None:
+            per_class = per_class * deferred
+        elif self.alpha is not None:
             per_class = per_class * on_device(self, "alpha", logits.device)
         return per_class.sum(dim=1).mean()
 

@@ -176,7 +176,9 @@ def dynamic_sampling(params: dict, ctx: MethodContext) -> Recipe:
 
 @batch_sampler_row("deferred-resampling", "Plain shuffled epochs first, class-balanced sampling from a tuned epoch "
                    "on (DRS).", LDAM_BIB,
-                   search_space=lambda trial, ctx: {"drs_start": trial.suggest_float("drs_start", 0.5, 0.9)})
+                   search_space=lambda trial, ctx: {"drs_start": trial.suggest_float("drs_start", 0.5, 0.9)},
+                   differences="The switch from plain to class-balanced epochs is tuned between 50% and 90% of "
+                               "the suite's epochs; the paper switches at epoch 160 of 200 (80%).")
 def deferred_resampling(params: dict, ctx: MethodContext) -> Recipe:
     """Deferred re-sampling (Cao et al. 2019): the switch at a tuned fraction of the epochs (the paper: 160 of 200)."""
     from benchmark.methods.losses.deferred_reweighting import drw_start_epoch

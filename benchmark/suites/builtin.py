@@ -1,9 +1,4 @@
-"""Suites: which datasets and methods are crossed, under which budget and training settings.
-
-A suite fixes everything that must be equal across the methods of a comparison: the budget (trials,
-seeds, timeout), the training configuration per modality (or per dataset, where datasets of one
-modality need different schedules, such as 28x28 digits and CIFAR), the shared hyper-parameters
-tuned for every method alike, the objective and the number of split seeds.
+"""The built-in suites.
 
 Split seeds: on small tables and texts the split moves a figure more than the training seed does (on
 keel-ecoli1 a baseline's PR-AUC spans 0.78-0.96 over five stratified splits), so the tabular and text
@@ -17,7 +12,8 @@ The suites:
 - ``smoke``: a few minutes on 2 CPU cores, end to end; 2 split seeds with 1 training seed each, so the
   run exercises per-split tuning and intervals over splits while re-running as many models as before.
 - ``vision-lt`` (GPU): MNIST-LT, Fashion-MNIST-LT, CIFAR-10-LT and CIFAR-100-LT at rho=100.
-  ``vision-lt-cpu``: digits-lt and Fashion-MNIST-LT, few epochs, for a CPU.
+  ``vision-lt-cpu``: digits-lt and Fashion-MNIST-LT, few epochs, for a CPU. ``tricks`` (GPU): the same
+  sets, the strongest long-tail tricks alone and combined (``mixup+drw``), after Zhang et al. 2021.
 - ``text``: the SMS Spam Collection.
 - ``tabular``: 22 KEEL datasets over imbalance ratios from 1.9 to 129, and imbalanced-learn's 27
   (recorded as data unavailable where they cannot be fetched). ``tabular-cpu``: the KEEL part with a
@@ -26,100 +22,9 @@ The suites:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-from benchmark.errors import BenchmarkError
-from benchmark.metrics import OBJECTIVES
 from benchmark.protocol import Budget
-from benchmark.registry import Registry
+from benchmark.suites.base import Suite, register_suite
 from benchmark.training.base import TrainingConfig
-
-# Shared hyper-parameters a suite may tune for every method alike: name -> (low, high, log scale).
-SHARED_RANGES: dict[str, tuple[float, float, bool]] = {
-    "lr": (1e-4, 1e-1, True),
-    "weight_decay": (1e-6, 1e-2, True),
-}
-
-
-@dataclass(frozen=True)
-class Suite:
-    name: str
-    description: str
-    datasets: tuple[str, ...]
-    methods: tuple[str, ...] | None  # None: every registered method that applies
-    budget: Budget
-    training: dict[str, TrainingConfig]  # modality -> settings
-    engines: dict[str, str] = field(default_factory=lambda: {"image": "deep", "text": "deep", "tabular": "deep"})
-    tune: tuple[str, ...] = ()  # shared hyper-parameters tuned for every method alike
-    objective: str = "minority_f1"
-    split_seeds: int = 1  # splits 0..split_seeds-1, each tuned on its own validation part
-    pruner: str = "hyperband"
-    dataset_training: dict[str, TrainingConfig] = field(default_factory=dict)  # dataset -> settings (overrides)
-    # Tuning width W: trial slot k is sampled from the finished slots 0..k-W only, so the same k draws the
-    # same configuration with any number of workers (up to W run at once without waiting) and on resume.
-    tuning_width: int = 4
-
-    def __post_init__(self) -> None:
-        stray = set(self.dataset_training) - set(self.datasets)
-        if stray:
-            raise BenchmarkError(f"suite '{self.name}' sets training for datasets it does not hold: {sorted(stray)}",
-                                 "add them to its datasets or drop their settings")
-        if self.objective not in OBJECTIVES:
-            raise BenchmarkError(f"objective {self.objective!r} is unknown", f"use one of {', '.join(OBJECTIVES)}")
-        if not isinstance(self.tuning_width, int) or self.tuning_width < 1:
-            raise BenchmarkError(f"suite '{self.name}' has tuning_width {self.tuning_width!r}",
-                                 "use a whole number of 1 or more (trials that may run at once without waiting)")
-        if not isinstance(self.split_seeds, int) or isinstance(self.split_seeds, bool) or self.split_seeds < 1:
-            raise BenchmarkError(f"suite '{self.name}' has split_seeds={self.split_seeds!r}",
-                                 "use 1 or more split seeds (1: one split, as the vision long-tail suites)")
-        unknown = set(self.tune) - set(SHARED_RANGES)
-        if unknown:
-            raise BenchmarkError(f"suite '{self.name}' tunes unknown shared parameters {sorted(unknown)}",
-                                 f"use some of {sorted(SHARED_RANGES)}")
-
-    def training_for(self, dataset: str, modality: str) -> TrainingConfig:
-        """The training settings of one dataset: its own where the suite gives them, else its modality's."""
-        if dataset in self.dataset_training:
-            return self.dataset_training[dataset]
-        try:
-            return self.training[modality]
-        except KeyError:
-            raise BenchmarkError(f"suite '{self.name}' has no training settings for {modality} data ({dataset})",
-                                 f"give the suite a training config for '{modality}'") from None
-
-    def engine_for(self, modality: str, method_engines: tuple[str, ...]) -> str:
-        """The suite's engine for the modality, unless the method runs only on the other one
-        (imbalanced-learn's ensembles are their own classical models)."""
-        engine = self.engines.get(modality, "deep")
-        return engine if engine in method_engines else method_engines[0]
-
-    def card(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "datasets": list(self.datasets),
-            "methods": list(self.methods) if self.methods is not None else "all",
-            "trials": self.budget.trials,
-            "seeds": self.budget.seeds,
-            "timeout": self.budget.timeout,
-            "tune": list(self.tune),
-            "objective": self.objective,
-            "split_seeds": self.split_seeds,
-            "tuning_width": self.tuning_width,
-            "engines": self.engines,
-            "training": {m: _config_card(c) for m, c in self.training.items()},
-            "dataset_training": {d: _config_card(c) for d, c in self.dataset_training.items()},
-        }
-
-
-def _config_card(config: TrainingConfig) -> dict[str, Any]:
-    return {k: v for k, v in vars(config).items() if k != "extra"}
-
-
-suite_registry: Registry[Suite] = Registry("suite")
-register_suite = suite_registry.add
-
 
 SMOKE_METHODS = ("baseline", "random-oversampling", "random-undersampling", "smote", "class-weighted-ce", "focal-loss")
 
@@ -261,4 +166,45 @@ register_suite("tabular-cpu", Suite(
     training={"tabular": TrainingConfig(epochs=30, batch_size=64, lr=1e-3, generator_epochs=30)},
     tune=("lr", "weight_decay"),
     split_seeds=5,
+))
+
+# -- combined remedies -------------------------------------------------------------------------------
+# Zhang et al., "Bag of Tricks for Long-Tailed Visual Recognition with Deep Convolutional Neural Networks"
+# (AAAI 2021) measure the long-tail tricks alone and together. The strongest registered part of each of
+# their groups: re-sampling (class-balanced and square-root sampling), re-weighting (class-weighted CE,
+# focal loss, class-balanced loss), mixing (MixUp; CutMix beside it) and two-stage deferred re-balancing
+# (DRS: deferred-resampling, DRW: drw). The combined rows (benchmark.methods._composition) pair the groups
+# as the paper does: re-sampling or re-weighting with mixing, deferred re-balancing with mixing and with a
+# loss, and three triples (DRS + MixUp + focal, class-balanced sampling + MixUp + DRW, MixUp + DRW +
+# focal); re-sampling with re-weighting (which the paper finds redundant) once each, to measure that too.
+TRICKS_PARTS = ("baseline", "class-balanced-sampling", "square-root-sampling", "deferred-resampling",
+                "class-weighted-ce", "focal-loss", "class-balanced-loss", "drw", "mixup", "cutmix")
+TRICKS_COMBINATIONS = (
+    # re-sampling x mixing, re-weighting x mixing
+    "class-balanced-sampling+mixup", "class-balanced-sampling+cutmix", "square-root-sampling+mixup",
+    "mixup+focal-loss", "mixup+class-balanced-loss", "cutmix+focal-loss",
+    # re-sampling x re-weighting (redundant in the paper)
+    "class-balanced-sampling+focal-loss", "square-root-sampling+class-weighted-ce",
+    # two-stage (deferred re-balancing) x mixing, x re-weighting
+    "deferred-resampling+mixup", "mixup+drw", "cutmix+drw", "deferred-resampling+focal-loss", "drw+focal-loss",
+    # triples
+    "deferred-resampling+mixup+focal-loss", "class-balanced-sampling+mixup+drw", "mixup+drw+focal-loss",
+)
+
+register_suite("tricks", Suite(
+    name="tricks",
+    description="Combined remedies on the vision long-tail sets, after Zhang et al.'s Bag of Tricks (AAAI 2021): "
+                "the strongest parts of re-sampling (class-balanced, square-root sampling), re-weighting "
+                "(class-weighted CE, focal, class-balanced loss), mixing (MixUp, CutMix) and two-stage deferred "
+                "re-balancing (DRS, DRW), alone and in 16 combinations (re-sampling or re-weighting with mixing, "
+                "deferred re-balancing with mixing and with a loss, three triples, and re-sampling with "
+                "re-weighting); each dataset page says whether a combination beats its best part. vision-lt's "
+                "settings: 20 trials and 3 seeds per pair, tuned for balanced accuracy; for a GPU.",
+    datasets=("mnist-lt", "fashion-mnist-lt", "cifar10-lt", "cifar100-lt"),
+    methods=TRICKS_PARTS + TRICKS_COMBINATIONS,
+    budget=Budget(trials=20, seeds=3),
+    training={"image": MNIST_LT_TRAINING},
+    dataset_training={"cifar10-lt": CIFAR_LT_TRAINING, "cifar100-lt": CIFAR_LT_TRAINING},
+    tune=("lr", "weight_decay"),
+    objective="balanced_accuracy",
 ))
