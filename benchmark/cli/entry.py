@@ -42,6 +42,7 @@ class Interrupted(Exception):
     def __init__(self, signum: int):
         super().__init__(f"signal {signum}")
         self.signum = signum
+        _stop_listening()  # from here on the run only reports and exits
 
 
 def signal_of(exc: KeyboardInterrupt) -> int:
@@ -63,15 +64,34 @@ def _redeliver_swallowed_interrupts() -> None:
     lands after the callback, at an ordinary line of the main thread)."""
     previous = sys.unraisablehook
 
+    def resend(signum: int) -> None:
+        if not _stopping.is_set():  # the run may have stopped meanwhile: a second signal would kill it mid-exit
+            os.kill(os.getpid(), signum)
+
     def hook(unraisable: Any) -> None:
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            resend = threading.Timer(0.05, os.kill, (os.getpid(), signal_of(unraisable.exc_value)))
-            resend.daemon = True
-            resend.start()
+            if not _stopping.is_set():
+                timer = threading.Timer(0.05, resend, (signal_of(unraisable.exc_value),))
+                timer.daemon = True
+                timer.start()
             return
         previous(unraisable)
 
     sys.unraisablehook = hook
+
+
+_stopping = threading.Event()  # set once an interrupt is being handled: later signals are ignored
+
+
+def _stop_listening() -> None:
+    """The run is ending because of a signal: a second one (a re-sent swallowed interrupt, an impatient
+    Ctrl-C) must not kill the process while it prints how to resume and exits with its status."""
+    _stopping.set()
+    for signum in SIGNAL_EXIT:
+        try:
+            signal.signal(signum, signal.SIG_IGN)
+        except (ValueError, OSError):  # not the main thread
+            pass
 
 
 def resume_command(argv: Sequence[str]) -> str:
@@ -91,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except Interrupted as exc:
         interrupted(exc.signum, argv)
     except KeyboardInterrupt as exc:  # outside a run there is nothing to resume: just the status
+        _stop_listening()
         sys.exit(SIGNAL_EXIT.get(signal_of(exc), 130))
     except BrokenPipeError:
         quiet_broken_pipe()
