@@ -51,10 +51,24 @@ def rows_digest(X: np.ndarray, y: np.ndarray) -> str:
 
 
 def default_cache_dir() -> Path:
-    """The split cache folder of ``$BENCHMARK_CACHE`` / ``$BENCHMARK_DATA`` (or the user cache)."""
-    from benchmark.datasets.base import resolve_cache_dir, resolve_data_root
+    """The split cache folder of ``$BENCHMARK_CACHE`` / ``$BENCHMARK_DATA`` (or the user cache).
 
-    return resolve_cache_dir(resolve_data_root())
+    A generator needs only a writable folder, not the data: ``$BENCHMARK_CACHE`` is used as it is, and a
+    ``$BENCHMARK_DATA`` that names no folder (the data may come from elsewhere, e.g. the package's own
+    copies) falls back to the user cache instead of failing the trial."""
+    from benchmark.datasets.base import resolve_cache_dir, resolve_data_root
+    from benchmark.errors import BenchmarkError
+
+    if os.environ.get("BENCHMARK_CACHE"):
+        path = Path(os.environ["BENCHMARK_CACHE"]).expanduser()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    try:
+        root = resolve_data_root()
+    except BenchmarkError:
+        root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "imbalance-benchmark" / "data"
+        root.mkdir(parents=True, exist_ok=True)
+    return resolve_cache_dir(root)
 
 
 class GeneratorCache:
