@@ -118,6 +118,19 @@ def check_samples(samples: np.ndarray, counts: dict[int, int], X: np.ndarray, wh
     return samples
 
 
+def requested(counts: dict[int, int], num_classes: int, who: str):
+    """(class, how many) for each class asked for with a positive count, in ascending class order; a class
+    the generator was not trained on is a BenchmarkError naming ``who``."""
+    for c in sorted(counts):
+        n = int(counts[c])
+        if n == 0:
+            continue
+        if not 0 <= int(c) < num_classes:
+            raise BenchmarkError(f"{who} was asked for class {c}; it knows classes 0..{num_classes - 1}",
+                                 "sample only classes of the training rows")
+        yield int(c), n
+
+
 def labels_for(counts: dict[int, int]) -> np.ndarray:
     """The labels of :meth:`Generator.sample`'s rows: class by class in ascending class order."""
     return np.concatenate([np.full(int(counts[c]), int(c), dtype=np.int64) for c in sorted(counts)]

@@ -26,7 +26,7 @@ from torch import nn
 from benchmark.errors import BenchmarkError
 from benchmark.methods._papers import BAGAN_BIB, BAGAN_GP_BIB, WGAN_GP_BIB
 from benchmark.methods.base import MethodContext, Recipe, register_method
-from benchmark.methods.generative._base import GenerativeOversampler, Generator, GeneratorBudget
+from benchmark.methods.generative._base import GenerativeOversampler, Generator, GeneratorBudget, requested
 from benchmark.methods.generative._nets import (
     ConvDecoder,
     ConvEncoder,
@@ -153,13 +153,7 @@ class BAGANGPGenerator(Generator):
     def sample(self, counts: dict[int, int], *, seed: int) -> np.ndarray:
         gen = seeded(seed, self.device)
         out = []
-        for c in sorted(counts):
-            n = int(counts[c])
-            if n == 0:
-                continue
-            if not 0 <= int(c) < self.num_classes:
-                raise BenchmarkError(f"BAGAN-GP was asked for class {c}; it knows 0..{self.num_classes - 1}",
-                                     "sample only classes of the training rows")
+        for c, n in requested(counts, self.num_classes, "BAGAN-GP"):
             label = torch.full((n,), int(c), dtype=torch.long, device=self.device)
             z = self._codes(label, gen)
             out += [to_uint8(self.generate(z[s:s + 1024], label[s:s + 1024])) for s in range(0, n, 1024)]

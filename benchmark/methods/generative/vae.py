@@ -26,7 +26,7 @@ from torch import nn
 from benchmark.errors import BenchmarkError
 from benchmark.methods._papers import CVAE_BIB, FAJARDO_BIB, VAE_BIB
 from benchmark.methods.base import MethodContext, Recipe, register_method
-from benchmark.methods.generative._base import GenerativeOversampler, Generator, GeneratorBudget
+from benchmark.methods.generative._base import GenerativeOversampler, Generator, GeneratorBudget, requested
 from benchmark.methods.generative._nets import (
     ConvDecoder,
     ConvEncoder,
@@ -115,13 +115,7 @@ class ConditionalVAEGenerator(Generator):
     def sample(self, counts: dict[int, int], *, seed: int) -> np.ndarray:
         gen = seeded(seed, self.device)
         out = []
-        for c in sorted(counts):
-            n = int(counts[c])
-            if n == 0:
-                continue
-            if not 0 <= int(c) < self.num_classes:
-                raise BenchmarkError(f"the VAE was asked for class {c}; it knows classes 0..{self.num_classes - 1}",
-                                     "sample only classes of the training rows")
+        for c, n in requested(counts, self.num_classes, "the VAE"):
             label = torch.full((n,), int(c), dtype=torch.long, device=self.device)
             eps = torch.randn((n, self.latent_dim), generator=gen, device=self.device)
             if self.mode == "prior":
