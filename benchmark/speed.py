@@ -214,8 +214,10 @@ def engine_loop(split: Split, model_name: str, options: SpeedOptions, dev: torch
     from benchmark.training.deep import DeepEngine
     from benchmark.training.stacked import fit_stacked
 
+    # cpu_threads: the threads the DataLoader loop had (a suite's trials run on the suite's fixed count)
     config = TrainingConfig(epochs=options.epochs, batch_size=options.batch_size, lr=options.lr, model=model_name,
-                            precision=options.precision, cuda_graphs=options.cuda_graphs)
+                            precision=options.precision, cuda_graphs=options.cuda_graphs,
+                            cpu_threads=torch.get_num_threads())
     if options.trials == 1:
         models = [DeepEngine().fit(split, Recipe(), config, seed=options.seed, device=str(dev))]
     else:

@@ -1,14 +1,15 @@
-"""One worker's pass over every pair of a run, and its share of the machine.
+"""One worker's pass over every pair of a run, and its share of a GPU.
 
 Every worker, whether the ``run`` process itself, one of ``--workers N`` local processes or a process
 on another machine pointed at the same ``--storage``, runs this same loop over the same pairs. They
 cooperate through the database alone: Optuna shares the trials of a study, the exact-budget rule stops
-them at the budget together, and seed re-runs are claimed row by row.
+them at the budget together, and seed re-runs are claimed row by row. On a CPU the workers do not
+divide the cores between them: each trial runs on its suite's fixed thread count, so the number of
+workers never changes a score.
 """
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -29,11 +30,13 @@ def run_worker(plan: RunPlan, progress: Progress | None = None, device: str | No
     store = plan.open_store()
     storage = optuna_storage(plan.storage, plan.heartbeat)
     progress.on_start(plan.total_pairs)
-    with cpu_share(plan.options.workers):
-        for dataset_name in plan.datasets:
-            for job in prepare_dataset(plan, store, dataset_name, device, progress):
-                status = run_pair(job, store, storage, plan, progress)
-                progress.on_pair(job.label, job.method.name, status)
+    # No share of the cores per worker: every trial runs on its suite's fixed torch thread count
+    # (benchmark.training.base.pin_threads), so --workers changes how many trials run at once, never
+    # how one trial sums.
+    for dataset_name in plan.datasets:
+        for job in prepare_dataset(plan, store, dataset_name, device, progress):
+            status = run_pair(job, store, storage, plan, progress)
+            progress.on_pair(job.label, job.method.name, status)
 
 
 @contextmanager
@@ -59,20 +62,3 @@ def share_device(device: str, fraction: float | None) -> None:
         import torch
 
         torch.cuda.set_per_process_memory_fraction(fraction, torch.device(device))
-
-
-@contextmanager
-def cpu_share(workers: int) -> Iterator[None]:
-    """Give each of ``workers`` processes on this machine its share of the CPU cores for torch's threads:
-    oversubscribed OpenMP threads spin against each other (measured 4x slower on a loaded 2-core box)."""
-    if workers <= 1:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

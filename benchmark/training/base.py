@@ -41,6 +41,10 @@ class TrainingConfig:
     cuda_graphs: bool = True  # on CUDA, replay each training step as a CUDA graph when every batch hook allows it
     channels_last: bool = True  # on CUDA, image models and batches in channels-last memory layout
     deterministic: bool = True  # same seed, same device -> same result (deterministic cuDNN algorithms)
+    # torch threads of every trial, whatever --workers is: CPU kernels split their sums by thread (1 and 2
+    # threads differ in the 7th digit), so the count belongs to the results; more workers run more trials
+    # at once instead (see pin_threads).
+    cpu_threads: int = 1
     # Learning-rate schedule within each stage (see lr_factor): "constant", "cosine" or "step" (x0.1 at
     # each fraction of lr_steps, as LDAM-DRW's 160/180 of 200 epochs), after warmup_epochs of linear warm-up.
     lr_schedule: str = "constant"
@@ -68,6 +72,8 @@ class TrainingConfig:
         if self.warmup_epochs < 0 or (self.warmup_epochs and self.warmup_epochs >= self.epochs):
             raise BenchmarkError(f"warmup_epochs={self.warmup_epochs} is invalid for {self.epochs} epochs",
                                  "use 0 or fewer warm-up epochs than epochs")
+        if isinstance(self.cpu_threads, bool) or not isinstance(self.cpu_threads, int) or self.cpu_threads < 1:
+            raise BenchmarkError(f"cpu_threads={self.cpu_threads!r} is invalid", "use a whole number of 1 or more")
         if self.eval_batch_size < 1:
             raise BenchmarkError(f"eval_batch_size={self.eval_batch_size} is invalid", "use a positive batch size")
 
@@ -127,6 +133,49 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
     torch.manual_seed(seed)  # seeds the CUDA generators too
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = not deterministic
+
+
+def pin_threads(config: TrainingConfig) -> None:
+    """Run this trial's torch operations on exactly ``config.cpu_threads`` threads (called as a fit starts;
+    its predictions follow in the same process).
+
+    A CPU convolution or matrix product splits its sums by thread, so the same trial trained on 1 and
+    on 2 threads differs in the last digits. The count is therefore the suite's, never derived from
+    the machine or from ``--workers``: a run with 1 worker, with 2, or resumed after a kill, trains
+    every trial alike. Local workers each run one trial at a time, so ``--workers N`` uses N times
+    ``cpu_threads`` cores.
+    """
+    import torch
+
+    if torch.get_num_threads() != config.cpu_threads:
+        torch.set_num_threads(config.cpu_threads)
+
+
+def model_input(array: Any, device: Any) -> Any:
+    """``array`` as a torch tensor on ``device`` in the standard row-major layout.
+
+    NumPy gives a size-1 axis any stride, so the same (N, 1, H, W) images can arrive with channel
+    stride 1 (a freshly built split: ``images[:, None][rows]``) or H*W (the same split read back from
+    the cache). Torch reads the first as channels-last and convolves it with another oneDNN kernel
+    (brgconv NHWC rather than the direct NCHW one), whose sums round differently in the last digit:
+    the cause of scores that differed between an uninterrupted run and its resume. A standard layout
+    makes the kernel depend on the shape alone.
+    """
+    import torch
+
+    tensor = torch.as_tensor(np.ascontiguousarray(array))
+    if tensor.stride() != standard_strides(tensor.shape):
+        tensor = tensor.clone(memory_format=torch.contiguous_format)  # .contiguous() would keep the strides
+    return tensor.to(device)
+
+
+def standard_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Row-major strides (in elements) of ``shape``, size-1 axes included."""
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
 
 
 class TrainedModel(Protocol):

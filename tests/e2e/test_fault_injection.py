@@ -1,36 +1,33 @@
-"""Fault injection: random SIGKILLs of a small suite (one worker and two), resumed until complete; the
-results (scores, not timings) must equal an uninterrupted single-worker run's, with no row lost or
-duplicated and every study spending exactly its budget. A full disk under the store ends in one line,
-the store intact, and the run resumes once space is freed.
+"""Fault injection: random SIGKILLs of a small suite (one worker and two), resumed until complete; what
+the run stores (scores, parameters, tuning histories: everything but timings) must equal an
+uninterrupted single-worker run's bit for bit, with no row lost or duplicated and every study spending
+exactly its budget. A full disk under the store ends in one line, the store intact, and the run
+resumes once space is freed.
 
-The kill tests take about 4 minutes even at their small size (3 kills of keel-yeast3 x 2 methods,
-3 trials, both split seeds, with 1 and with 2 workers), too long for CI, so they run only when asked:
-``BENCHMARK_FAULT_INJECTION=1`` for the small version, ``=full`` for issue 16's acceptance check (20
-kills of the whole smoke suite, with 1 and with 2 workers; ``BENCHMARK_FAULT_KILLS`` overrides the
-count)::
+The kill runs are long, so they run only when asked (the harness is :mod:`tests.e2e._kills`):
+``BENCHMARK_FAULT_INJECTION=1`` for the small version (3 kills of keel-yeast3 x 2 methods, 3 trials,
+both split seeds, with 1 and with 2 workers: about 1.5 minutes), ``=full`` for issue 16's acceptance
+check (20 kills of the whole smoke suite with 1 worker and 20 with 2: 5 to 8 minutes on 2 busy cores)::
 
-    BENCHMARK_FAULT_INJECTION=full python -m pytest -q -s tests/e2e/test_fault_injection.py
+    BENCHMARK_DATA=../shared/datasets BENCHMARK_FAULT_INJECTION=full python -m pytest -q -s tests/e2e/test_fault_injection.py
 
-The full-disk test (one pair, about 15 s) runs in CI wherever a tmpfs can be mounted (as root).
+``BENCHMARK_FAULT_KILLS`` overrides the count. The reference run builds the splits into the test
+session's empty split cache and the killed runs read them back from it, as a first run and its
+resumes do. The full-disk test (one pair, about 15 s) runs in CI wherever a tmpfs can be mounted.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import optuna
 import pytest
-from optuna.trial import TrialState
 
-from benchmark.store import Store, optuna_storage
-from benchmark.tuning.budget import charged_trials
+from tests.e2e._kills import KillLog, env, integrity, interruptions, run_to_the_end, run_with_kills, stored
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +36,7 @@ FULL = MODE == "full"
 KILLS = int(os.environ.get("BENCHMARK_FAULT_KILLS", "20" if FULL else "3"))
 SUBSET = [] if FULL else ["--datasets", "keel-yeast3", "--methods", "baseline,random-oversampling"]
 TRIALS = [] if FULL else ["--trials", "3"]  # three trials a pair: kills land in tuning more often
-kills_asked = pytest.mark.skipif(MODE not in ("1", "full"), reason="about 4 minutes: set BENCHMARK_FAULT_INJECTION=1 "
+kills_asked = pytest.mark.skipif(MODE not in ("1", "full"), reason="minutes: set BENCHMARK_FAULT_INJECTION=1 "
                                                                   "(or =full for issue 16's 20-kill check)")
 
 
@@ -49,63 +46,6 @@ def command(url: str, data_root: Path, output: Path, workers: int) -> list[str]:
             "--quiet"]
 
 
-def env() -> dict[str, str]:
-    # Every run trains with the threads a worker of two gets (CPU convolutions sum in a thread-dependent
-    # order, so a 1-thread and a 2-thread run differ in the 7th digit); --workers 2 sets the same itself.
-    threads = str(max(1, (os.cpu_count() or 2) // 2))
-    return {**os.environ, "BENCHMARK_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": threads}
-
-
-def run_to_the_end(cmd: list[str], limit: float = 1800) -> None:
-    out = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=limit)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-
-
-def run_with_kills(cmd: list[str], kills: int, rng: random.Random) -> int:
-    """Start the run, SIGKILL it (its whole process group: every worker) after a random delay, and
-    again, ``kills`` times or until a run finishes first; returns the kills that landed."""
-    landed = 0
-    while landed < kills:
-        process = subprocess.Popen(cmd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   start_new_session=True)
-        try:
-            process.wait(timeout=rng.uniform(4.0, 16.0))  # ~4 s to start (imports); then it works
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            landed += 1
-            continue
-        assert process.returncode == 0, process.stderr.read()[-3000:]
-        break
-    return landed
-
-
-def results(url: str) -> dict:
-    """What must not depend on kills or workers: every row's scores, every pair's status, budget,
-    best configuration and tuning history (the charged trials' slots, parameters and values)."""
-    store = Store(url)
-    rows = store.results("smoke", include_running=True)
-    keys = [(r.dataset, r.method, r.split_seed, r.seed) for r in rows]
-    assert len(keys) == len(set(keys)), "a result row is duplicated"
-    storage = optuna_storage(url, 10)
-    pairs = {}
-    for p in store.pairs("smoke"):
-        history = None
-        if p.study_name:
-            trials = optuna.load_study(study_name=p.study_name, storage=storage).get_trials(deepcopy=False)
-            assert not [t for t in trials if t.state == TrialState.RUNNING], f"{p.study_name} has a running trial"
-            charged = charged_trials(trials, p.budget["trials"])
-            history = [(t.user_attrs.get("slot"), t.params, t.value, t.state.name) for t in charged]
-            assert len(charged) == p.budget["trials"] == p.spent["trials"], f"{p.study_name} spent {p.spent}"
-        pairs[(p.dataset, p.method, p.split_seed)] = (str(p.status), p.best_params, p.best_value, history)
-    return {"rows": {k: (str(r.status), r.metrics) for k, r in zip(keys, rows, strict=True)}, "pairs": pairs}
-
-
-def integrity(url: str) -> str:
-    path = url.split("///", 1)[1]
-    return sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0]
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, data_root):
     folder = tmp_path_factory.mktemp("reference")
@@ -113,26 +53,58 @@ def reference(tmp_path_factory, data_root):
     started = time.monotonic()
     run_to_the_end(command(url, data_root, folder / "reports", workers=1))
     print(f"\nuninterrupted single-worker run: {time.monotonic() - started:.0f} s")
-    return results(url)
+    return stored(url, "smoke")
+
+
+def compare(got: dict, reference: dict) -> list[str]:
+    """What differs, row by row and pair by pair (empty: identical)."""
+    out = [f"row {k}: {'missing' if k not in got['rows'] else 'extra'}" for k in
+           set(reference["rows"]) ^ set(got["rows"])]
+    out += [f"row {k} differs in {fields(got['rows'][k], reference['rows'][k])}" for k in reference["rows"]
+            if k in got["rows"] and got["rows"][k] != reference["rows"][k]]
+    out += [f"pair {k} differs" for k in set(reference["pairs"]) | set(got["pairs"])
+            if got["pairs"].get(k) != reference["pairs"].get(k)]
+    return out
+
+
+def fields(got: tuple, want: tuple) -> list[str]:
+    """The parts of a stored row that differ, metrics by name (``metrics.ece``)."""
+    names = ("status", "reason", "params", "metrics", "val_metrics", "per_class", "artifacts")
+    out = []
+    for name, a, b in zip(names, got, want, strict=True):
+        if isinstance(a, dict) and isinstance(b, dict) and name in ("metrics", "val_metrics", "per_class"):
+            out += [f"{name}.{key}" for key in sorted(set(a) | set(b)) if a.get(key) != b.get(key)]
+        elif a != b:
+            out.append(name)
+    return out
 
 
 @kills_asked
 @pytest.mark.parametrize("workers", [1, 2])
 def test_random_sigkills_then_resume_give_the_uninterrupted_results(reference, tmp_path, data_root, workers):
-    url = f"sqlite:///{tmp_path / 'results.db'}"
-    cmd = command(url, data_root, tmp_path / "reports", workers)
+    rng, log = random.Random(16 + workers), KillLog()
     started = time.monotonic()
-    landed = run_with_kills(cmd, KILLS, random.Random(16 + workers))
-    run_to_the_end(cmd)  # the resume that finishes the run, without manual help
-    print(f"\n{workers} worker(s): {landed} SIGKILLs, then resumed to the end: {time.monotonic() - started:.0f} s")
-    assert integrity(url) == "ok"
-    got = results(url)
-    assert len(got["rows"]) == len(reference["rows"]) and set(got["rows"]) == set(reference["rows"])
-    assert all(status == "ok" for status, _ in got["rows"].values())
-    assert got["pairs"] == reference["pairs"]
-    assert got["rows"] == reference["rows"]
-    if not FULL:
-        assert landed >= 1  # at least one kill landed: the check tested something
+    stores = []
+    while log.landed < KILLS:  # a run that completes before all kills landed is followed by a fresh one
+        url = f"sqlite:///{tmp_path / f'results{len(stores)}.db'}"
+        cmd = command(url, data_root, tmp_path / f"reports{len(stores)}", workers)
+        finished = run_with_kills(cmd, url, KILLS - log.landed, rng, log)
+        if not finished:
+            run_to_the_end(cmd)  # the resume that finishes the run, without manual help
+        stores.append(url)
+    rows = identical = 0
+    for url in stores:
+        assert integrity(url) == "ok"
+        got = stored(url, "smoke")
+        assert all(row[0] == "ok" for row in got["rows"].values())
+        rows += len(got["rows"])
+        identical += sum(got["rows"].get(k) == v for k, v in reference["rows"].items())
+        assert compare(got, reference) == []
+    print(f"\n{workers} worker(s): {log.landed} SIGKILLs landed ({log.working} while working, {log.early} early), "
+          f"{log.starts} starts, {len(stores)} run(s), {sum(interruptions(u, 'smoke') for u in stores)} trials "
+          f"interrupted and re-run, {log.guarded} kills delayed for a much-interrupted slot; {rows} rows compared, "
+          f"{identical} identical; {time.monotonic() - started:.0f} s")
+    assert log.landed >= KILLS
 
 
 def test_a_full_disk_ends_in_one_line_with_the_store_intact_and_the_run_resumes(tmp_path, data_root):
@@ -156,7 +128,7 @@ def test_a_full_disk_ends_in_one_line_with_the_store_intact_and_the_run_resumes(
         subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)  # space freed
         run_to_the_end(cmd)
         assert integrity(url) == "ok" and not list(disk.rglob("*.tmp"))
-        got = results(url)  # every study spent its budget, no running trial left, no row twice
-        assert got["rows"] and all(status == "ok" for status, _ in got["rows"].values())
+        got = stored(url, "smoke")  # every study spent its budget, no running trial left, no row twice
+        assert got["rows"] and all(row[0] == "ok" for row in got["rows"].values())
     finally:
         subprocess.run(["umount", "--lazy", str(disk)], check=True)  # this process still holds the store open
