@@ -10,8 +10,16 @@ On CUDA a step of a small model is dominated by kernel launches (docs/performanc
 graphs'), so :class:`StepRunner` captures the whole step (forward, backward and optimiser) once per
 batch size and replays it. Capture needs every per-batch hook to be pure device work: the default loss is;
 a component declares it with a class attribute ``graph_safe = True`` (only tensor operations on
-the device, no ``.item()`` or host-side randomness, random draws from torch's default generator).
-A loss hook gets the epoch as a Python number, so a custom loss is captured anew every epoch.
+the device, no ``.item()`` or host-side randomness, random draws from torch's default generator or
+from the trial's ``state.generator``). A loss hook gets the epoch as a Python number, so a custom
+loss is captured anew every epoch.
+
+Random draws in a graph: a draw records the generator's philox seed and offset as device values that
+each replay advances, so replays draw fresh numbers; a non-default generator must be registered with
+the graph for that (``CUDAGraph.register_generator_state``), and the runner registers
+``state.generator``. The warm-up before a capture draws too: :func:`capture_step` puts the generators
+back where they were, so the first replay draws what an eager step would, and a graphed run takes the
+same steps as an eager one.
 
 CUDA graphs, bf16 autocast and channels_last are on by default because each sped up the measured
 steps (channels_last only ResNet-32's; it costs the small CNN nothing); cudnn.benchmark stays off
@@ -25,7 +33,7 @@ from __future__ import annotations
 import gc
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from typing import Any
 
@@ -171,7 +179,7 @@ class StepRunner:
         try:
             graph = capture_step(lambda: self._body(static_idx, autocast_cache=False),
                                  lambda: _state_tensors(self.model, self.optimizer, [self.total]),
-                                 self.optimizer.zero_grad, self.device)
+                                 self.optimizer.zero_grad, self.device, generators=self._generators())
         except GraphCaptureError as exc:
             warnings.warn(f"CUDA graph capture failed ({exc}); this stage trains without graphs", stacklevel=2)
             self.use_graphs = False  # capture_step restored every state tensor: the batch runs eagerly next
@@ -181,20 +189,32 @@ class StepRunner:
         self._graphs[idx.numel()] = (graph, static_idx)
         return graph, static_idx
 
+    def _generators(self) -> list[torch.Generator]:
+        """The hooks' generator (``state.generator``) when it lives on this CUDA device."""
+        gen = getattr(self.state, "generator", None)
+        if isinstance(gen, torch.Generator) and gen.device.type == "cuda":
+            return [gen]
+        return []
+
 
 def capture_step(body: Callable[[], None], state_tensors: Callable[[], list[torch.Tensor]],
-                 zero_grad: Callable[..., None], device: torch.device) -> torch.cuda.CUDAGraph:
+                 zero_grad: Callable[..., None], device: torch.device,
+                 generators: Sequence[torch.Generator] = ()) -> torch.cuda.CUDAGraph:
     """Capture ``body`` (one whole training step on static inputs) as a CUDA graph.
 
     Capture needs a warm-up step first (it allocates optimiser state and library workspaces); its
-    effect on every tensor of ``state_tensors()`` is undone afterwards, so a
-    graph-replayed run takes the same steps as an eager one.
+    effect on every tensor of ``state_tensors()`` and on the random generators (the device's default
+    one and ``generators``, which ``body`` may draw from) is undone afterwards, so a graph-replayed run
+    takes the same steps, with the same draws, as an eager one. ``generators`` are registered with
+    the graph, so each replay advances them and draws fresh numbers.
     """
     # A CUDA graph of an earlier trial freed by the garbage collector in the middle of this capture
     # (reference cycles of a pruned trial's traceback hold them) invalidates the capture and, on torch
     # 2.11, leaves the CUDA generator unusable for the rest of the process (docs/performance.md): the
     # StepRunner collects once when it starts, and the collector stays off while capturing.
     before = {id(t): t.detach().clone() for t in state_tensors()}
+    rngs = [_default_generator(device), *[g for g in generators if g is not _default_generator(device)]]
+    rng_states = [g.get_state() for g in rngs]
     side = torch.cuda.Stream(device)
     side.wait_stream(torch.cuda.current_stream(device))
     with torch.cuda.stream(side):  # one warm-up step suffices once the optimiser state exists (measured)
@@ -208,7 +228,13 @@ def capture_step(body: Callable[[], None], state_tensors: Callable[[], list[torc
                 t.zero_()  # optimiser state born in the warm-up starts at zero, as it would have
             else:
                 t.copy_(saved)
+    for g, state in zip(rngs, rng_states, strict=True):
+        g.set_state(state)  # the warm-up's draws are undone: the first replay draws what eager would
     graph = torch.cuda.CUDAGraph()
+    for g in rngs[1:]:
+        if not hasattr(graph, "register_generator_state"):
+            raise GraphCaptureError("this torch cannot register a generator with a CUDA graph (torch >= 2.5 can)")
+        graph.register_generator_state(g)
     zero_grad(set_to_none=True)
     collecting = gc.isenabled()
     gc.disable()
@@ -216,12 +242,14 @@ def capture_step(body: Callable[[], None], state_tensors: Callable[[], list[torc
         with torch.cuda.graph(graph):
             body()
     except RuntimeError as exc:
-        _reset_generator_capture_state(device)
+        _reset_generator_capture_state(device, rngs[1:])
         with torch.no_grad():  # undo whatever the aborted capture touched
             for t in state_tensors():
                 saved = before.get(id(t))
                 if saved is not None:
                     t.copy_(saved)
+        for g, state in zip(rngs, rng_states, strict=True):
+            g.set_state(state)
         raise GraphCaptureError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
     finally:
         if collecting:
@@ -229,16 +257,27 @@ def capture_step(body: Callable[[], None], state_tensors: Callable[[], list[torc
     return graph
 
 
+def _default_generator(device: torch.device) -> torch.Generator:
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return torch.cuda.default_generators[index]
+
+
 class GraphCaptureError(RuntimeError):
     """A training step could not be captured as a CUDA graph."""
 
 
-def _reset_generator_capture_state(device: torch.device) -> None:
-    """After an aborted capture the CUDA generator may still count offsets "inside a graph"; one
-    complete (empty) capture runs its prologue and epilogue and brings it back to normal."""
+def _reset_generator_capture_state(device: torch.device, generators: Sequence[torch.Generator] = ()) -> None:
+    """After an aborted capture the CUDA generators may still count offsets "inside a graph"; one
+    complete (empty) capture that draws from each runs their prologue and epilogue and brings them
+    back to normal."""
     try:
         torch.cuda.synchronize(device)
-        with torch.cuda.graph(torch.cuda.CUDAGraph()):
+        graph = torch.cuda.CUDAGraph()
+        for g in generators:
+            graph.register_generator_state(g)
+        with torch.cuda.graph(graph):
             torch.empty(1, device=device).uniform_()
+            for g in generators:
+                torch.empty(1, device=device).uniform_(generator=g)
     except RuntimeError:
         pass

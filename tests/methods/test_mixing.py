@@ -3,13 +3,12 @@ label factor follows the paper's rule on hand-made class counts, Remix-DRW re-we
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from benchmark.errors import BenchmarkError
 from benchmark.methods import method_registry
-from benchmark.methods.augmentation._mixing_ops import cutmix_box, fourier_mask, remix_label_factor
+from benchmark.methods.augmentation._mixing_ops import cutmix_mask, fourier_mask, remix_label_factor
 from benchmark.methods.augmentation.mixing import MixingAugment
 from benchmark.methods.base import MethodContext
 from benchmark.methods.losses.deferred_reweighting import DeferredReweightedCrossEntropy
@@ -40,7 +39,7 @@ def partner_of(seed: int, n: int) -> torch.Tensor:
 @pytest.mark.parametrize("mode", ["mixup", "cutmix", "fmix", "switch"])
 def test_soft_labels_sum_to_one(mode):
     x, y = constant_images(8), torch.tensor([0, 1, 2, 0, 1, 2, 0, 0])
-    out, target = MixingAugment(3, mode, alpha=1.0, seed=1).augment(x, y, state_for([4, 2, 2]))
+    out, target = MixingAugment(3, mode, alpha=1.0).augment(x, y, state_for([4, 2, 2]))
     assert out.shape == x.shape and target.shape == (8, 3)
     assert torch.allclose(target.sum(1), torch.ones(8))
     assert float(target.min()) >= 0
@@ -48,7 +47,7 @@ def test_soft_labels_sum_to_one(mode):
 
 def test_mixup_blends_inputs_and_labels_with_one_lambda():
     x, y = torch.rand(6, 1, 4, 4), torch.tensor([0, 1, 0, 1, 0, 1])
-    aug = MixingAugment(2, "mixup", alpha=0.4, seed=3)
+    aug = MixingAugment(2, "mixup", alpha=0.4)
     out, target = aug.augment(x, y, state_for([3, 3], seed=7))
     lam, j = aug.last_lambda, partner_of(7, 6)
     assert 0 <= lam <= 1
@@ -62,7 +61,7 @@ def test_label_weight_is_the_share_of_own_pixels(mode):
     n = 8
     x, y = constant_images(n), torch.arange(n) % 4
     for seed in range(5):
-        aug = MixingAugment(4, mode, alpha=1.0, seed=seed)
+        aug = MixingAugment(4, mode, alpha=1.0)
         out, target = aug.augment(x, y, state_for([2, 2, 2, 2], seed=seed))
         j = partner_of(seed, n)
         for i in range(n):
@@ -74,15 +73,19 @@ def test_label_weight_is_the_share_of_own_pixels(mode):
 
 
 def test_cutmix_box_area_matches_lambda_inside_the_image():
-    rng = np.random.default_rng(0)
-    top, bottom, left, right = cutmix_box(0.75, 32, 32, rng)
-    assert 0 <= top <= bottom <= 32 and 0 <= left <= right <= 32
-    assert (bottom - top) * (right - left) <= 16 * 16  # sides sqrt(1 - 0.75) * 32, less where clipped
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        mask, kept = cutmix_mask(torch.tensor(0.75), 32, 32, gen, torch.device("cpu"))
+        assert mask.shape == (32, 32) and mask.dtype == torch.bool
+        assert int(mask.sum()) <= 16 * 16  # sides sqrt(1 - 0.75) * 32, less where clipped
+        assert float(kept) == pytest.approx(1 - int(mask.sum()) / 1024)
+        rows, cols = mask.any(1).nonzero().squeeze(1), mask.any(0).nonzero().squeeze(1)
+        assert int(mask.sum()) == rows.numel() * cols.numel()  # one axis-aligned box
 
 
 def test_fourier_mask_keeps_the_asked_share():
-    mask = fourier_mask(0.3, 20, 20, 3.0, np.random.default_rng(0))
-    assert set(np.unique(mask)) <= {0.0, 1.0} and mask.sum() == 120
+    mask = fourier_mask(torch.tensor(0.3), 20, 20, 3.0, torch.Generator().manual_seed(0), torch.device("cpu"))
+    assert set(mask.unique().tolist()) <= {0.0, 1.0} and int(mask.sum()) == 120
 
 
 def test_remix_rule_on_hand_made_counts():
@@ -108,7 +111,7 @@ def test_remix_targets_follow_the_training_counts():
     counts = [90, 10]
     x, y = torch.rand(16, 1, 4, 4), torch.tensor([0] * 12 + [1] * 4)
     for seed in range(6):
-        aug = MixingAugment(2, "mixup", alpha=1.0, seed=seed, remix=(3.0, 0.5))
+        aug = MixingAugment(2, "mixup", alpha=1.0, remix=(3.0, 0.5))
         _, target = aug.augment(x, y, state_for(counts, seed=seed))
         lam, j = aug.last_lambda, partner_of(seed, 16)
         c = torch.tensor(counts, dtype=torch.float32)
@@ -123,10 +126,10 @@ def test_remix_targets_follow_the_training_counts():
 
 def test_switch_uses_both_cutmix_and_mixup():
     x, y = constant_images(4), torch.tensor([0, 1, 0, 1])
-    aug = MixingAugment(2, "switch", alpha=1.0, seed=0)
+    aug = MixingAugment(2, "switch", alpha=1.0)
     kinds = set()
-    for _ in range(20):
-        out, _ = aug.augment(x, y, state_for([2, 2]))
+    for seed in range(20):
+        out, _ = aug.augment(x, y, state_for([2, 2], seed=seed))
         pure = torch.stack([torch.isclose(out, v).any(dim=(1, 2, 3)) for v in x[:, 0, 0, 0]]).any(0).all()
         kinds.add(
             "cutmix" if bool(pure) else "mixup"
@@ -170,24 +173,23 @@ def test_rows_build_on_images_only(name):
 
 
 def test_cutmix_row_mixes_a_batch_with_the_papers_probability_one_half():
-    """The authors' CIFAR recipe: a coin per batch, drawn before lambda from the same generator; a batch
-    that is not mixed keeps its images and gets one-hot targets."""
+    """The authors' CIFAR recipe: a coin per batch, drawn on the device right after the partners'
+    permutation; a batch that is not mixed keeps its images and gets one-hot targets."""
     ctx = MethodContext("image", "deep", 4, (2, 2, 2, 2), (3,), seed=11)
     aug = method_registry.get("cutmix").build({"alpha": 1.0}, ctx).augment
     assert aug.apply_prob == 0.5
-    host = np.random.default_rng(11)  # the stream the component draws from: coin, then lambda and box
     x, y = constant_images(8), torch.arange(8) % 4
     mixed = []
-    for _ in range(40):
-        out, target = aug.augment(x, y, state_for([2, 2, 2, 2]))
-        expect_mixed = host.random() < 0.5
-        if expect_mixed:
-            host.beta(1.0, 1.0), host.integers(16), host.integers(16)  # lambda and the box centre
+    for seed in range(40):
+        out, target = aug.augment(x, y, state_for([2, 2, 2, 2], seed=seed))
+        replica = torch.Generator().manual_seed(seed)  # the component's stream: permutation, then the coin
+        torch.randperm(8, generator=replica)
+        expect_mixed = bool(torch.rand((), generator=replica) < 0.5)
         if not expect_mixed:
-            assert torch.equal(out, x) and torch.equal(target, torch.eye(4)[y]) and aug.last_lambda == 1.0
-        mixed.append(expect_mixed)
-        if expect_mixed:
+            assert torch.equal(out, x) and torch.equal(target, torch.eye(4)[y]) and float(aug.last_lambda) == 1.0
+        elif float(aug.last_lambda) < 1.0:  # a mixed batch whose box is not empty
             assert not torch.equal(out, x)
+        mixed.append(expect_mixed)
     assert 10 <= sum(mixed) <= 30  # about half of the batches
 
 

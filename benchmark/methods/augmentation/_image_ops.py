@@ -20,6 +20,15 @@ written batched here, as tensor operations with one draw per image:
 The learned and random policies (AutoAugment, RandAugment, AugMix) choose *which* operations to run;
 for those, torchvision's v2 implementations are used on ``groups`` slices of the batch, each slice
 with its own draw (:class:`PolicyGroups`): per-image draws would cost one call per image.
+
+Graph safety (``graph_safe = True`` on a transform class): every random draw is a torch op on the
+batch's device with the generator passed in (``None``: torch's default generator), the number of
+draws depends only on the batch's shape, and nothing reads a device value on the host or copies host
+data to the device after the first call (device constants are cached per device then), so the
+transform can be recorded in a CUDA graph whose replays draw fresh numbers (the step runner registers
+the generator with each graph: :mod:`benchmark.training.step`). Every transform here is graph-safe
+except :class:`PolicyGroups`: torchvision's policies pick their operations and magnitudes with
+host-side draws and branch on them in Python, which a captured graph would freeze.
 """
 
 from __future__ import annotations
@@ -32,9 +41,18 @@ import torch.nn.functional as F
 from benchmark.errors import BenchmarkError
 
 
-def uniform(n: int, low: float, high: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
-    """``n`` draws from U[low, high) on ``device``."""
+def uniform(n: int, low: float, high: float, gen: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """``n`` draws from U[low, high) on ``device`` (``gen`` None: torch's default generator)."""
     return torch.rand(n, generator=gen, device=device) * (high - low) + low
+
+
+def device_constant(cache: dict, key: str, device: torch.device, dtype: torch.dtype, make) -> torch.Tensor:
+    """``make()`` (a CPU tensor) on ``device`` in ``dtype``, copied there once and cached in ``cache``: a
+    host-to-device copy inside a captured step would be refused (or frozen), the warm-up call fills it."""
+    k = (key, str(device), dtype)
+    if k not in cache:
+        cache[k] = make().to(device=device, dtype=dtype)
+    return cache[k]
 
 
 def _check(x: torch.Tensor) -> None:
@@ -53,21 +71,27 @@ def _per_image(v: torch.Tensor) -> torch.Tensor:
 class HorizontalFlip:
     """Mirror left-right (every image passed in; :class:`ImageAugment` picks which images with p)."""
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    graph_safe = True
+
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         return x.flip(-1)
 
 
 class VerticalFlip:
     """Mirror top-bottom."""
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    graph_safe = True
+
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         return x.flip(-2)
 
 
 class Rotate90:
     """Rotation by 90, 180 or 270 degrees, the multiple drawn per image (square images only for 90/270)."""
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    graph_safe = True
+
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         if x.shape[-1] != x.shape[-2]:
             raise BenchmarkError(
                 f"90-degree rotations need square images, got {tuple(x.shape[-2:])}",
@@ -88,12 +112,14 @@ def _warp(x: torch.Tensor, theta: torch.Tensor, mode: str = "bilinear") -> torch
 class RandomRotation:
     """Rotation by an angle drawn per image from U[-degrees, degrees], about the centre, zeros outside."""
 
+    graph_safe = True
+
     def __init__(self, degrees: float):
         if not 0 < degrees <= 180:
             raise BenchmarkError(f"random rotation got degrees={degrees}", "use 0 < degrees <= 180")
         self.degrees = float(degrees)
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         b, _, h, w = x.shape
         a = torch.deg2rad(uniform(b, -self.degrees, self.degrees, gen, x.device))
         cos, sin = torch.cos(a), torch.sin(a)
@@ -109,6 +135,8 @@ class RandomResizedCrop:
     image, resized back to the full size (bilinear), per image. Boxes that would not fit are shrunk to
     fit (torchvision retries ten draws, then falls back to a centre crop)."""
 
+    graph_safe = True
+
     def __init__(self, scale: tuple[float, float] = (0.08, 1.0), ratio: tuple[float, float] = (3 / 4, 4 / 3)):
         if not 0 < scale[0] <= scale[1] <= 1 or not 0 < ratio[0] <= ratio[1]:
             raise BenchmarkError(
@@ -117,7 +145,7 @@ class RandomResizedCrop:
             )
         self.scale, self.ratio = scale, ratio
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         b = x.shape[0]
         area = uniform(b, *self.scale, gen, x.device)
         log_r = uniform(b, math.log(self.ratio[0]), math.log(self.ratio[1]), gen, x.device)
@@ -137,6 +165,8 @@ class PadCrop:
     and axis, pad = ``fraction`` of the shorter side rounded, at least 1 (the CIFAR recipe: pad 4 of
     32, fraction 0.125). Exact, no interpolation."""
 
+    graph_safe = True
+
     def __init__(self, fraction: float):
         if not 0 < fraction <= 0.5:
             raise BenchmarkError(
@@ -144,7 +174,7 @@ class PadCrop:
             )
         self.fraction = float(fraction)
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         b, _, h, w = x.shape
         p = max(1, round(self.fraction * min(h, w)))
         padded = F.pad(x, (p, p, p, p))
@@ -157,7 +187,10 @@ class PadCrop:
 
 
 # -- photometric ----------------------------------------------------------------------------------------
-_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]],
+                           dtype=torch.float64)
+_YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)  # inverted once on the host: linalg.inv on CUDA checks on the host
+_CONSTANTS: dict = {}  # (name, device, dtype) -> tensor: the colour matrices on each device, copied once
 
 
 class ColourJitter:
@@ -166,6 +199,8 @@ class ColourJitter:
     grey level, saturation with its grey image (as torchvision); hue rotates the chroma plane of YIQ
     (torchvision shifts HSV hue: close, and one matrix product per image). Grey images get brightness
     and contrast only."""
+
+    graph_safe = True
 
     def __init__(
         self, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4, hue: float = 0.1
@@ -178,37 +213,35 @@ class ColourJitter:
             )
         self.brightness, self.contrast, self.saturation, self.hue = brightness, contrast, saturation, hue
 
-    def _factor(self, s: float, b: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    def _factor(self, s: float, b: int, gen: torch.Generator | None, device: torch.device) -> torch.Tensor:
         return _per_image(uniform(b, max(0.0, 1 - s), 1 + s, gen, device))
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         b, c = x.shape[:2]
+        yiq = device_constant(_CONSTANTS, "rgb-to-yiq", x.device, x.dtype, lambda: _RGB_TO_YIQ)
         x = (x * self._factor(self.brightness, b, gen, x.device)).clamp(0, 1)
-        grey = (
-            (x * _RGB_TO_YIQ[0].to(x).view(1, 3, 1, 1)).sum(1, keepdim=True)
-            if c == 3
-            else x.mean(1, keepdim=True)
-        )
+        grey = (x * yiq[0].view(1, 3, 1, 1)).sum(1, keepdim=True) if c == 3 else x.mean(1, keepdim=True)
         mean = grey.mean(dim=(1, 2, 3), keepdim=True)
         x = (mean + (x - mean) * self._factor(self.contrast, b, gen, x.device)).clamp(0, 1)
         if c != 3:
             return x
-        grey = (x * _RGB_TO_YIQ[0].to(x).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        grey = (x * yiq[0].view(1, 3, 1, 1)).sum(1, keepdim=True)
         x = (grey + (x - grey) * self._factor(self.saturation, b, gen, x.device)).clamp(0, 1)
         if self.hue > 0:
             angle = uniform(b, -self.hue, self.hue, gen, x.device) * 2 * math.pi
-            rot = torch.zeros(b, 3, 3, device=x.device)
-            rot[:, 0, 0] = 1
-            rot[:, 1, 1], rot[:, 1, 2] = torch.cos(angle), -torch.sin(angle)
-            rot[:, 2, 1], rot[:, 2, 2] = torch.sin(angle), torch.cos(angle)
-            yiq = _RGB_TO_YIQ.to(x)
-            m = torch.linalg.inv(yiq) @ rot @ yiq  # RGB -> YIQ -> rotate chroma -> RGB, per image
+            cos, sin = torch.cos(angle), torch.sin(angle)
+            one, zero = torch.ones_like(cos), torch.zeros_like(cos)
+            rot = torch.stack([one, zero, zero, zero, cos, -sin, zero, sin, cos], dim=1).view(b, 3, 3)
+            back = device_constant(_CONSTANTS, "yiq-to-rgb", x.device, x.dtype, lambda: _YIQ_TO_RGB)
+            m = back @ rot @ yiq  # RGB -> YIQ -> rotate chroma -> RGB, per image
             x = torch.einsum("bij,bjhw->bihw", m, x).clamp(0, 1)
         return x
 
 
 class GaussianBlur:
     """Gaussian blur with sigma drawn per image from U[sigma]; an odd ``kernel`` size, reflect padding."""
+
+    graph_safe = True
 
     def __init__(self, kernel: int = 3, sigma: tuple[float, float] = (0.1, 2.0)):
         if kernel < 3 or kernel % 2 == 0 or not 0 < sigma[0] <= sigma[1]:
@@ -218,7 +251,7 @@ class GaussianBlur:
             )
         self.kernel, self.sigma = int(kernel), sigma
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         b, c, h, w = x.shape
         sigma = uniform(b, *self.sigma, gen, x.device).view(b, 1)
         offsets = torch.arange(self.kernel, device=x.device, dtype=x.dtype) - self.kernel // 2
@@ -237,6 +270,8 @@ class GaussianBlur:
 class GaussianNoise:
     """Additive Gaussian noise, its standard deviation drawn per image from U[0, sigma], clipped to [0, 1]."""
 
+    graph_safe = True
+
     def __init__(self, sigma: float):
         if not 0 < sigma <= 1:
             raise BenchmarkError(
@@ -244,7 +279,7 @@ class GaussianNoise:
             )
         self.sigma = float(sigma)
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         std = _per_image(uniform(x.shape[0], 0, self.sigma, gen, x.device))
         noise = torch.randn(x.shape, generator=gen, device=x.device, dtype=x.dtype)
         return (x + std * noise).clamp(0, 1)
@@ -266,12 +301,14 @@ class Cutout:
     """Cutout (DeVries and Taylor 2017): a square of side ``size`` (fraction of the image side) set to
     zero, its centre uniform over the image per image (so it may be partly outside, as in the paper)."""
 
+    graph_safe = True
+
     def __init__(self, size: float):
         if not 0 < size <= 1:
             raise BenchmarkError(f"Cutout got size={size}", "use a fraction of the image side in (0, 1]")
         self.size = float(size)
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         b, _, h, w = x.shape
         side = torch.full((b,), self.size * min(h, w), device=x.device)
         mask = _box_mask(uniform(b, 0, h, gen, x.device), uniform(b, 0, w, gen, x.device), side, side, h, w)
@@ -282,6 +319,8 @@ class RandomErasing:
     """Random Erasing (Zhong et al. 2020): a box of area fraction U[scale] and aspect ratio log-U[ratio],
     inside the image, filled with uniform random values, per image."""
 
+    graph_safe = True
+
     def __init__(self, scale: tuple[float, float] = (0.02, 0.33), ratio: tuple[float, float] = (0.3, 3.3)):
         if not 0 < scale[0] <= scale[1] <= 1 or not 0 < ratio[0] <= ratio[1]:
             raise BenchmarkError(
@@ -290,7 +329,7 @@ class RandomErasing:
             )
         self.scale, self.ratio = scale, ratio
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         b, _, h, w = x.shape
         area = uniform(b, *self.scale, gen, x.device) * h * w
         r = torch.exp(uniform(b, math.log(self.ratio[0]), math.log(self.ratio[1]), gen, x.device))
@@ -310,12 +349,14 @@ class PolicyGroups:
     image would cost a Python round trip per image; slices give a batch several independent draws.
     The draws come from torch's default generator (seeded by the engine), not from ``gen``."""
 
+    graph_safe = False  # torchvision's policies draw and branch on the host
+
     def __init__(self, transform, groups: int = 8):
         if groups < 1:
             raise BenchmarkError(f"policy groups={groups}", "use at least one group")
         self.transform, self.groups = transform, int(groups)
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         chunks = x.chunk(min(self.groups, x.shape[0]))
         return torch.cat([self.transform(c) for c in chunks]).clamp(0, 1)
 

@@ -3,15 +3,17 @@
 A mixing augmentation pairs each sample i of a batch with a partner j (a random permutation of the
 batch), blends the inputs with a factor lambda (the share of x_i) and the one-hot labels with a label
 factor (lambda itself, or Remix's rebalanced factor), giving soft targets (B, C) whose rows sum to 1.
+
+Every draw here is a torch op on the batch's device with the generator passed in (the trial's
+``state.generator``; None: torch's default generator), and every data-dependent choice is a tensor:
+lambda is a 0-dim tensor, CutMix's box is a mask from comparisons of its bounds with the pixel
+coordinates, FMix's mask keeps the pixels whose rank is below round(lambda * H * W). Nothing is read
+on the host, so the ops can be recorded in a CUDA graph and draw fresh numbers at every replay.
 """
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from benchmark.errors import BenchmarkError
 
@@ -24,11 +26,20 @@ def check_mixable(x: torch.Tensor) -> None:
         )
 
 
+def check_images(x: torch.Tensor, what: str) -> None:
+    if x.dim() != 4:
+        raise BenchmarkError(
+            f"{what} needs images (B, C, H, W), got a batch of shape {tuple(x.shape)}",
+            "use MixUp for feature vectors",
+        )
+
+
 def one_hot(y: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Class indices -> one-hot rows; soft labels (B, C) pass through as floats."""
+    """Class indices -> one-hot rows; soft labels (B, C) pass through as floats. A comparison with the
+    class indices rather than ``F.one_hot``, which reads the labels' range on the host off CUDA."""
     if y.dim() == 2:
         return y.float()
-    return F.one_hot(y.long(), num_classes).float()
+    return (y.long().unsqueeze(1) == torch.arange(num_classes, device=y.device)).float()
 
 
 def mix_targets(
@@ -36,74 +47,60 @@ def mix_targets(
 ) -> torch.Tensor:
     """label_factor_i * y_i + (1 - label_factor_i) * y_partner(i): soft targets (B, C)."""
     t = one_hot(y, num_classes)
-    w = label_factor.view(-1, 1).to(t)
+    w = label_factor.reshape(-1, 1).to(t)
     return w * t + (1 - w) * t[partner]
 
 
-def sample_lambda(rng: np.random.Generator, alpha: float) -> float:
-    """lambda ~ Beta(alpha, alpha) (alpha = 0 means no mixing: lambda = 1)."""
-    if alpha < 0:
-        raise BenchmarkError(
-            f"mixing got alpha={alpha}", "use alpha >= 0 (the Beta distribution's parameter)"
-        )
-    return float(rng.beta(alpha, alpha)) if alpha > 0 else 1.0
+def beta_lambda(alpha: float, gen: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """lambda ~ Beta(alpha, alpha) as a 0-dim float64 tensor on ``device``: G1 / (G1 + G2) with G1, G2
+    ~ Gamma(alpha, 1) (the construction torch.distributions.Beta uses, which takes no generator).
+    Float64 keeps small alphas away from 0 / 0: a Gamma(0.1) draw underflows float32 one time in ~6,000."""
+    if alpha <= 0:
+        raise BenchmarkError(f"mixing got alpha={alpha}", "use alpha > 0 (lambda ~ Beta(alpha, alpha))")
+    g = torch._standard_gamma(torch.full((2,), float(alpha), dtype=torch.float64, device=device), generator=gen)
+    return g[0] / (g[0] + g[1])
 
 
-def cutmix_box(lam: float, h: int, w: int, rng: np.random.Generator) -> tuple[int, int, int, int]:
-    """CutMix's box (Yun et al. 2019): sides sqrt(1 - lambda) of the image's, centre uniform, clipped
-    to the image. Returns (top, bottom, left, right) in pixels."""
-    cut = math.sqrt(1.0 - lam)
-    ch, cw = int(h * cut), int(w * cut)
-    cy, cx = int(rng.integers(h)), int(rng.integers(w))
-    top, bottom = max(cy - ch // 2, 0), min(cy + ch // 2, h)
-    left, right = max(cx - cw // 2, 0), min(cx + cw // 2, w)
-    return top, bottom, left, right
+def coin(p: float, gen: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    """A 0-dim boolean tensor, True with probability ``p``."""
+    return torch.rand((), generator=gen, device=device) < p
 
 
-def cutmix(
-    x: torch.Tensor, partner: torch.Tensor, lam: float, rng: np.random.Generator
-) -> tuple[torch.Tensor, float]:
-    """Paste the partner's box into each image; returns the images and the kept share of x_i
-    (1 - pasted area / image area, the label weight of x_i, exact after clipping)."""
-    if x.dim() != 4:
-        raise BenchmarkError(
-            f"CutMix needs images (B, C, H, W), got a batch of shape {tuple(x.shape)}",
-            "use MixUp for feature vectors",
-        )
-    h, w = x.shape[-2:]
-    top, bottom, left, right = cutmix_box(lam, h, w, rng)
-    out = x.clone()
-    out[:, :, top:bottom, left:right] = x[partner][:, :, top:bottom, left:right]
-    return out, 1.0 - (bottom - top) * (right - left) / (h * w)
+def cutmix_mask(
+    lam: torch.Tensor, h: int, w: int, gen: torch.Generator | None, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CutMix's box (Yun et al. 2019): sides floor(sqrt(1 - lambda) * side), centre uniform over the
+    pixels, clipped to the image (the authors' ``rand_bbox``). Returns the (H, W) boolean mask of the
+    pasted pixels and the kept share of x_i (1 - pasted area / image area, exact after clipping), a
+    0-dim float64 tensor."""
+    cut = torch.sqrt(1.0 - lam.double())
+    half_h, half_w = torch.floor(torch.floor(h * cut) / 2), torch.floor(torch.floor(w * cut) / 2)
+    cy = torch.randint(0, h, (), generator=gen, device=device).double()
+    cx = torch.randint(0, w, (), generator=gen, device=device).double()
+    top, bottom = (cy - half_h).clamp(min=0), (cy + half_h).clamp(max=h)
+    left, right = (cx - half_w).clamp(min=0), (cx + half_w).clamp(max=w)
+    rows = torch.arange(h, device=device, dtype=torch.float64)
+    cols = torch.arange(w, device=device, dtype=torch.float64)
+    mask = ((rows >= top) & (rows < bottom)).view(h, 1) & ((cols >= left) & (cols < right)).view(1, w)
+    return mask, 1.0 - (bottom - top) * (right - left) / (h * w)
 
 
-def fourier_mask(lam: float, h: int, w: int, decay_power: float, rng: np.random.Generator) -> np.ndarray:
-    """FMix's binary mask (Harris et al. 2020): a random complex spectrum whose amplitudes fall as
-    1 / f^decay_power, transformed to a real grey image; its round(lam * H * W) largest pixels are 1."""
-    fy = np.fft.fftfreq(h)[:, None]
-    fx = np.fft.rfftfreq(w)[None, :]
-    freq = np.sqrt(fy**2 + fx**2)
-    scale = 1.0 / np.maximum(freq, 1.0 / max(h, w)) ** decay_power
-    spectrum = (rng.standard_normal(freq.shape) + 1j * rng.standard_normal(freq.shape)) * scale
-    grey = np.fft.irfft2(spectrum, s=(h, w))
-    k = int(round(lam * h * w))
-    mask = np.zeros(h * w, dtype=np.float32)
-    mask[np.argsort(-grey.ravel(), kind="stable")[:k]] = 1.0
-    return mask.reshape(h, w)
-
-
-def fmix(
-    x: torch.Tensor, partner: torch.Tensor, lam: float, decay_power: float, rng: np.random.Generator
-) -> tuple[torch.Tensor, float]:
-    """Blend images through one Fourier mask per batch; returns the images and the mask's share of x_i."""
-    if x.dim() != 4:
-        raise BenchmarkError(
-            f"FMix needs images (B, C, H, W), got a batch of shape {tuple(x.shape)}",
-            "use MixUp for feature vectors",
-        )
-    h, w = x.shape[-2:]
-    mask = torch.as_tensor(fourier_mask(lam, h, w, decay_power, rng), device=x.device, dtype=x.dtype)
-    return mask * x + (1 - mask) * x[partner], float(mask.mean())
+def fourier_mask(
+    lam: torch.Tensor, h: int, w: int, decay_power: float, gen: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
+    """FMix's binary mask (Harris et al. 2020) as an (H, W) float tensor: a random complex spectrum whose
+    amplitudes fall as 1 / f^decay_power, transformed to a real grey image; its round(lambda * H * W)
+    largest pixels are 1 (ties broken by position, as a stable sort)."""
+    fy = torch.fft.fftfreq(h, device=device).view(h, 1)
+    fx = torch.fft.rfftfreq(w, device=device).view(1, -1)
+    freq = torch.sqrt(fy**2 + fx**2)
+    scale = 1.0 / freq.clamp(min=1.0 / max(h, w)) ** decay_power
+    real = torch.randn(freq.shape, generator=gen, device=device)
+    imag = torch.randn(freq.shape, generator=gen, device=device)
+    grey = torch.fft.irfft2(torch.complex(real, imag) * scale, s=(h, w))
+    order = torch.argsort(-grey.flatten(), stable=True)
+    rank = torch.empty_like(order).scatter_(0, order, torch.arange(h * w, device=device))
+    return (rank < torch.round(lam.double() * (h * w))).view(h, w).float()
 
 
 def remix_label_factor(
@@ -114,6 +111,8 @@ def remix_label_factor(
     0 when n_i / n_j >= kappa and lam < tau (the label goes wholly to the minority partner j);
     1 when n_i / n_j <= 1 / kappa and 1 - lam < tau (wholly to the minority sample i);
     lam otherwise (plain mixup).
+
+    ``lam`` may be a number or a 0-dim tensor on the counts' device (no host read either way).
     """
     n_i, n_j = n_i.float(), n_j.float()
     lam = torch.as_tensor(lam, dtype=torch.float32, device=n_i.device).expand_as(n_i)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
 from benchmark.errors import BenchmarkError
@@ -40,14 +39,15 @@ class EmbeddingMixup:
     the batch's samples of those classes (uniformly, with replacement), so every pair holds at least
     one minority sample; a batch without any minority sample pairs by a random permutation.
 
-    Not ``graph_safe``: lambda is drawn on the host once per batch.
+    ``graph_safe``: lambda and the partners are drawn on the device from ``state.generator``. The
+    uniform draw among the batch's minority samples is the argmax of uniform keys with the other
+    samples' keys set to -1 (torch.multinomial would read its weights on the host to check them);
+    both partner draws are made every batch and ``torch.where`` keeps one.
     """
 
-    graph_safe = False
+    graph_safe = True
 
-    def __init__(
-        self, num_classes: int, alpha: float, seed: int, minority_classes: tuple[int, ...] | None = None
-    ):
+    def __init__(self, num_classes: int, alpha: float, minority_classes: tuple[int, ...] | None = None):
         if alpha <= 0:
             raise BenchmarkError(
                 f"embedding mixup got alpha={alpha}", "use alpha > 0 (lambda ~ Beta(alpha, alpha))"
@@ -57,25 +57,24 @@ class EmbeddingMixup:
                 "minority-aware embedding mixup got no minority classes", "pass the split's minority classes"
             )
         self.num_classes, self.alpha = num_classes, float(alpha)
-        self.rng = np.random.default_rng(seed)
         self.minority = None
         if minority_classes is not None:
             self.minority = torch.zeros(num_classes, dtype=torch.bool)
             self.minority[list(minority_classes)] = True
+        self.last_partner: torch.Tensor | None = None
+        self.last_lambda: torch.Tensor | None = None
 
-    def partners(self, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def partners(self, y: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
         b = y.shape[0]
+        permutation = torch.randperm(b, generator=gen, device=y.device)
         if self.minority is None or y.dim() != 1:
-            return torch.randperm(b, generator=gen, device=y.device)
+            return permutation
         if self.minority.device != y.device:
-            self.minority = self.minority.to(y.device)
-        weights = self.minority[y].float()
-        has_minority = weights.sum() > 0
-        # both draws are made and one kept: no host round trip to look at the batch
-        drawn = torch.multinomial(
-            (weights + (~has_minority).float()).expand(b, b), 1, replacement=True, generator=gen
-        ).view(b)
-        return torch.where(has_minority, drawn, torch.randperm(b, generator=gen, device=y.device))
+            self.minority = self.minority.to(y.device)  # once, on the first (eager) call
+        is_minority = self.minority[y]
+        keys = torch.rand(b, b, generator=gen, device=y.device).masked_fill(~is_minority.view(1, b), -1.0)
+        drawn = keys.argmax(dim=1)  # uniform over the batch's minority samples, one draw per row
+        return torch.where(is_minority.any(), drawn, permutation)
 
     def augment(self, x: torch.Tensor, y: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor]:
         mc.check_mixable(x)
@@ -85,10 +84,11 @@ class EmbeddingMixup:
                 "it mixes embedding vectors (B, D); use mixup or cutmix for images",
             )
         partner = self.partners(y, state.generator)
-        lam = mc.sample_lambda(self.rng, self.alpha)
-        factor = torch.full((x.shape[0],), lam, device=x.device)
-        self.last_partner = partner
-        return lam * x + (1 - lam) * x[partner], mc.mix_targets(y, partner, factor, self.num_classes)
+        lam = mc.beta_lambda(self.alpha, state.generator, x.device).float()
+        self.last_partner, self.last_lambda = partner, lam
+        w = lam.to(x.dtype)
+        mixed = w * x + (1 - w) * x.index_select(0, partner)
+        return mixed, mc.mix_targets(y, partner, lam.expand(x.shape[0]), self.num_classes)
 
 
 # -- rows ------------------------------------------------------------------------------------------
@@ -133,7 +133,7 @@ def embedding_mixing_recipe(mixer: EmbeddingMixup, params: dict, ctx: MethodCont
 )
 def embedding_mixup(params: dict, ctx: MethodContext) -> Recipe:
     """Embedding mixup (Guo et al. 2019, senMixup; Zhang et al. 2018) on sentence or penultimate embeddings."""
-    return embedding_mixing_recipe(EmbeddingMixup(ctx.num_classes, params.get("alpha", 1.0), ctx.seed), params, ctx)
+    return embedding_mixing_recipe(EmbeddingMixup(ctx.num_classes, params.get("alpha", 1.0)), params, ctx)
 
 
 @register_method(
@@ -152,7 +152,7 @@ def embedding_mixup(params: dict, ctx: MethodContext) -> Recipe:
 )
 def minority_embedding_mixup(params: dict, ctx: MethodContext) -> Recipe:
     """Minority-aware embedding mixup: partners drawn from the batch's minority samples."""
-    mixer = EmbeddingMixup(ctx.num_classes, params.get("alpha", 1.0), ctx.seed, tuple(ctx.minority_classes))
+    mixer = EmbeddingMixup(ctx.num_classes, params.get("alpha", 1.0), tuple(ctx.minority_classes))
     return embedding_mixing_recipe(mixer, params, ctx)
 
 

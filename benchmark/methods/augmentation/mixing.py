@@ -1,10 +1,12 @@
 """The mixup family (the ``augment`` hook, soft labels through the loss): MixUp, CutMix, CutMix/MixUp
 alternated, FMix, Remix and Remix with deferred re-weighting.
 
-Each batch is paired with a random permutation of itself (drawn on the device with the engine's
-generator); the mixing factor lambda ~ Beta(alpha, alpha) is drawn once per batch, as in the papers'
-code, from a NumPy generator seeded with the run's seed. The targets become soft labels (B, C) that
-sum to one; every loss of the project accepts them.
+Each batch is paired with a random permutation of itself; the mixing factor lambda ~ Beta(alpha,
+alpha) is drawn once per batch, as in the papers' code. Every draw (the permutation, lambda, the
+coins, CutMix's box, FMix's spectrum) is made on the batch's device from the trial's generator
+(``state.generator``, seeded by the engine with the trial's seed), so the rows are reproducible and
+replay as CUDA graphs with fresh draws at every step. The targets become soft labels (B, C) that sum
+to one; every loss of the project accepts them.
 
 How often a batch is mixed follows each paper's code: CutMix mixes a batch with probability 0.5 (the
 authors' CIFAR recipe, ``--cutmix_prob 0.5``; their ImageNet recipe uses 1.0), MixUp, FMix and Remix
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
 from benchmark.errors import BenchmarkError
@@ -41,26 +42,27 @@ class MixingAugment:
         mode: "mixup" (convex combination), "cutmix" (pasted box), "fmix" (Fourier mask) or "switch"
             (CutMix or MixUp, chosen per batch with probability ``switch_prob`` for CutMix).
         alpha: lambda ~ Beta(alpha, alpha).
-        seed: seeds the host-side draws (lambda, CutMix box, FMix spectrum).
         remix: ``(kappa, tau)`` switches on Remix's label factor; None keeps lambda.
         decay_power: FMix's spectrum decay.
-        apply_prob: the probability that a batch is mixed at all (CutMix's ``cutmix_prob``); the coin
-            is drawn from the same host generator as lambda, before it, as in the authors' code.
+        apply_prob: the probability that a batch is mixed at all (CutMix's ``cutmix_prob``).
 
-    Not ``graph_safe``: lambda, the coin and the box are drawn on the host once per batch, which a
-    captured CUDA graph would freeze. Drawing only the coin on the device would not change that (the
-    box's bounds are slice sizes and lambda a host number), and would add a device-to-host sync to
-    branch on it, so the coin stays with the other host draws.
+    ``graph_safe``: every draw is on the device from ``state.generator`` and every choice is a tensor.
+    The per-batch coins (mixed or not; CutMix or MixUp) are folded into the mixing instead of a
+    Python branch: an unmixed batch is blended with weight 1 and pastes nothing (its own images,
+    one-hot targets), the switch's MixUp pastes nothing and its CutMix blends with weight 1. So each
+    step draws the same numbers in the same order (the partners, the coin, lambda, the box or the
+    spectrum, the switch's coin) and runs the same kernels whichever way the coins fall, and no
+    full-batch ``torch.where`` is spent on a coin. ``last_lambda`` holds the last batch's share of x_i
+    as a 0-dim device tensor.
     """
 
-    graph_safe = False
+    graph_safe = True
 
     def __init__(
         self,
         num_classes: int,
         mode: str = "mixup",
         alpha: float = 1.0,
-        seed: int = 0,
         remix: tuple[float, float] | None = None,
         decay_power: float = 3.0,
         switch_prob: float = 0.5,
@@ -78,32 +80,48 @@ class MixingAugment:
             )
         self.num_classes, self.mode, self.alpha, self.remix = num_classes, mode, float(alpha), remix
         self.decay_power, self.switch_prob, self.apply_prob = float(decay_power), float(switch_prob), float(apply_prob)
-        self.rng = np.random.default_rng(seed)
-        self.last_lambda: float | None = None  # the last batch's share of x_i (for tests and diagnostics)
+        self.last_lambda: torch.Tensor | None = None  # the last batch's share of x_i (tests, diagnostics)
 
     def augment(self, x: torch.Tensor, y: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor]:
         mc.check_mixable(x)
-        partner = torch.randperm(x.shape[0], generator=state.generator, device=x.device)
-        if self.apply_prob < 1.0 and self.rng.random() >= self.apply_prob:
-            self.last_lambda = 1.0  # this batch is not mixed: its own images, one-hot targets
-            return x, mc.one_hot(y, self.num_classes)
-        lam = mc.sample_lambda(self.rng, self.alpha)
-        mode = self.mode
-        if mode == "switch":
-            mode = "cutmix" if self.rng.random() < self.switch_prob else "mixup"
-        if mode == "cutmix":
-            x, lam = mc.cutmix(x, partner, lam, self.rng)
-        elif mode == "fmix":
-            x, lam = mc.fmix(x, partner, lam, self.decay_power, self.rng)
+        if self.mode != "mixup":
+            mc.check_images(x, "FMix" if self.mode == "fmix" else "CutMix")
+        gen, dev = state.generator, x.device
+        partner = torch.randperm(x.shape[0], generator=gen, device=dev)
+        mixed = mc.coin(self.apply_prob, gen, dev) if self.apply_prob < 1.0 else None
+        lam = mc.beta_lambda(self.alpha, gen, dev)
+        # weight: x_i's share of each pixel (0-dim, or (H, W) for FMix); pasted: (H, W) pixels of the partner
+        weight, pasted, share = None, None, lam
+        if self.mode == "mixup":
+            weight = lam
+        elif self.mode == "fmix":
+            weight = mc.fourier_mask(lam, x.shape[-2], x.shape[-1], self.decay_power, gen, dev)
+            share = weight.mean()
         else:
-            x = lam * x + (1 - lam) * x[partner]
-        self.last_lambda = lam
+            pasted, share = mc.cutmix_mask(lam, x.shape[-2], x.shape[-1], gen, dev)
+            if self.mode == "switch":  # MixUp is the blend with lambda; CutMix, the paste under a blend of 1
+                use_cutmix = mc.coin(self.switch_prob, gen, dev)
+                pasted = pasted & use_cutmix
+                weight = torch.where(use_cutmix, torch.ones_like(lam), lam)
+                share = torch.where(use_cutmix, share, lam)
+        if mixed is not None:  # an unmixed batch: a blend of 1 and no paste leave its images as they are
+            weight = None if weight is None else torch.where(mixed, weight, torch.ones_like(weight))
+            pasted = None if pasted is None else pasted & mixed
+            share = torch.where(mixed, share, torch.ones_like(share))
+        share = share.float()
+        self.last_lambda = share
+        out, other = x, x.index_select(0, partner)  # index_select: 3x faster than x[partner] on the CPU
+        if weight is not None:
+            w = weight.to(x.dtype)
+            out = w * x + (1 - w) * other
+        if pasted is not None:
+            out = torch.where(pasted, other, out)
         if self.remix is not None and y.dim() == 1:
-            counts = state.class_counts.to(x.device)
-            factor = mc.remix_label_factor(lam, counts[y], counts[y[partner]], *self.remix)
+            counts = state.class_counts.to(dev)
+            factor = mc.remix_label_factor(share, counts[y], counts[y[partner]], *self.remix)
         else:
-            factor = torch.full((x.shape[0],), lam, device=x.device)
-        return x, mc.mix_targets(y, partner, factor, self.num_classes)
+            factor = share.expand(x.shape[0])
+        return out, mc.mix_targets(y, partner, factor, self.num_classes)
 
 
 # -- search spaces --------------------------------------------------------------------------------------
@@ -132,8 +150,7 @@ CUTMIX_PROB = 0.5  # the CutMix authors' CIFAR recipe (--cutmix_prob 0.5); fixed
 def _mixer(params: dict, ctx: MethodContext, mode: str, remix: bool = False, apply_prob: float = 1.0) -> MixingAugment:
     rule = (params.get("kappa", 3.0), params.get("tau", 0.5)) if remix else None
     return MixingAugment(
-        ctx.num_classes, mode, params.get("alpha", 1.0), ctx.seed, rule, params.get("decay_power", 3.0),
-        apply_prob=apply_prob,
+        ctx.num_classes, mode, params.get("alpha", 1.0), rule, params.get("decay_power", 3.0), apply_prob=apply_prob
     )
 
 
