@@ -101,8 +101,10 @@ def test_discovery_registers_the_methods_of_every_family_folder():
     assert {"focal-loss", "drw", "ldam"} <= by_module["benchmark.methods.losses"]
     assert {"crt", "eos", "two-stage-learning"} <= by_module["benchmark.methods.stages"]
     assert {"deepsmote", "ldmlr", "tabddpm-oversampling"} <= by_module["benchmark.methods.generative"]
-    # 92 rows before the generative family, every one still registered, and 10 generative rows.
-    assert len(method_registry) == 102
+    # 92 rows before the generative family, every one still registered, 10 generative rows, and issue 18's
+    # 3 self-supervised (ssp-rotation, ssp-simclr, vime-ssl) and 2 semi-supervised rows.
+    assert len(method_registry) == 107
+    assert {"pseudo-labelling", "fixmatch-da"} <= by_module["benchmark.methods.semi_supervised"]
 
 
 def test_every_public_method_module_registers_a_method():

@@ -175,14 +175,24 @@ def show(
 
 
 def render_card(card: dict[str, Any]) -> str:
-    """Key/value lines; a multi-line value (BibTeX, the search space) continues indented under its key."""
+    """Key/value lines; a multi-line value (BibTeX, the search space) continues indented under its key.
+    A dataset's unlabeled pool gets its own line: the loaded split's (exact) when there is one, else the
+    one its card's statistics expect."""
     from benchmark.cli.search_space import describe
+    from benchmark.datasets.unlabeled import unlabeled_text
 
+    stats = card.get("stats")
+    if isinstance(stats, dict) and isinstance(stats.get("unlabeled"), dict):
+        card = {**card, "stats": {k: v for k, v in stats.items() if k != "unlabeled"}}
+        if "unlabeled" not in card:
+            card["unlabeled (expected)"] = stats["unlabeled"]
     key_width = max(len(k) for k in card) if card else 0
     lines = []
     for key, value in card.items():
         if key == "search_space" and isinstance(value, dict):
             text = "\n".join(describe(value)) or "(nothing to tune)"
+        elif key.startswith("unlabeled") and isinstance(value, dict):
+            text = unlabeled_text(value)
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             text = ", ".join(value)
         else:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.datasets.packaged import packaged_file
+from benchmark.datasets.unlabeled import unlabeled_record
 from benchmark.errors import BenchmarkError, DataUnavailableError
 from benchmark.protocol import duplicate_summary
 from benchmark.protocol import minority_classes as default_minority_classes
@@ -26,7 +27,8 @@ from benchmark.registry import Registry
 
 MODALITIES = ("image", "text", "tabular")
 # Bump when the way splits are built changes: old caches are then ignored. 2: duplicate rows grouped.
-SPLIT_FORMAT_VERSION = 2
+# 3: an unlabeled pool (``Split.unlabeled``) beside the three parts.
+SPLIT_FORMAT_VERSION = 3
 
 
 # -- data root -------------------------------------------------------------------------------------
@@ -105,6 +107,18 @@ def source_fingerprint(data_root: Path, files: tuple[str, ...] | list[str]) -> l
 
 
 # -- the split -------------------------------------------------------------------------------------
+def standard_layout(array: Any) -> Any:
+    """``array`` with row-major strides on every axis. NumPy gives a size-1 axis any stride (``images[:, None]``
+    indexed by rows: channel stride 1), and torch reads such (N, 1, H, W) images as channels-last and runs
+    another convolution kernel on them (last-digit differences), so a freshly built split and the same
+    split read back from the cache (standard strides) would score differently (the deep engine also
+    lays its inputs out this way: ``benchmark.training.base.model_input``)."""
+    if not isinstance(array, np.ndarray) or array.ndim < 2 or array.flags.c_contiguous and array.strides == tuple(
+            array.itemsize * int(np.prod(array.shape[i + 1:], dtype=np.int64)) for i in range(array.ndim)):
+        return array
+    return np.array(array, order="C")  # a fresh copy: standard strides
+
+
 @dataclass
 class DataPart:
     """One part of a split. ``X``: images (N, C, H, W) uint8, tabular (N, D) float32, text (N,) str."""
@@ -121,7 +135,12 @@ class DataPart:
 
 @dataclass
 class Split:
-    """Train / validation / test parts of one dataset, with what metrics and reports need."""
+    """Train / validation / test parts of one dataset, with what metrics and reports need.
+
+    ``unlabeled`` is the dataset's unlabeled pool, when it exposes one: features only, in the format
+    of ``train.X`` (images (M, C, H, W) uint8), rows that are in no part of the split and whose labels
+    the split does not hold (``info["unlabeled"]`` describes it: :func:`unlabeled_record`). It is not
+    part of :meth:`fingerprint`, which stored results are keyed by."""
 
     dataset: str
     modality: str
@@ -132,10 +151,24 @@ class Split:
     minority_classes: list[int] = field(default_factory=list)
     feature_kinds: list[str] | None = None  # tabular: "numeric" or "nominal" per column
     info: dict[str, Any] = field(default_factory=dict)
+    unlabeled: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not self.minority_classes:
             self.minority_classes = default_minority_classes(self.class_counts("train"))
+        if self.unlabeled is not None:
+            self._check_unlabeled()
+
+    def _check_unlabeled(self) -> None:
+        pool, train = self.unlabeled, self.train.X
+        if not isinstance(pool, np.ndarray) or pool.shape[1:] != train.shape[1:] or pool.dtype.kind != train.dtype.kind:
+            shape = getattr(pool, "shape", type(pool).__name__)
+            raise BenchmarkError(
+                f"the unlabeled pool of '{self.dataset}' has shape {shape} and dtype "
+                f"{getattr(pool, 'dtype', '?')}, but its training rows have shape {train.shape} and dtype {train.dtype}",
+                "give the pool's features in the format of split.train.X (features only, no labels)")
+        if "unlabeled" not in self.info:  # a pool given without its record (tests, plugins): describe what is known
+            self.info["unlabeled"] = unlabeled_record(pool, class_mix="unknown", source="given with the split")
 
     @property
     def num_classes(self) -> int:
@@ -164,6 +197,8 @@ class Split:
         return h.hexdigest()
 
     def summary(self) -> dict[str, Any]:
+        """What a card shows of the split: counts per part, imbalance, fingerprint and the split's info
+        (with the unlabeled pool's record, never its rows)."""
         return {
             "dataset": self.dataset,
             "modality": self.modality,
@@ -180,6 +215,8 @@ class Split:
     # -- cache format: one .npz (no pickles) beside a JSON of the metadata --
     def save(self, path: Path) -> None:
         arrays = {f"{p}_{a}": getattr(self.part(p), a) for p in ("train", "val", "test") for a in ("X", "y")}
+        if self.unlabeled is not None:
+            arrays["unlabeled_X"] = self.unlabeled
         meta = {
             "dataset": self.dataset,
             "modality": self.modality,
@@ -205,6 +242,7 @@ class Split:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             parts = {p: DataPart(data[f"{p}_X"], data[f"{p}_y"]) for p in ("train", "val", "test")}
+            unlabeled = data["unlabeled_X"] if "unlabeled_X" in data.files else None
         return cls(
             dataset=meta["dataset"],
             modality=meta["modality"],
@@ -212,6 +250,7 @@ class Split:
             minority_classes=meta["minority_classes"],
             feature_kinds=meta["feature_kinds"],
             info=meta["info"],
+            unlabeled=unlabeled,
             **parts,
         )
 
@@ -306,6 +345,10 @@ class Dataset:
         except Exception as exc:  # a reader's own exception (UnicodeDecodeError, IsADirectoryError, EOFError, ...)
             raise self._data_error(root, exc) from exc
         split.info.setdefault("split_seed", split_seed)
+        for part in (split.train, split.val, split.test):  # laid out as the cache will give them back
+            part.X = standard_layout(part.X)
+        if split.unlabeled is not None:
+            split.unlabeled = standard_layout(split.unlabeled)
         if cache:  # only a split that was built completely reaches the cache, and atomically
             # keyed again: a download may have just put the source files in place
             split.save(cache_dir / f"{self.cache_key(split_seed, root)}.npz")

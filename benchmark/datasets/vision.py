@@ -14,6 +14,11 @@ rho; ``<family>-step`` (rho=100), ``-step-r10`` and ``-step-r100`` use the step 
 keep n_max, half keep n_max/rho), as in Cao et al. 2019. Every variant of a family draws each class in
 the same random order, so for one split seed the rho=100 subsample is nested in the rho=10 one.
 
+Unlabeled pool: the official training images the long-tail profile left out (never a validation or
+test image, nor one identical to any split image), drawn with their own random stream so the split's
+parts are the same with or without it; ``unlabeled_mix`` and ``unlabeled_ratio`` set its class mix and
+size (:mod:`benchmark.datasets.unlabeled`). The card states the pool's size and class mix.
+
 ``label_preserving_transforms`` names the augmentations that keep the label, for augmentation methods
 to respect: ``hflip`` (mirror left-right), ``crop`` (pad and random crop), ``affine-small`` (rotation
 up to about 15 degrees, small shifts and scaling), ``colour-jitter``, ``noise``, ``blur``, ``erasing``
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +41,13 @@ from benchmark.datasets.torchvision_files import (
     load_cifar,
     load_mnist_family,
     mnist_expected,
+)
+from benchmark.datasets.unlabeled import (
+    DEFAULT_MIX,
+    DEFAULT_RATIO,
+    check_unlabeled_params,
+    draw_unlabeled,
+    expected_unlabeled,
 )
 from benchmark.errors import BenchmarkError
 from benchmark.protocol import (
@@ -107,12 +120,19 @@ def long_tail_counts(n_max: int, num_classes: int, rho: float, profile: str = "e
     return PROFILES[profile](n_max, num_classes, rho)
 
 
+POOL_SOURCE = "official training images the long-tail profile left out"
+
+
 def long_tail_split(name: str, request: LoadRequest, X: np.ndarray, y: np.ndarray, X_test: np.ndarray,
-                    y_test: np.ndarray, class_names: list[str], n_max: int | None = None) -> Split:
+                    y_test: np.ndarray, class_names: list[str], n_max: int | None = None,
+                    pool_source: str = POOL_SOURCE) -> Split:
     """Subsample a balanced training pool to the entry's profile, hold out a validation share with the
     same per-class proportions (at least one per class), keep the test set (balanced to its smallest
-    class when the entry's ``balance_test`` is set)."""
+    class when the entry's ``balance_test`` is set); the images the profile left out give the
+    unlabeled pool (``unlabeled_mix``, ``unlabeled_ratio``: :mod:`benchmark.datasets.unlabeled`)."""
     params = request.params
+    mix, ratio = params.get("unlabeled_mix", DEFAULT_MIX), params.get("unlabeled_ratio", DEFAULT_RATIO)
+    check_unlabeled_params(mix, ratio, name)
     num_classes = len(class_names)
     if params.get("balance_test"):
         test_counts = np.bincount(y_test, minlength=num_classes)
@@ -156,11 +176,23 @@ def long_tail_split(name: str, request: LoadRequest, X: np.ndarray, y: np.ndarra
     # The tail third by training count unless the entry sets another share ("minority_fraction").
     tail = (minority_classes(np.bincount(y_lt[train_idx], minlength=num_classes).tolist(),
                              params["minority_fraction"]) if "minority_fraction" in params else [])
+    unlabeled = None
+    if mix != "none":  # its own random stream: the parts above are drawn as without a pool
+        left = np.ones(len(y), dtype=bool)
+        left[keep] = False
+        unlabeled, info["unlabeled"] = draw_unlabeled(
+            X[left], y[left], counts, mix, ratio, request.rng("unlabeled"), exclude=(X_lt, X_test),
+            source=f"{pool_source} (none identical to a training, validation or test image); labels withheld",
+            class_names=class_names)
     return Split(name, "image", class_names, DataPart(X_lt[train_idx], y_lt[train_idx]),
-                 DataPart(X_lt[val_idx], y_lt[val_idx]), DataPart(X_test, y_test), minority_classes=tail, info=info)
+                 DataPart(X_lt[val_idx], y_lt[val_idx]), DataPart(X_test, y_test), minority_classes=tail, info=info,
+                 unlabeled=unlabeled)
 
 
 # -- digits-lt: scikit-learn's bundled digits, for tests and the smoke suite --------------------------
+DIGITS_CLASS_SIZES = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)  # load_digits(): 1,797 images
+
+
 @register_dataset(
     "digits-lt",
     modality="image",
@@ -170,15 +202,21 @@ def long_tail_split(name: str, request: LoadRequest, X: np.ndarray, y: np.ndarra
     "hold-out of 40 images per class; small enough for tests and the smoke suite.",
     license="CC BY 4.0",
     citation=DIGITS_BIB,
-    params={"rho": 10, "profile": "exp", "test_per_class": 40},
+    params={"rho": 10, "profile": "exp", "test_per_class": 40, "unlabeled_mix": DEFAULT_MIX,
+            "unlabeled_ratio": DEFAULT_RATIO},
     default_model={"deep": "small-cnn"},
     label_preserving_transforms=DIGIT_TRANSFORMS,
     class_names=tuple(str(d) for d in range(10)),
-    stats={"pool_size": 1797, "test_counts": [40] * 10, "long_tail_counts": long_tail_counts(138, 10, 10),
-           "imbalance_ratio": 10.0},
+    stats={"pool_size": 1797, "test_counts": [40] * 10, "long_tail_counts": long_tail_counts(134, 10, 10),
+           "imbalance_ratio": 10.0, "input_shape": [1, 8, 8],
+           "unlabeled": expected_unlabeled([n - 40 - lt for n, lt in zip(DIGITS_CLASS_SIZES, long_tail_counts(
+               134, 10, 10), strict=True)], long_tail_counts(134, 10, 10), DEFAULT_MIX, DEFAULT_RATIO,
+               "digit images of the long-tail pool its profile left out", [str(d) for d in range(10)])},
 )
 def digits_lt(request: LoadRequest) -> Split:
-    """Digits: 1,797 images; a balanced test set is held out first, the rest is the long-tail pool."""
+    """Digits: 1,797 images; a balanced test set is held out first, the rest is the long-tail pool.
+    n_max is its smallest class after the hold-out (digit 8: 174 - 40 = 134); the images the profile
+    leaves out are the unlabeled pool."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -187,7 +225,8 @@ def digits_lt(request: LoadRequest) -> Split:
     pool, test = balanced_holdout(labels, request.params["test_per_class"], request.rng("test"),
                                   groups=duplicate_groups(images))
     return long_tail_split(request.name, request, images[pool], labels[pool], images[test], labels[test],
-                           [str(d) for d in range(10)])
+                           [str(d) for d in range(10)], pool_source="digit images of the long-tail pool its profile "
+                                                                    "left out")
 
 
 # -- the torchvision long-tail families ------------------------------------------------------------
@@ -201,32 +240,37 @@ def build_long_tail(request: LoadRequest, read: Callable[[LoadRequest], ImageSou
 FAMILIES = {
     "mnist-lt": dict(
         title="MNIST-LT", n_max=5421, test_counts=[892] * 10, pool="60,000 training images",
+        train_counts=[5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],
         read=partial(load_mnist_family, "MNIST", source=MNIST_URL),
         class_names=MNIST_CLASSES, files=tuple(mnist_expected("MNIST")), source=MNIST_URL,
         license="CC BY-SA 3.0 (Y. LeCun and C. Cortes)", citation=MNIST_BIB + "\n" + LONG_TAIL_BIB,
-        model="small-cnn", transforms=DIGIT_TRANSFORMS, balance_test=True,
+        model="small-cnn", shape=(1, 28, 28), transforms=DIGIT_TRANSFORMS, balance_test=True,
         note="n_max=5,421 is the smallest MNIST training class (digit 5); the official test set "
              "(892 to 1,135 per class) is balanced to 892 per class with the split seed"),
     "fashion-mnist-lt": dict(
         title="Fashion-MNIST-LT", n_max=6000, test_counts=[1000] * 10, pool="60,000 training images",
+        train_counts=[6000] * 10,
         read=partial(load_mnist_family, "FashionMNIST", source=FASHION_URL),
         class_names=FASHION_CLASSES, files=tuple(mnist_expected("FashionMNIST")),
         source=FASHION_URL, license="MIT (Zalando Research)",
-        citation=FASHION_BIB + "\n" + LONG_TAIL_BIB, model="small-cnn", transforms=FASHION_TRANSFORMS,
+        citation=FASHION_BIB + "\n" + LONG_TAIL_BIB, model="small-cnn", shape=(1, 28, 28),
+        transforms=FASHION_TRANSFORMS,
         balance_test=False, note="official balanced test set of 1,000 images per class"),
     "cifar10-lt": dict(
         title="CIFAR-10-LT", n_max=5000, test_counts=[1000] * 10, pool="50,000 training images",
+        train_counts=[5000] * 10,
         read=partial(load_cifar, CIFAR10_LAYOUT, num_classes=10),
         class_names=CIFAR10_CLASSES, files=tuple(CIFAR10_LAYOUT.files), source=CIFAR10_LAYOUT.url,
         license="no licence stated; free for research (A. Krizhevsky)", citation=CIFAR_BIB + "\n" + LONG_TAIL_BIB,
-        model="resnet32", transforms=CIFAR_TRANSFORMS, balance_test=False,
+        model="resnet32", shape=(3, 32, 32), transforms=CIFAR_TRANSFORMS, balance_test=False,
         note="official balanced test set of 1,000 images per class"),
     "cifar100-lt": dict(
         title="CIFAR-100-LT", n_max=500, test_counts=[100] * 100, pool="50,000 training images",
+        train_counts=[500] * 100,
         read=partial(load_cifar, CIFAR100_LAYOUT, num_classes=100),
         class_names=CIFAR100_CLASSES, files=tuple(CIFAR100_LAYOUT.files), source=CIFAR100_LAYOUT.url,
         license="no licence stated; free for research (A. Krizhevsky)", citation=CIFAR_BIB + "\n" + LONG_TAIL_BIB,
-        model="resnet32", transforms=CIFAR_TRANSFORMS, balance_test=False,
+        model="resnet32", shape=(3, 32, 32), transforms=CIFAR_TRANSFORMS, balance_test=False,
         note="official balanced test set of 100 images per class"),
 }
 
@@ -235,16 +279,31 @@ VARIANTS = {"": ("exp", 100), "-r10": ("exp", 10), "-r50": ("exp", 50), "-r100":
             "-step": ("step", 100), "-step-r10": ("step", 10), "-step-r100": ("step", 100)}
 
 
+def pool_params(name: str, family: str, counts: list[int], mix: str, ratio: float | None
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The unlabeled pool's entry parameters and its card statistics (expected from the official
+    class sizes) for a variant of ``family`` with labelled long-tail ``counts``."""
+    check_unlabeled_params(mix, ratio, name)
+    ratio = ratio if mix in ("long-tail", "uniform") else None
+    spec = FAMILIES[family]
+    left = [n - c for n, c in zip(spec["train_counts"], counts, strict=True)]
+    return ({"unlabeled_mix": mix, "unlabeled_ratio": ratio},
+            expected_unlabeled(left, counts, mix, ratio, f"{spec['title']}'s {POOL_SOURCE}", spec["class_names"]))
+
+
 def register_long_tail(name: str, family: str, profile: str, rho: float, *, val_fraction: float = VAL_FRACTION,
-                       n_max: int | None = None, note: str | None = None) -> None:
-    """Register a long-tail variant of one of the :data:`FAMILIES` (plugins may add other rhos, or a
-    smaller head class ``n_max`` for quick runs)."""
+                       n_max: int | None = None, note: str | None = None, unlabeled_mix: str = DEFAULT_MIX,
+                       unlabeled_ratio: float | None = DEFAULT_RATIO) -> None:
+    """Register a long-tail variant of one of the :data:`FAMILIES` (plugins may add other rhos, a
+    smaller head class ``n_max`` for quick runs, or another unlabeled pool: ``unlabeled_mix``
+    "long-tail", "uniform", "all" or "none", ``unlabeled_ratio`` its size relative to the labelled set)."""
     spec = dict(FAMILIES[family])
     spec["n_max"] = n_max or spec["n_max"]
     spec["note"] = note or spec["note"]
     counts = long_tail_counts(spec["n_max"], len(spec["class_names"]), rho, profile)  # checks rho now
     if not 0 < val_fraction < 1:
         raise BenchmarkError(f"val_fraction={val_fraction!r} of '{name}' is invalid", "use a number between 0 and 1")
+    pool, pool_stats = pool_params(name, family, counts, unlabeled_mix, unlabeled_ratio)
     shape = ("an exponential (n_i = n_max * rho^(-i/(C-1)))" if profile == "exp"
              else "a step (half the classes n_max, half n_max/rho)")
     register_dataset(
@@ -259,14 +318,15 @@ def register_long_tail(name: str, family: str, profile: str, rho: float, *, val_
         license=spec["license"],
         citation=spec["citation"],
         params={"profile": profile, "rho": rho, "n_max": spec["n_max"], "val_fraction": val_fraction,
-                "balance_test": spec["balance_test"]},
+                "balance_test": spec["balance_test"], **pool},
         files=spec["files"],
         default_model={"deep": spec["model"]},
         tags=("long-tail", profile, f"rho={rho:g}"),
         label_preserving_transforms=spec["transforms"],
         class_names=spec["class_names"],
         stats={"long_tail_counts": counts, "long_tail_size": sum(counts), "imbalance_ratio": counts[0] / counts[-1],
-               "test_counts": spec["test_counts"], "test_size": sum(spec["test_counts"])},
+               "test_counts": spec["test_counts"], "test_size": sum(spec["test_counts"]), "unlabeled": pool_stats,
+               "input_shape": list(spec["shape"])},
         family=family,
     )(partial(build_long_tail, read=spec["read"], class_names=spec["class_names"]))
 
@@ -275,10 +335,12 @@ for _family in FAMILIES:
     for _suffix, (_profile, _rho) in VARIANTS.items():
         register_long_tail(_family + _suffix, _family, _profile, _rho)
 
-# A small sibling of Fashion-MNIST-LT (head class of 300 images, 741 in all, same test set) for CPU
+# A small sibling of Fashion-MNIST-LT (head class of 300 images, 740 in all, same test set) for CPU
 # checks of the vision methods in CI; the long-tail literature's figures use fashion-mnist-lt.
+# Its unlabeled pool is as large as its labelled long-tail set (ratio 1: 740 images), so CI runs pool rows quickly.
 register_long_tail("fashion-mnist-lt-mini", "fashion-mnist-lt", "exp", 100, n_max=300,
-                   note="a small variant for quick CPU checks (CI); benchmark figures use fashion-mnist-lt")
+                   note="a small variant for quick CPU checks (CI); benchmark figures use fashion-mnist-lt",
+                   unlabeled_ratio=1.0)
 
 # DeepSMOTE's class counts (Dablain et al. 2022, its MNIST and Fashion-MNIST experiments: imbalance ratio 100),
 # so that its Tables II and III (DeepSMOTE against SMOTE, BAGAN and GAMO) can be re-run; the pool holds these
@@ -287,12 +349,15 @@ DEEPSMOTE_COUNTS = (4000, 2000, 1000, 750, 500, 350, 200, 100, 60, 40)
 
 
 def register_fixed_counts(name: str, family: str, counts: tuple[int, ...], note: str,
-                          val_fraction: float = VAL_FRACTION) -> None:
-    """Register a variant of one of the :data:`FAMILIES` whose long-tailed pool has the given class counts."""
+                          val_fraction: float = VAL_FRACTION, *, unlabeled_mix: str = DEFAULT_MIX,
+                          unlabeled_ratio: float | None = DEFAULT_RATIO) -> None:
+    """Register a variant of one of the :data:`FAMILIES` whose long-tailed pool has the given class counts
+    (the unlabeled pool as in :func:`register_long_tail`)."""
     spec = FAMILIES[family]
     if len(counts) != len(spec["class_names"]) or min(counts) < 2:
         raise BenchmarkError(f"'{name}' gives {len(counts)} class counts {counts}",
                              f"give {len(spec['class_names'])} counts of at least 2")
+    pool, pool_stats = pool_params(name, family, list(counts), unlabeled_mix, unlabeled_ratio)
     register_dataset(
         name,
         modality="image",
@@ -305,14 +370,15 @@ def register_fixed_counts(name: str, family: str, counts: tuple[int, ...], note:
         license=spec["license"],
         citation=spec["citation"],
         params={"profile": "counts", "counts": list(counts), "rho": counts[0] / counts[-1], "n_max": counts[0],
-                "val_fraction": val_fraction, "balance_test": spec["balance_test"]},
+                "val_fraction": val_fraction, "balance_test": spec["balance_test"], **pool},
         files=spec["files"],
         default_model={"deep": spec["model"]},
         tags=("long-tail", "counts", f"rho={counts[0] / counts[-1]:g}"),
         label_preserving_transforms=spec["transforms"],
         class_names=spec["class_names"],
         stats={"long_tail_counts": list(counts), "long_tail_size": sum(counts), "imbalance_ratio": counts[0] / counts[-1],
-               "test_counts": spec["test_counts"], "test_size": sum(spec["test_counts"])},
+               "test_counts": spec["test_counts"], "test_size": sum(spec["test_counts"]), "unlabeled": pool_stats,
+               "input_shape": list(spec["shape"])},
         family=family,
     )(partial(build_long_tail, read=spec["read"], class_names=spec["class_names"]))
 

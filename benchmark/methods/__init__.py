@@ -9,6 +9,9 @@
                              deferred_reweighting (DRW), margin (LDAM, balanced softmax, logit adjustment)
     augmentation/            image transforms, image_oversampling, mixing, embedding_mixing, text
     stages/                  the ``stages`` hook: two_stage, decoupling (cRT, tau, LWS), eos
+    self_supervised/         the ``pretrain`` hook: rotation, contrastive (SimCLR), vime
+    semi_supervised/         rows that learn from the unlabeled pool: pseudo_labelling (Stage.pseudo_label),
+                             fixmatch (FixMatch with distribution alignment: augment + loss)
     post_hoc.py              the ``adjust`` hook: threshold moving, post-hoc logit adjustment
     ensembles.py             the ``classifier`` hook: imbalanced-learn's ensembles (classical engine)
     _papers.py               the BibTeX of every cited paper, each once

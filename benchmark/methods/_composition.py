@@ -4,10 +4,11 @@ The method registry asks :func:`compose_method` for any name it does not hold (i
 combined name works wherever a method name does: ``--methods``, suite files, ``show method``, the
 report. This module registers nothing.
 
-Identity. A combined row's name is canonical: its parts in the order of :data:`FAMILIES` (re-sampling,
-batch sampling, augmentation and mixing, loss, stages, post-hoc: the order a training run meets their
-hooks), ties by name. ``focal-loss+smote`` and ``smote+focal-loss`` are the same row, the same study and
-the same stored results; the report shows the canonical name.
+Identity. A combined row's name is canonical: its parts in the order of :data:`FAMILIES` (self- and
+semi-supervised pre-training, re-sampling, batch sampling, augmentation and mixing, loss, stages,
+post-hoc: the order a training run meets their hooks), ties by name. ``focal-loss+smote`` and
+``smote+focal-loss`` are the same row, the same study and the same stored results; the report shows
+the canonical name.
 
 Recipe. The combined recipe takes each hook from the part that sets it. Stages from one part and hooks
 from another combine as the deep engine reads them: a part's batch sampler, augmentation and loss apply
@@ -19,9 +20,13 @@ in every stage unless that stage sets its own. Where two parts set the same hook
   takes them only through a ``schedule`` slot (``LDAMLoss``, ``FocalLoss``); another loss is refused,
   with the reason, and so is a loss that already defers re-weighting.
 
-Every other shared hook is refused with one line naming the two parts and the hook: two losses, two
-resamplers, two batch samplers, two augmentations, two stage schedules, two post-hoc adjustments, two
-classifiers, two class-weight vectors. The registry checks this when the name is looked up (so ``run``
+A ``pretrain`` part (self-supervised pre-training) combines with any part that sets other hooks: the
+pretext stage runs first for its share of the epochs, and the other part's stages split the rest
+(``ssp-rotation+crt``: pre-training, then cRT's two stages).
+
+Every other shared hook is refused with one line naming the two parts and the hook: two pre-trainings,
+two losses, two resamplers, two batch samplers, two augmentations, two stage schedules, two post-hoc
+adjustments, two classifiers, two class-weight vectors. The registry checks this when the name is looked up (so ``run``
 stops before any work, exit status 2) by building every part once with middle-of-range parameters;
 every trial's build applies the same rules.
 
@@ -47,7 +52,8 @@ from benchmark.registry import bibtex_key
 
 SEPARATOR = "+"  # between the parts of a combined name
 PARAMETER_SEPARATOR = "."  # between a part's name and its parameter: "focal-loss.gamma"
-HOOK_ORDER = ("resample", "batch_sampler", "augment", "loss", "stages", "adjust", "classifier", "class_weight")
+HOOK_ORDER = ("pretrain", "resample", "batch_sampler", "augment", "loss", "stages", "adjust", "classifier",
+              "class_weight")
 
 
 class CompositionError(BenchmarkError):
@@ -79,7 +85,7 @@ def _parts(names: Sequence[str]) -> list[Method]:
 
 # -- the recipe rules --------------------------------------------------------------------------------------
 def _conflict(hook: str, first: tuple[str, Any], second: tuple[str, Any], why: str = "") -> CompositionError:
-    what = {"resample": "resamplers", "batch_sampler": "batch samplers", "augment": "augmentations",
+    what = {"pretrain": "pre-training stages", "resample": "resamplers", "batch_sampler": "batch samplers", "augment": "augmentations",
             "loss": "losses", "stages": "stage schedules", "adjust": "post-hoc adjustments",
             "classifier": "classifiers", "class_weight": "class-weight vectors"}[hook]
     reason = why or f"no rule says how two {what} combine"

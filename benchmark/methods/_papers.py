@@ -406,3 +406,31 @@ TABDDPM_BIB = """@inproceedings{kotelnikov2023tabddpm,
   author={Kotelnikov, Akim and Baranchuk, Dmitry and Rubachev, Ivan and Babenko, Artem},
   booktitle={International Conference on Machine Learning (ICML)}, series={PMLR}, volume={202}, pages={17564--17579},
   year={2023}}"""
+
+# -- self-supervised pre-training (benchmark/methods/self_supervised/; also YANG_XU_BIB and SIMCLR_BIB) --
+GIDARIS_BIB = """@inproceedings{gidaris2018unsupervised,
+  title={Unsupervised Representation Learning by Predicting Image Rotations},
+  author={Gidaris, Spyros and Singh, Praveer and Komodakis, Nikos},
+  booktitle={International Conference on Learning Representations (ICLR)}, year={2018}}"""
+VIME_BIB = """@inproceedings{yoon2020vime,
+  title={{VIME}: Extending the Success of Self- and Semi-supervised Learning to Tabular Domain},
+  author={Yoon, Jinsung and Zhang, Yao and Jordon, James and van der Schaar, Mihaela},
+  booktitle={Advances in Neural Information Processing Systems (NeurIPS)}, volume={33}, pages={11033--11043},
+  year={2020}}"""
+
+# -- semi-supervised learning from an unlabeled pool (benchmark/methods/semi_supervised/) --
+YANG_XU_BIB = """@inproceedings{yang2020rethinking,
+  title={Rethinking the Value of Labels for Improving Class-Imbalanced Learning},
+  author={Yang, Yuzhe and Xu, Zhi},
+  booktitle={Advances in Neural Information Processing Systems (NeurIPS)}, volume={33}, pages={19290--19301},
+  year={2020}}"""
+FIXMATCH_BIB = """@inproceedings{sohn2020fixmatch,
+  title={{FixMatch}: Simplifying Semi-Supervised Learning with Consistency and Confidence},
+  author={Sohn, Kihyuk and Berthelot, David and Carlini, Nicholas and Zhang, Zizhao and Zhang, Han and Raffel, Colin A.
+          and Cubuk, Ekin Dogus and Kurakin, Alexey and Li, Chun-Liang},
+  booktitle={Advances in Neural Information Processing Systems (NeurIPS)}, volume={33}, pages={596--608}, year={2020}}"""
+REMIXMATCH_BIB = """@inproceedings{berthelot2020remixmatch,
+  title={{ReMixMatch}: Semi-Supervised Learning with Distribution Matching and Augmentation Anchoring},
+  author={Berthelot, David and Carlini, Nicholas and Cubuk, Ekin D. and Kurakin, Alex and Sohn, Kihyuk and Zhang, Han
+          and Raffel, Colin},
+  booktitle={International Conference on Learning Representations (ICLR)}, year={2020}}"""

@@ -24,6 +24,15 @@ hook (Recipe slot) when the engine calls it                   signature
                                                               (optional), ``adjust(logits) -> logits``,
                                                               ``fitted() -> dict`` (optional: what fit
                                                               chose, stored with each seed's row)
+``pretrain``       once, before every stage (deep): trains    a :class:`Pretext`: ``share`` (0..1 of
+                   ``Backbone.features`` + the component's    the epochs), ``head(feature_dim, spec)
+                   head on the training rows WITHOUT their    -> nn.Module``, ``views(x, generator) ->
+                   labels; the supervised stages start from   (inputs, targets)`` (inputs.shape[0] ==
+                   the pre-trained features                   x.shape[0]), ``loss(outputs, targets)``
+``Stage.pseudo_`` at the start of its stage (deep): predicts  ``select(proba (M, C), seed) -> (rows,
+``label``          the unlabeled pool with the current model  labels)``; this stage and later ones
+                   (eval mode)                                train on the training rows plus the
+                                                              selected pool rows with those labels
 ``classifier``     classical engine: replaces its model       ``classifier(seed) -> sklearn estimator``
 ``class_weight``   classical engine: per-class weights        array of C floats
 =================  =========================================  ========================================
@@ -34,7 +43,8 @@ under-sampling draws): an epoch is always the original training split's size in 
 engine draws again or cuts the draw (``benchmark.training.epochs``). On a GPU the engine replays
 each training step as a CUDA graph when every per-batch hook allows it: the default loss does; a
 component opts in with a class attribute ``graph_safe = True`` (device tensor operations only, no
-``.item()``, no host-side randomness, random draws from torch's default generator). Other
+``.item()``, no host-side randomness, random draws from torch's default generator or from
+``state.generator``, which the step runner registers with each graph). Other
 components run eagerly, which is always correct.
 
 Resample context: a ``resample`` (or ``Stage.feature_resample``) component with the class attribute
@@ -46,6 +56,19 @@ trained model's timings and so into the stored row and its cost: ``generator_sec
 ``sampling_seconds``) and ``artifacts`` (stored with seed re-runs only; a callable value is called
 then, so trials never pay for it). Components without the attribute get ``(X, y, seed)`` as before.
 
+Pre-training (``pretrain``, the self-supervised rows, :class:`Pretext`): the deep engine's first stage,
+``share`` of the epochs (at least one, and one left per supervised stage), each of the usual sample
+count, on shuffled passes over the original training rows (before any ``resample``); the component
+never receives a label, its head is dropped afterwards, and the supervised head is left untouched.
+
+The unlabeled pool (the semi-supervised rows): a component anywhere in a recipe (``augment``,
+``loss``, ``batch_sampler``, ``pretrain``, a stage's components, ``Stage.pseudo_label``) with the
+class attribute ``uses_unlabeled = True`` makes the deep engine featurise ``split.unlabeled`` (pool
+features only; a split has no labels for them) with the fitted featuriser and put it on the device
+as ``state.extra["unlabeled"]`` (uint8 images or float features); a split without a pool is a
+:class:`~benchmark.errors.BenchmarkError` naming the dataset (such methods refuse it in
+``applies_to`` first). A ``Stage.pseudo_label`` component always uses the pool.
+
 A method's ``search_space(trial, ctx)`` suggests its parameters with Optuna's ``trial.suggest_*``;
 its builder receives those parameters and a :class:`MethodContext` (the training class counts, the
 engine, ...) and returns a :class:`Recipe`. The engine refuses a recipe that uses a hook
@@ -56,7 +79,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from benchmark.datasets.base import MODALITIES
 from benchmark.errors import BenchmarkError
@@ -71,7 +94,7 @@ if TYPE_CHECKING:
 ENGINES = ("deep", "classical")
 BOTH_ENGINES = ENGINES  # a method that runs on every engine declares engines=BOTH_ENGINES
 ALL_MODALITIES = MODALITIES  # a method that runs on every modality declares modalities=ALL_MODALITIES
-DEEP_HOOKS = frozenset({"resample", "batch_sampler", "augment", "loss", "stages", "adjust"})
+DEEP_HOOKS = frozenset({"pretrain", "resample", "batch_sampler", "augment", "loss", "stages", "adjust"})
 CLASSICAL_HOOKS = frozenset({"resample", "adjust", "classifier", "class_weight"})
 
 
@@ -79,6 +102,11 @@ CLASSICAL_HOOKS = frozenset({"resample", "adjust", "classifier", "class_weight"}
 # method's family says which remedy it is (what the leaderboard filters on), not which hook it uses.
 FAMILY_DESCRIPTIONS: dict[str, str] = {
     "baseline": "no remedy: the imbalanced training set as it is",
+    # Self- and semi-supervised rows come first among the remedies: their hooks act first in a run (a
+    # pre-training stage before everything), so a combined name reads ssp-rotation+crt.
+    "self-supervised": "pre-train the backbone on a pretext task without labels (rotation prediction, contrastive "
+                       "views, masked-feature reconstruction), then train as usual",
+    "semi-supervised": "also learn from an unlabeled pool of rows (pseudo-labels, consistency between views)",
     "over-sampling": "add minority rows before training (copies, SMOTE-style synthesis, augmented copies)",
     "under-sampling": "remove majority rows before training, down to a balance",
     "cleaning": "remove the rows a neighbourhood rule flags (Tomek links, ENN, ...), with no balance target",
@@ -184,6 +212,10 @@ class Stage:
     grad; the wrapper freezes the rest) and replaces it by its ``fold() -> nn.Linear`` at the end.
     ``augment`` replaces the recipe's augment component for this stage; in a ``feature_resample``
     stage it sees batches of embeddings (B, D), which is how penultimate-feature mixup is built.
+    ``pseudo_label`` (pseudo-labelling of an unlabeled pool) is a component with ``select(proba,
+    seed) -> (rows, labels)``: at the start of the stage the engine predicts the pool with the current
+    model, and this stage and the later ones train on the training rows plus the selected pool rows
+    with the returned labels (a later ``pseudo_label`` stage replaces the selection).
     """
 
     name: str
@@ -195,6 +227,32 @@ class Stage:
     feature_resample: Any = None
     head_wrapper: Any = None
     augment: Any = None
+    pseudo_label: Any = None
+
+
+@runtime_checkable
+class Pretext(Protocol):
+    """The ``pretrain`` component: a pretext task the deep engine trains ``Backbone.features`` on,
+    without labels, before the supervised stages (see the module docstring).
+
+    ``share``: the fraction of the suite's epochs the pretext stage takes (0 < share < 1).
+    ``head(feature_dim, spec)``: the pretext head on top of the features (``spec``: the featuriser's
+    :class:`~benchmark.training.features.InputSpec`). ``views(x, generator)``: a batch of training rows
+    (images as floats in [0, 1] before standardisation, or float features) -> ``(inputs, targets)``,
+    with ``inputs.shape[0] == x.shape[0]`` so that a step's forward passes equal its samples (equal
+    compute) and every input of the shape the backbone takes; random draws from ``generator`` (the
+    trial's device generator; a component declaring ``graph_safe = True`` draws only from it and reads
+    nothing on the host, and the step runner registers it with each captured CUDA graph).
+    ``loss(outputs, targets)``: a scalar tensor.
+    """
+
+    share: float
+
+    def head(self, feature_dim: int, spec: Any) -> Any: ...
+
+    def views(self, x: Any, generator: Any) -> tuple[Any, Any]: ...
+
+    def loss(self, outputs: Any, targets: Any) -> Any: ...
 
 
 @dataclass
@@ -209,9 +267,23 @@ class Recipe:
     adjust: Any = None
     classifier: Callable[[int], Any] | None = None
     class_weight: Any = None
+    pretrain: Any = None  # a Pretext component: self-supervised pre-training of the features first
 
     def hooks(self) -> set[str]:
         return {f.name for f in fields(self) if getattr(self, f.name) is not None}
+
+    def components(self) -> list[Any]:
+        """Every component the recipe and its stages hold (``None`` slots left out)."""
+        parts = [getattr(self, f.name) for f in fields(self) if f.name != "stages"]
+        for stage in self.stages or []:
+            parts += [stage.batch_sampler, stage.loss, stage.feature_resample, stage.augment, stage.pseudo_label]
+        return [p for p in parts if p is not None]
+
+    def uses_unlabeled(self) -> bool:
+        """Whether training reads the split's unlabeled pool: a component declares ``uses_unlabeled =
+        True``, or a stage pseudo-labels the pool."""
+        return (any(getattr(c, "uses_unlabeled", False) for c in self.components())
+                or any(s.pseudo_label is not None for s in self.stages or []))
 
     def check_engine(self, engine: str, supported: frozenset[str]) -> None:
         extra = self.hooks() - supported
@@ -247,6 +319,21 @@ class MethodContext:
             feature_kinds=tuple(split.feature_kinds) if split.feature_kinds else None,
             seed=seed,
         )
+
+
+# The tag of a method that learns from the unlabeled pool: the report marks its rows (with the pool rows
+# each used, from the stored timings ``unlabeled_rows``) so they are not read as label-only methods.
+UNLABELED_TAG = "unlabeled-data"
+
+
+def unlabeled_pool_reason(split: Split) -> str | None:
+    """``applies_to`` of a method that learns from the unlabeled pool: why ``split`` cannot serve it
+    (no pool, or an empty one), or None."""
+    pool = getattr(split, "unlabeled", None)
+    if pool is None or len(pool) == 0:
+        return (f"{split.dataset} exposes no unlabeled pool (the split holds training, validation and test "
+                "rows only; a dataset with a pool lists its size and class mix on its card)")
+    return None
 
 
 def no_search_space(trial: optuna.Trial, ctx: MethodContext) -> dict[str, Any]:

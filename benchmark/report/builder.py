@@ -47,6 +47,9 @@ from benchmark.report.records import (
     results_hash,
     scores_hash,
 )
+from benchmark.report.unlabeled import LEGEND as UNLABELED_LEGEND
+from benchmark.report.unlabeled import MARK as UNLABELED_MARK
+from benchmark.report.unlabeled import legend_lines, unlabeled_uses
 from benchmark.store import OK, Store
 from benchmark.store.status import PENDING, RE_RUNNING, TUNING
 
@@ -201,6 +204,7 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
     mcards = method_cards(names, problems)
     agg = aggregate(run, {m: c.family for m, c in mcards.items()}, {m for m, c in mcards.items() if c.registered},
                     problems)
+    unlabeled = unlabeled_uses(run.results, {m: c.tags for m, c in mcards.items()})  # rows marked U
     cards = {d: dataset_card(d, [p for p in run.pairs if p.dataset == d], [r for r in run.results if r.dataset == d],
                              data_root, problems) for d in agg.datasets}
     if agg.rows and not any(row.covered for row in agg.rows):
@@ -220,6 +224,7 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
         "lower_better": LOWER_BETTER, "scores_digits": SCORES_DIGITS,
         "css": _asset("report.css"), "js": _asset("report.js"), "method_cards": mcards,
         "families": ordered_families(c.family for c in mcards.values()),
+        "unlabeled": unlabeled, "unlabeled_symbol": UNLABELED_MARK, "unlabeled_legend": UNLABELED_LEGEND,
         "built": {"version": benchmark.__version__, "commit": git_commit(), "store": shown_store,
                   "at": now.strftime("%Y-%m-%d %H:%M UTC")},
     }
@@ -242,7 +247,8 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
         name = f"{slug(d)}.html"
         html = env.get_template("dataset.html.j2").render(**common, **page, metrics=metrics, best=best,
                                                           shots=agg.show_shots[d], problems=page_problems,
-                                                          objective=agg.objective)
+                                                          objective=agg.objective,
+                                                          unlabeled_lines=legend_lines(unlabeled, page["methods_order"], d))
         _write(folder / "datasets" / name, html, files, private)
         pages_written.add(name)
         winners = [r.method for r in agg.rows if d in r.datasets_won]
@@ -259,14 +265,15 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
         **common, agg=agg, shown=SHOWN, best=best, best_rank=best_rank, rankings=pages.rankings(agg),
         methods=mcards, dataset_rows=dataset_rows, problems=problems, report_bib=report_bib,
         method_bibs=method_bibs, dataset_bibs=dataset_bibs, budget_text=budget_text,
+        unlabeled_lines=legend_lines(unlabeled, agg.methods),
         uncited=[m for m in agg.methods if not mcards[m].paper.strip()], rank_definition=RANK_DEFINITION,
         suite_description=(suite_entry.description if suite_entry else "This suite is not registered here; "
                            "its results are shown as stored."),
     )
     _write(folder / "index.html", html, files, private)
     _write(folder / "results.json", records_json(records_from_run(run)), files, private)
-    _write(folder / "leaderboard.csv", leaderboard_csv(agg, mcards), files, private)
-    _write(folder / "leaderboard.tex", leaderboard_tex(agg, suite, digest), files, private)
+    _write(folder / "leaderboard.csv", leaderboard_csv(agg, mcards, unlabeled), files, private)
+    _write(folder / "leaderboard.tex", leaderboard_tex(agg, suite, digest, unlabeled), files, private)
     _write(folder / "references.bib", references_bib(report_bib, method_bibs + dataset_bibs), files, private)
     built = BuiltReport(folder / "index.html", digest, problems, files, prov.scores_hash)
     if not run.pairs and not run.results:

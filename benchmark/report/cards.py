@@ -5,9 +5,10 @@ card, marked unregistered, so its stored results are shown rather than dropped.
 
 Class counts come from the pair rows when the runner stored the split's summary in their ``info``
 (keys of :meth:`benchmark.datasets.base.Split.summary`: ``class_names``, ``class_counts``,
-``minority_classes``, ``imbalance_ratio``); otherwise the split is read from the data root when
-one is given and its cached split or source files are there (never downloaded), and used only when
-its fingerprint matches the stored one; otherwise the card says they are unknown.
+``minority_classes``, ``imbalance_ratio`` and, where the dataset has an unlabeled pool, ``unlabeled``);
+otherwise the split is read from the data root when one is given and its cached split or source
+files are there (never downloaded), and used only when its fingerprint matches the stored one;
+otherwise the card says they are unknown.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class MethodCard:
     modalities: list[str] = field(default_factory=list)
     # a combined row's parts (benchmark.methods._composition): name, family, summary and paper key each
     parts: list[dict[str, Any]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
 
 
 def method_cards(names: list[str], problems: list[str]) -> dict[str, MethodCard]:
@@ -46,7 +48,7 @@ def method_cards(names: list[str], problems: list[str]) -> dict[str, MethodCard]
             cards[name] = MethodCard(name, registered=False)
             continue
         cards[name] = MethodCard(name, True, m.family, m.summary, m.paper, m.differences, list(m.modalities),
-                                 m.card().get("parts", []))
+                                 m.card().get("parts", []), list(m.tags))
     return cards
 
 
@@ -67,6 +69,14 @@ class DatasetCard:
     split_seeds: list[Any] = field(default_factory=list)
     fingerprints: list[str] = field(default_factory=list)
     counts_note: str = ""
+    unlabeled: dict[str, Any] | None = None  # the unlabeled pool's record (Split.info["unlabeled"]), if any
+
+    @property
+    def unlabeled_text(self) -> str:
+        """The pool's size, class mix, per-class counts and source in one line."""
+        from benchmark.datasets.unlabeled import unlabeled_text
+
+        return unlabeled_text(self.unlabeled)
 
     @property
     def num_classes(self) -> int | None:
@@ -155,6 +165,7 @@ def dataset_card(name: str, pairs: list[StoredPair], rows: list[StoredResult], d
         card.class_names = summary.get("class_names")
         card.minority_classes = list(summary.get("minority_classes") or [])
         card.imbalance_ratio = summary.get("imbalance_ratio")
+        card.unlabeled = summary.get("unlabeled") if isinstance(summary.get("unlabeled"), dict) else None
     else:
         card.counts_note = "not stored with the results; pass --data-root to rebuild them from the data"
         curves = next((r.artifacts.get("pr_curves") for r in rows if r.status == OK

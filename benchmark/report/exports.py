@@ -2,7 +2,9 @@
 
 (``results.json`` is :func:`benchmark.report.records.records_json`, the rows of ``python -m
 benchmark results``.) Missing figures are never zeros: the CSV leaves them empty and names the
-status; the LaTeX table prints the status in italics.
+status; the LaTeX table prints the status in italics. Rows that learned from an unlabeled pool are
+marked (:mod:`benchmark.report.unlabeled`): CSV columns ``uses_unlabeled`` and ``unlabeled_rows``, a
+superscript U in LaTeX.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from benchmark.metrics import HEADLINE
 from benchmark.report.aggregation import EXPORTED, IN_PROGRESS, MISSING, SHOWN, STATUS_TEXT, Aggregate, Cell
 from benchmark.report.cards import MethodCard
 from benchmark.report.records import CORRUPT
+from benchmark.report.unlabeled import MARK, UnlabeledUse
 from benchmark.store import DATA_ERROR, DATA_UNAVAILABLE, FAILED, NOT_APPLICABLE, OK, RESOURCE_UNAVAILABLE
 
 TEX_LABELS = {
@@ -30,14 +33,26 @@ def _num(value: float | None, digits: int = 6) -> str:
     return "" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
 
-def leaderboard_csv(agg: Aggregate, methods: dict[str, MethodCard]) -> str:
+def _unlabeled_cols(use: UnlabeledUse | None, dataset: str | None = None) -> list[str]:
+    """``uses_unlabeled`` (1/0) and ``unlabeled_rows`` (the most pool rows a seed re-run was offered;
+    on the suite's row the most over datasets; empty when unknown)."""
+    if use is None or not use.shown_on(dataset):
+        return ["0", ""]
+    known = [n for d, n in use.rows.items() if n is not None and (dataset is None or d == dataset)]
+    return ["1", str(max(known)) if known else ""]
+
+
+def leaderboard_csv(agg: Aggregate, methods: dict[str, MethodCard],
+                    unlabeled: dict[str, UnlabeledUse] | None = None) -> str:
     """One row per method for the suite (scope ``suite``), then one per (dataset, method)."""
+    unlabeled = unlabeled or {}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     # ci95: the interval's half-width as computed; low/high: its ends clipped to the metric's range
     metric_cols = [f"{m}_{part}" for m in EXPORTED for part in ("mean", "ci95", "low", "high")]
     writer.writerow(["scope", "method", "family", "status", "reason", "n", *metric_cols,
-                     *[f"avg_rank_{m}" for m in HEADLINE], "datasets_won", "cost_device_seconds"])
+                     *[f"avg_rank_{m}" for m in HEADLINE], "datasets_won", "cost_device_seconds",
+                     "uses_unlabeled", "unlabeled_rows"])
     for row in agg.rows:
         status = OK if row.covered else next(iter(row.cells.values())).status
         reason = "" if row.covered else (next(iter(row.cells.values())).reason or "")
@@ -46,7 +61,8 @@ def leaderboard_csv(agg: Aggregate, methods: dict[str, MethodCard]) -> str:
             cell = row.cells.get(m)
             values += _csv_cell(cell)
         writer.writerow(["suite", row.method, methods[row.method].family, status, reason, row.covered, *values,
-                         *[_num(row.ranks[m], 4) for m in HEADLINE], row.wins, _num(row.cost_seconds, 3)])
+                         *[_num(row.ranks[m], 4) for m in HEADLINE], row.wins, _num(row.cost_seconds, 3),
+                         *_unlabeled_cols(unlabeled.get(row.method))])
     won = {row.method: set(row.datasets_won) for row in agg.rows}
     for d in agg.datasets:
         for m in agg.methods:
@@ -57,7 +73,7 @@ def leaderboard_csv(agg: Aggregate, methods: dict[str, MethodCard]) -> str:
                 values += _csv_cell(cell)
             writer.writerow([d, m, methods[m].family, e.status, e.reason or e.seed_note or "", e.seeds, *values,
                              "", "", "", int(d in won[m]),
-                             _num(e.cost_seconds, 3)])
+                             _num(e.cost_seconds, 3), *_unlabeled_cols(unlabeled.get(m), d)])
     return buffer.getvalue()
 
 
@@ -100,6 +116,14 @@ def _tex_cell(cell: Cell, best: float | None) -> str:
     return f"${mean}${{\\scriptsize${half}$}}"
 
 
+def _tex_name(name: str, use: UnlabeledUse | None, dataset: str | None = None) -> str:
+    marked = use is not None and use.shown_on(dataset)
+    return tex_escape(name) + (f"\\textsuperscript{{{MARK}}}" if marked else "")
+
+
+TEX_UNLABELED_NOTE = f" {MARK}: learned from an unlabeled pool as well as the labels (not a label-only row)."
+
+
 def _tex_table(rows: list[tuple[str, dict[str, Cell]]], caption: str, label: str) -> str:
     best = {m: max((c[m].mean for _, c in rows if c[m].ok), default=None) for m in SHOWN}
     lines = [
@@ -115,26 +139,34 @@ def _tex_table(rows: list[tuple[str, dict[str, Cell]]], caption: str, label: str
         "\\midrule",
     ]
     for name, cells in rows:
-        lines.append(tex_escape(name) + " & " + " & ".join(_tex_cell(cells[m], best[m]) for m in SHOWN) + " \\\\")
+        lines.append(name + " & " + " & ".join(_tex_cell(cells[m], best[m]) for m in SHOWN) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
     return "\n".join(lines)
 
 
-def leaderboard_tex(agg: Aggregate, suite: str, results_hash: str) -> str:
+def leaderboard_tex(agg: Aggregate, suite: str, results_hash: str,
+                    unlabeled: dict[str, UnlabeledUse] | None = None) -> str:
     """Booktabs tables for papers: the suite leaderboard, then one table per dataset. Needs only
-    ``\\usepackage{booktabs}``; ``\\input`` the file or copy a table."""
+    ``\\usepackage{booktabs}``; ``\\input`` the file or copy a table. Method names (escaped here)
+    carry a superscript U where the row learned from an unlabeled pool."""
+    unlabeled = unlabeled or {}
     safe = "".join(ch if ch.isalnum() else "-" for ch in suite)
+
+    def note(dataset: str | None = None) -> str:
+        marked = any(use.shown_on(dataset) for m, use in unlabeled.items() if m in agg.methods)
+        return TEX_UNLABELED_NOTE if marked else ""
+
     parts = [
         f"% Leaderboard of the imbalance-benchmark suite '{suite}'; results hash sha256:{results_hash}.",
         "% Needs \\usepackage{booktabs}. In percent: mean $\\pm$ half-width of the 95% interval; best per column in bold.",
         "",
         _tex_table(
-            [(r.method, r.cells) for r in agg.rows],
+            [(_tex_name(r.method, unlabeled.get(r.method)), r.cells) for r in agg.rows],
             f"Suite \\texttt{{{tex_escape(suite)}}}, in \\%: mean over {len(agg.datasets)} datasets of the "
             f"per-dataset means ({tex_escape(agg.interval_text())}), $\\pm$ 95\\% interval (propagated through the "
             "average). "
             "Minority: the positive class (binary) or the tail third of classes. Best per column in bold. "
-            + TEX_STATUS_NOTE,
+            + TEX_STATUS_NOTE + note(),
             f"tab:{safe}-leaderboard",
         ),
     ]
@@ -143,9 +175,9 @@ def leaderboard_tex(agg: Aggregate, suite: str, results_hash: str) -> str:
             parts.append(f"% No table for dataset '{d}': no method has a result on it.\n")
             continue
         parts.append(_tex_table(
-            [(m, agg.entries[d][m].cells) for m in agg.methods],
+            [(_tex_name(m, unlabeled.get(m), d), agg.entries[d][m].cells) for m in agg.methods],
             f"Dataset \\texttt{{{tex_escape(d)}}} (suite \\texttt{{{tex_escape(suite)}}}), in \\%: "
-            f"{tex_escape(agg.interval_text(d))}. Best per column in bold. " + TEX_STATUS_NOTE,
+            f"{tex_escape(agg.interval_text(d))}. Best per column in bold. " + TEX_STATUS_NOTE + note(d),
             f"tab:{safe}-{''.join(ch if ch.isalnum() else '-' for ch in d)}",
         ))
     return "\n".join(parts)

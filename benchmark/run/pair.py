@@ -70,13 +70,7 @@ def prepare_split(plan: RunPlan, store: Store, dataset_name: str, split_seed: in
     todo = []
     for method_name in plan.methods:
         row = store.get_pair(suite.name, dataset_name, method_name, split_seed=split_seed)
-        if row is not None and row.budget and row.budget != asked:
-            raise BenchmarkError(
-                f"pair {dataset_name} x {method_name} (split seed {split_seed}) of suite '{suite.name}' is stored "
-                f"with budget {row.budget}; this run asks for {asked}",
-                "run with the original --trials/--seeds/--timeout/--objective/--pruner to resume, "
-                "or use another --storage",
-            )
+        check_pair_budget(row, asked, suite.name, dataset_name, method_name, split_seed)
         if row is not None and row.status in FINAL_PAIR_STATES:
             progress.on_pair(label, method_name, f"{SKIPPED} ({row.status})")
             continue
@@ -102,10 +96,7 @@ def prepare_split(plan: RunPlan, store: Store, dataset_name: str, split_seed: in
         method = method_registry.get(method_name)
         engine = suite.engine_for(split.modality, method.engines)
         config = model_config(base_config, entry.default_model, engine)
-        try:
-            reason, status = method.not_applicable_reason(split, engine, config), NOT_APPLICABLE
-        except ResourceUnavailableError as exc:
-            reason, status = str(exc), RESOURCE_UNAVAILABLE
+        status, reason = applicability(method, split, engine, config)
         if reason:
             store.update_pair(suite.name, dataset_name, method_name, split_seed=split_seed, status=status,
                               reason=reason, budget=asked, engine=engine)
@@ -117,6 +108,26 @@ def prepare_split(plan: RunPlan, store: Store, dataset_name: str, split_seed: in
                             split_seed=split_seed, sampler_seed=split_seed, stack=plan.options.stack_trials,
                             commit=plan.commit, width=suite.tuning_width))
     return jobs
+
+
+def check_pair_budget(row: Any, asked: dict[str, Any], suite: str, dataset: str, method: str, split_seed: int) -> None:
+    """A pair stored with another budget than this run asks for is refused, before any work on it."""
+    if row is not None and row.budget and row.budget != asked:
+        raise BenchmarkError(
+            f"pair {dataset} x {method} (split seed {split_seed}) of suite '{suite}' is stored "
+            f"with budget {row.budget}; this run asks for {asked}",
+            "run with the original --trials/--seeds/--timeout/--objective/--pruner to resume, "
+            "or use another --storage",
+        )
+
+
+def applicability(method: Any, split: Split, engine: str, config: TrainingConfig) -> tuple[str, str | None]:
+    """(status, reason) of a pair the method cannot run: not applicable, or a resource it needs is missing
+    (retried by the next run); reason None when it runs. The run records it; ``--plan`` lists it."""
+    try:
+        return NOT_APPLICABLE, method.not_applicable_reason(split, engine, config)
+    except ResourceUnavailableError as exc:
+        return RESOURCE_UNAVAILABLE, str(exc)
 
 
 def model_config(config: TrainingConfig, default_model: dict[str, str], engine: str) -> TrainingConfig:
@@ -167,7 +178,8 @@ def split_record(split: Split) -> dict[str, Any]:
     summary = split.summary()
     return {"split_fingerprint": summary["fingerprint"], "split_seed": split.info.get("split_seed"),
             **{key: summary[key] for key in ("class_names", "class_counts", "imbalance_ratio", "minority_classes")},
-            **({"duplicates": summary["duplicates"]} if "duplicates" in summary else {})}
+            **({"duplicates": summary["duplicates"]} if "duplicates" in summary else {}),
+            **({"unlabeled": summary["unlabeled"]} if "unlabeled" in summary else {})}  # the pool's record, no rows
 
 
 def finish_tuning(job: PairJob, store: Store, study: optuna.Study,

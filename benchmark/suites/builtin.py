@@ -14,6 +14,8 @@ The suites:
 - ``vision-lt`` (GPU): MNIST-LT, Fashion-MNIST-LT, CIFAR-10-LT and CIFAR-100-LT at rho=100.
   ``vision-lt-cpu``: digits-lt and Fashion-MNIST-LT, few epochs, for a CPU. ``tricks`` (GPU): the same
   sets, the strongest long-tail tricks alone and combined (``mixup+drw``), after Zhang et al. 2021.
+  ``value-of-labels`` (GPU): self-supervised pre-training before re-balancing, and semi-supervised rows
+  on the unlabeled pool, after Yang & Xu 2020.
 - ``text``: the SMS Spam Collection.
 - ``tabular``: 22 KEEL datasets over imbalance ratios from 1.9 to 129, and imbalanced-learn's 27
   (recorded as data unavailable where they cannot be fetched). ``tabular-cpu``: the KEEL part with a
@@ -202,6 +204,35 @@ register_suite("tricks", Suite(
                 "settings: 20 trials and 3 seeds per pair, tuned for balanced accuracy; for a GPU.",
     datasets=("mnist-lt", "fashion-mnist-lt", "cifar10-lt", "cifar100-lt"),
     methods=TRICKS_PARTS + TRICKS_COMBINATIONS,
+    budget=Budget(trials=20, seeds=3),
+    training={"image": MNIST_LT_TRAINING},
+    dataset_training={"cifar10-lt": CIFAR_LT_TRAINING, "cifar100-lt": CIFAR_LT_TRAINING},
+    tune=("lr", "weight_decay"),
+    objective="balanced_accuracy",
+))
+
+# -- the value of labels ---------------------------------------------------------------------------
+# Yang & Xu (NeurIPS 2020), "Rethinking the Value of Labels for Improving Class-Imbalanced Learning":
+# self-supervised pre-training (SSP) helps every re-balancing method it precedes, and unlabeled data
+# helps through pseudo-labels. Their rows: CE and re-balanced losses and samplers, each alone and after
+# SSP (on CIFAR-10-LT rho=100 they report top-1 error 26.50 for CE + SSP and 23.47 for class-balanced
+# CE + SSP), and the semi-supervised rows on a pool with the labelled set's imbalance. Every row trains
+# the same samples (SSP's pretext epochs are part of the budget, not added to it); rows that used the
+# pool are marked U in the report.
+VALUE_OF_LABELS_PARTS = ("baseline", "class-balanced-loss", "class-balanced-sampling", "balanced-softmax", "crt",
+                         "ssp-rotation", "ssp-simclr", "pseudo-labelling", "fixmatch-da")
+VALUE_OF_LABELS_COMBINATIONS = ("ssp-rotation+class-balanced-loss", "ssp-rotation+class-balanced-sampling",
+                                "ssp-rotation+balanced-softmax", "ssp-rotation+crt", "ssp-simclr+crt")
+
+register_suite("value-of-labels", Suite(
+    name="value-of-labels",
+    description="Self- and semi-supervised remedies on the vision long-tail sets, after Yang & Xu (NeurIPS 2020): "
+                "rotation and SimCLR pre-training alone and before class-balanced loss and sampling, balanced "
+                "softmax and cRT, pseudo-labelling and FixMatch with distribution alignment on each dataset's "
+                "unlabeled pool (marked U in the report), beside the same remedies without pre-training. "
+                "vision-lt's settings: 20 trials and 3 seeds per pair, tuned for balanced accuracy; for a GPU.",
+    datasets=("mnist-lt", "fashion-mnist-lt", "cifar10-lt", "cifar100-lt"),
+    methods=VALUE_OF_LABELS_PARTS + VALUE_OF_LABELS_COMBINATIONS,
     budget=Budget(trials=20, seeds=3),
     training={"image": MNIST_LT_TRAINING},
     dataset_training={"cifar10-lt": CIFAR_LT_TRAINING, "cifar100-lt": CIFAR_LT_TRAINING},

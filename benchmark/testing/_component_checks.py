@@ -37,10 +37,10 @@ from benchmark.testing._context import (
 from benchmark.testing._probe import (
     PROBE_EPOCHS,
     ProbeState,
+    augment_batches,
     biased_logits,
     loss_curve,
     probe_backbone,
-    probe_batches,
     probe_logits,
     random_draws,
     same,
@@ -249,11 +249,12 @@ def check_augmentation(method: Method, options: CheckOptions) -> None:
             if method.family in ("augmentation", "mixing") and not found:
                 fail(method, "augmentation", f"its recipe on {case.split.dataset} sets no augment hook")
             for where, augment, features in found:
-                batches = probe_batches(case.split)
+                batches = augment_batches(augment, case.split)
                 if features:
                     batches = [(torch.randn(len(batches[0][1]), 6, generator=torch.Generator().manual_seed(0)),
                                 batches[0][1])]
-                state = ProbeState(case.split.train.y, case.split.num_classes)
+                state = ProbeState(case.split.train.y, case.split.num_classes,
+                                   unlabeled=getattr(case.split, "unlabeled", None))
                 torch.manual_seed(0)
                 for x, y in batches:
                     for _ in range(3):

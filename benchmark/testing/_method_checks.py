@@ -35,7 +35,7 @@ FAMILY_HOOKS: dict[str, set[str]] = {
     "batch-sampling": {"batch_sampler"}, "augmentation": {"augment"}, "mixing": {"augment"},
     "embedding-mixing": {"stages", "resample", "augment"}, "loss": {"loss", "class_weight"},
     "two-stage": {"stages"}, "decoupling": {"stages", "adjust"}, "embedding-oversampling": {"stages"},
-    "post-hoc": {"adjust"}, "ensemble": {"classifier"},
+    "post-hoc": {"adjust"}, "ensemble": {"classifier"}, "self-supervised": {"pretrain"},
 }
 
 

@@ -145,7 +145,8 @@ def two_values(distribution: tuple) -> list[Any]:
 class ProbeState:
     """A :class:`~benchmark.training.deep.TrainState` look-alike on the CPU for calling hooks directly."""
 
-    def __init__(self, y: np.ndarray, num_classes: int, epochs: int = PROBE_EPOCHS, seed: int = 0):
+    def __init__(self, y: np.ndarray, num_classes: int, epochs: int = PROBE_EPOCHS, seed: int = 0,
+                 unlabeled: np.ndarray | None = None):
         self.y = torch.as_tensor(np.asarray(y, dtype=np.int64))
         self.class_counts = torch.bincount(self.y, minlength=num_classes)
         self.num_classes, self.epochs, self.epoch, self.stage, self.seed = num_classes, epochs, 0, "main", seed
@@ -155,7 +156,8 @@ class ProbeState:
         ranks = np.argsort(np.argsort(-self.class_counts.numpy()))
         self.val_per_class_f1 = 0.9 - 0.6 * ranks / max(num_classes - 1, 1)
         self.val_per_class_recall = self.val_per_class_f1.copy()
-        self.extra: dict[str, Any] = {}
+        # the split's unlabeled pool, as the engine gives it to components with uses_unlabeled = True
+        self.extra: dict[str, Any] = {} if unlabeled is None else {"unlabeled": torch.as_tensor(unlabeled)}
 
 
 def probe_logits(num_classes: int, seed: int = 0, n: int = PROBE_BATCH) -> tuple[torch.Tensor, torch.Tensor]:
@@ -191,6 +193,13 @@ def probe_batches(split: Split, seed: int = 0) -> list[tuple[torch.Tensor, torch
         coarse = torch.rand(len(y), 3, 8, 8, generator=gen)
         batches.append((torch.nn.functional.interpolate(coarse, size=(32, 32), mode="bilinear"), y))
     return batches
+
+
+def augment_batches(augment: Any, split: Split, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """:func:`probe_batches` for ``augment``; a component that reads the unlabeled pool gets the split's
+    own rows only (it pairs them with pool rows, which have their shape, not the colour probe's)."""
+    batches = probe_batches(split, seed)
+    return batches[:1] if getattr(augment, "uses_unlabeled", False) else batches
 
 
 def probe_context(split: Split, engine: str, class_counts: tuple[int, ...] | None = None) -> MethodContext:
@@ -233,15 +242,21 @@ def sampler_draws(sampler: Any, y: np.ndarray, num_classes: int, epochs: int = P
 
 
 def augmented(augment: Any, x: torch.Tensor, y: torch.Tensor, train_y: np.ndarray, num_classes: int,
-              seed: int = 0, rounds: int = 4) -> list[Any]:
+              seed: int = 0, rounds: int = 4, unlabeled: np.ndarray | None = None) -> list[Any]:
     """The component's output on ``rounds`` consecutive calls with the batch (x, y), the state's class
-    counts those of ``train_y`` (several calls: a component may leave a batch as it is by chance)."""
+    counts those of ``train_y`` (several calls: a component may leave a batch as it is by chance). A
+    component that is also the loss (FixMatch: the loss splits the batch its augment laid out) adds its
+    loss on fixed logits of each output (a fixed random linear map of the inputs, standardised)."""
     torch.manual_seed(seed)
-    state = ProbeState(train_y, num_classes, seed=seed)
+    state = ProbeState(train_y, num_classes, seed=seed, unlabeled=unlabeled)
+    gen = torch.Generator().manual_seed(seed)
     out = []
     for _ in range(rounds):
         out_x, out_y = augment.augment(x.clone(), y.clone(), state)
         out.append([_arrays(out_x), _arrays(out_y)])
+        if callable(augment) and getattr(augment, "uses_unlabeled", False):
+            z = out_x.flatten(1) @ torch.randn(out_x[0].numel(), num_classes, generator=gen)
+            out[-1].append(float(augment((z - z.mean()) / z.std().clamp_min(1e-6) * 3.0, out_y, 0)))
     return out
 
 
@@ -290,6 +305,9 @@ def stage_print(stage: Stage, split: Split, y: np.ndarray) -> list[Any]:
         gen = torch.Generator().manual_seed(0)
         feats = torch.randn(len(y), 6, generator=gen)
         out.append(_arrays(stage.feature_resample.resample(feats, torch.as_tensor(y), seed=0)))
+    if getattr(stage, "pseudo_label", None) is not None:  # pool rows and labels chosen from fixed probabilities
+        logits = torch.randn(60, split.num_classes, generator=torch.Generator().manual_seed(0)) * 2.0
+        out.append(_arrays(stage.pseudo_label.select(torch.softmax(logits, 1).double().numpy(), 0)))
     if stage.head_wrapper is not None:
         torch.manual_seed(0)
         head = torch.nn.Linear(6, split.num_classes)
@@ -311,8 +329,23 @@ def component_print(loss: Any, sampler: Any, augment: Any, split: Split, y: np.n
             x = torch.randn(len(yb), 6, generator=torch.Generator().manual_seed(0))
             out.append(augmented(augment, x, yb, y, split.num_classes))
         else:
-            out.extend(augmented(augment, xb, yb, y, split.num_classes) for xb, yb in probe_batches(split))
+            out.extend(augmented(augment, xb, yb, y, split.num_classes, unlabeled=getattr(split, "unlabeled", None))
+                       for xb, yb in augment_batches(augment, split))
     return out
+
+
+def pretext_print(pretext: Any, split: Split) -> list[Any]:
+    """A ``pretrain`` component's share, its views of a fixed batch (no labels) and its loss on the
+    outputs of its head (seeded) over fixed embeddings of those views."""
+    from benchmark.training.features import InputSpec
+
+    x, _ = probe_batch(split)
+    inputs, targets = pretext.views(x.clone(), torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    head = pretext.head(6, InputSpec(split.modality, tuple(x.shape[1:])))
+    with torch.no_grad():
+        outputs = head(torch.randn(inputs.shape[0], 6, generator=torch.Generator().manual_seed(1)))
+    return [float(pretext.share), _arrays(inputs), _arrays(targets), float(pretext.loss(outputs, targets))]
 
 
 def fingerprint(recipe: Recipe, split: Split, engine: str, config: TrainingConfig) -> list[Any]:
@@ -321,6 +354,8 @@ def fingerprint(recipe: Recipe, split: Split, engine: str, config: TrainingConfi
 
     y = np.asarray(split.train.y)
     out: list[Any] = []
+    if getattr(recipe, "pretrain", None) is not None:
+        out.append(("pretrain", pretext_print(recipe.pretrain, split)))
     if recipe.resample is not None:
         _, X_res, y_res = prepare_training_data(split, Recipe(resample=recipe.resample), config, seed=0)
         out.append(("resample", _arrays(X_res), _arrays(y_res)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.datasets.base import DataPart, Split
+from benchmark.datasets.unlabeled import unlabeled_record
 from benchmark.errors import BenchmarkError
 from benchmark.training.base import TrainingConfig
 
@@ -19,14 +20,17 @@ def _rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def make_image_split(n_per_class=(40, 20, 8), size: int = 8, seed: int = 0) -> Split:
-    """Three classes of 1x8x8 uint8 images whose class shows as a bright quadrant (learnable)."""
+def make_image_split(n_per_class=(40, 20, 8), size: int = 8, seed: int = 0,
+                     n_unlabeled: tuple[int, ...] | None = (20, 10, 4)) -> Split:
+    """Three classes of 1x8x8 uint8 images whose class shows as a bright quadrant (learnable), with an
+    unlabeled pool of ``n_unlabeled`` images per class (features only, shuffled; None: no pool), so
+    methods that learn from a pool have one to check on."""
     rng = _rng(seed)
 
-    def part(counts):
+    def part(counts, generator=rng):
         xs, ys = [], []
         for c, n in enumerate(counts):
-            x = rng.integers(0, 60, size=(n, 1, size, size))
+            x = generator.integers(0, 60, size=(n, 1, size, size))
             r, q = divmod(c, 2)
             x[:, :, r * size // 2 : (r + 1) * size // 2, q * size // 2 : (q + 1) * size // 2] += 150
             xs.append(x)
@@ -34,7 +38,15 @@ def make_image_split(n_per_class=(40, 20, 8), size: int = 8, seed: int = 0) -> S
         return DataPart(np.concatenate(xs).clip(0, 255).astype(np.uint8), np.concatenate(ys).astype(np.int64))
 
     val = tuple(max(2, n // 4) for n in n_per_class)
-    return Split("tiny-image", "image", ["a", "b", "c"], part(n_per_class), part(val), part((10, 10, 10)))
+    train, val_part, test = part(n_per_class), part(val), part((10, 10, 10))
+    pool, info = None, {}
+    if n_unlabeled:  # its own generator: the three parts are the same with or without a pool
+        pool_rng = _rng(seed + 1000)
+        pool = part(n_unlabeled, pool_rng).X[pool_rng.permutation(sum(n_unlabeled))]  # class order hidden
+        info["unlabeled"] = unlabeled_record(
+            pool, class_mix="long-tail", ratio=sum(n_unlabeled) / sum(n_per_class), class_counts=list(n_unlabeled),
+            source="images drawn like the training images, labels withheld")
+    return Split("tiny-image", "image", ["a", "b", "c"], train, val_part, test, info=info, unlabeled=pool)
 
 
 TEXT_WORDS = {0: "meeting lunch home later tonight call okay thanks see you".split(),

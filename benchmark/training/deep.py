@@ -10,15 +10,25 @@ itself is :mod:`benchmark.training.step`). Validation is one batched pass per ep
 
 Where each recipe hook runs (``benchmark/methods/base.py`` has the full contract):
 ``resample`` once on the training rows before featurisation (``space="input"``) or after it
-(``space="features"``); ``batch_sampler.batch_indices(epoch, state)`` at the start of every
+(``space="features"``); ``pretrain`` first of all stages (:mod:`benchmark.training.pretext`: the
+pretext task trains ``features`` under its own head on the original training rows, without labels,
+for its ``share`` of the epochs; the supervised stages start from those features with the untouched
+head); ``batch_sampler.batch_indices(epoch, state)`` at the start of every
 epoch; ``augment.augment(x, y, state)`` on every batch (images as floats in [0, 1], before
 standardisation); ``loss(logits, target, epoch)`` on every batch; ``stages`` split the epochs into
 phases (head-only training freezes ``features``, ``reinit_head`` re-initialises the head,
 ``feature_resample`` resamples penultimate embeddings and trains the head on them; every stage-epoch
-trains the same fixed sample count); ``adjust.fit`` on the final validation logits, ``adjust.adjust``
-at every prediction. The timings record what was trained: ``epoch_samples`` (per epoch),
-``train_samples`` and ``train_steps`` (over all epochs and stages) and ``training_rows`` (the
-training set's rows after ``resample``).
+trains the same fixed sample count; ``Stage.pseudo_label`` extends the training rows of its stage and
+the later ones by the pool rows it selects); ``adjust.fit`` on the final validation logits,
+``adjust.adjust`` at every prediction. A recipe that reads the unlabeled pool
+(:meth:`~benchmark.methods.base.Recipe.uses_unlabeled`) finds it featurised on the device as
+``state.extra["unlabeled"]`` (:mod:`benchmark.training.unlabeled`). The timings record what was
+trained: ``epoch_samples`` (per epoch), ``train_samples`` and ``train_steps`` (over all epochs and
+stages, the pretext stage's included), ``training_rows`` (the training set's rows after
+``resample``), and where used ``pretrain_epochs``, ``pretrain_samples``, ``pretrain_seconds``,
+``unlabeled_rows`` (pool rows offered) and ``pseudo_labelled_rows`` (pool rows the last
+pseudo-labelling stage added). ``on_epoch`` is called after every supervised epoch (numbered after
+the pretext epochs); a pretext epoch has no class predictions to report.
 """
 
 from __future__ import annotations
@@ -40,6 +50,8 @@ from benchmark.training.base import (
     TrainingConfig,
     fit_adjuster,
     lr_factor,
+    model_input,
+    pin_threads,
     resample_context,
     resolve_device,
     seed_everything,
@@ -47,11 +59,13 @@ from benchmark.training.base import (
 )
 from benchmark.training.epochs import EpochDraws, epoch_compute
 from benchmark.training.features import make_featurizer
+from benchmark.training.pretext import check_pretext, train_pretext
 from benchmark.training.step import StepRunner, autocast_for, default_loss, graph_safe, make_optimizer, set_lr
+from benchmark.training.unlabeled import pseudo_labelled, unlabeled_pool
 
 DEFAULT_MODELS = {"image": "small-cnn", "tabular": "mlp", "text": "mlp"}
 
-__all__ = ["DeepEngine", "DeepModel", "TrainState", "default_loss", "stage_epochs"]
+__all__ = ["DeepEngine", "DeepModel", "TrainState", "default_loss", "schedule_epochs", "stage_epochs"]
 
 
 @dataclass
@@ -91,6 +105,21 @@ def stage_epochs(stages: list[Stage], total: int) -> list[int]:
     return alloc.tolist()
 
 
+def schedule_epochs(pretrain: Any, stages: list[Stage], total: int) -> tuple[int, list[int]]:
+    """(pretext epochs, each supervised stage's epochs): the pretext stage takes its ``share`` of
+    ``total`` (rounded as :func:`stage_epochs` rounds, at least one epoch, and never so many that a
+    supervised stage is left without one); the supervised stages split the rest by their fractions."""
+    if pretrain is None:
+        return 0, stage_epochs(stages, total)
+    share = check_pretext(pretrain)
+    if total < len(stages) + 1:
+        raise BenchmarkError(f"pre-training and {len(stages)} training stage(s) need at least {len(stages) + 1} "
+                             f"epochs; the suite gives {total}", "raise the suite's epochs")
+    first, _ = stage_epochs([Stage("pretext", share), Stage("supervised", 1.0 - share)], total)
+    first = min(first, total - len(stages))
+    return first, stage_epochs(stages, total - first)
+
+
 class DeepModel:
     """A trained backbone with its featuriser and post-hoc adjustment."""
 
@@ -100,12 +129,12 @@ class DeepModel:
         self.device, self.config, self.normalise, self.timings = device, config, normalise, timings
 
     def logits(self, X: np.ndarray) -> np.ndarray:
-        features = torch.as_tensor(np.ascontiguousarray(self.featurizer.transform(X))).to(self.device)
+        features = model_input(self.featurizer.transform(X), self.device)
         return predict_logits(self.model, features, self.normalise, self.config, self.device)
 
     def embed(self, X: np.ndarray) -> np.ndarray:
         """Penultimate-layer embeddings (``Backbone.features``) of raw rows."""
-        features = torch.as_tensor(np.ascontiguousarray(self.featurizer.transform(X))).to(self.device)
+        features = model_input(self.featurizer.transform(X), self.device)
         return embed(self.model, features, self.normalise, self.config, self.device).cpu().numpy()
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -191,6 +220,7 @@ class DeepEngine:
     def _fit(self, split: Split, recipe: Recipe, config: TrainingConfig, seed: int, dev: torch.device,
              on_epoch: EpochCallback | None) -> DeepModel:
         seed_everything(seed, config.deterministic)
+        pin_threads(config)
         timings: dict[str, float] = {}
 
         # 1. resample (training split only), before and after featurisation as the sampler asks
@@ -204,43 +234,60 @@ class DeepEngine:
         model = build_model(config.model or DEFAULT_MODELS[split.modality], featurizer.spec, split.num_classes).to(dev)
         if config.channels_last and dev.type == "cuda" and F_train.ndim == 4:
             model = model.to(memory_format=torch.channels_last)
-        X_dev = torch.as_tensor(np.ascontiguousarray(F_train)).to(dev)
+        X_dev = model_input(F_train, dev)
         y_dev = torch.as_tensor(np.asarray(y, dtype=np.int64)).to(dev)
-        X_val = torch.as_tensor(np.ascontiguousarray(featurizer.transform(split.val.X))).to(dev)
+        X_val = model_input(featurizer.transform(split.val.X), dev)
         y_val = split.val.y
         normalise = make_normaliser(F_train, split.modality, dev)
         generator = torch.Generator(device=dev)
         generator.manual_seed(seed)
         counts = torch.bincount(y_dev, minlength=split.num_classes)
         state = TrainState(y_dev, counts, split.num_classes, config.epochs, generator, dev, seed=seed)
+        if recipe.uses_unlabeled():  # the pool's features only: a split holds no labels for it
+            state.extra["unlabeled"] = unlabeled_pool(split, featurizer, dev)
+            timings["unlabeled_rows"] = int(state.extra["unlabeled"].shape[0])
 
-        # 3. the training schedule
+        # 3. the training schedule: the pretext stage (if any), then the supervised stages
         t0 = time.perf_counter()
         stages = recipe.stages or [Stage("main", 1.0)]
-        epoch = 0
+        pretrain_epochs, stage_alloc = schedule_epochs(recipe.pretrain, stages, config.epochs)
         timings.update(feature_resample_seconds=0.0, feature_stage_seconds=0.0, graph_capture_seconds=0.0,
                        validation_seconds=0.0)
         steps = samples = 0
-        for stage, n_epochs in zip(stages, stage_epochs(stages, config.epochs), strict=True):
+        if recipe.pretrain is not None:  # on the original training rows (before any resample), without labels
+            X_pre = X_dev if recipe.resample is None else model_input(featurizer.transform(split.train.X), dev)
+            pre = train_pretext(model, recipe.pretrain, X_pre, featurizer.spec, normalise, state, config, dev,
+                                epoch_samples, pretrain_epochs)
+            steps, samples = pre.pop("steps"), pre["pretrain_samples"]
+            timings["graph_capture_seconds"] += pre.pop("graph_capture_seconds")
+            timings.update(pre)
+            del X_pre
+        epoch = pretrain_epochs  # the pretext epochs count in the run's epochs (and its samples)
+        X_base, y_base = X_dev, y_dev  # the training rows, plus pool rows once a stage pseudo-labels them
+        for stage, n_epochs in zip(stages, stage_alloc, strict=True):
             t_stage = time.perf_counter()
             state.stage = stage.name
+            if stage.pseudo_label is not None:  # predicted by the model as the last stage left it
+                X_base, y_base, timings["pseudo_labelled_rows"] = pseudo_labelled(
+                    stage.pseudo_label, stage.name, lambda X: predict_logits(model, X, normalise, config, dev),
+                    state.extra["unlabeled"], X_dev, y_dev, split.num_classes, seed)
             self._configure_stage(model, stage)
             batch_sampler = stage.batch_sampler or recipe.batch_sampler
             loss_fn = stage.loss or recipe.loss or default_loss
             if stage.feature_resample is not None:
                 t_fr = time.perf_counter()
-                X_stage, y_stage = self._resample_embeddings(model, stage, X_dev, y_dev, normalise, config, dev, seed,
-                                                             context)
+                X_stage, y_stage = self._resample_embeddings(model, stage, X_base, y_base, normalise, config, dev,
+                                                             seed, context)
                 timings["feature_resample_seconds"] += time.perf_counter() - t_fr
                 val_emb = embed(model, X_val, normalise, config, dev)
                 # the stage's own augment (if any) sees embedding batches, e.g. penultimate-feature mixup
                 trained, stage_X, stage_norm, augment = model.head, X_stage, (lambda x: x), stage.augment
                 state.y, state.class_counts = y_stage, torch.bincount(y_stage, minlength=split.num_classes)
             else:
-                trained, stage_X, stage_norm = model, X_dev, normalise
+                trained, stage_X, stage_norm = model, X_base, normalise
                 augment = stage.augment or recipe.augment
-                state.y, state.class_counts = y_dev, counts
-                y_stage = y_dev
+                state.y = y_stage = y_base
+                state.class_counts = counts if y_base is y_dev else torch.bincount(y_base, minlength=split.num_classes)
             # AdamW replayed from graphs while its learning rate changed between epochs took other steps
             # than eager AdamW (SGD matched; docs/performance.md, 'CUDA graphs'): such stages run eagerly.
             rate_changes = config.lr_schedule != "constant" or (config.warmup_epochs and stage is stages[0])

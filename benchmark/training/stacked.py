@@ -12,8 +12,8 @@ the same training procedure.
 
 What stacks (:func:`stack_conflicts` says why not otherwise): members of one split whose training
 configurations differ at most in ``lr`` and ``weight_decay``, with the same stage structure, no
-``augment`` hook (augmentations draw per-trial randomness outside the vmapped model) and no
-``feature_resample`` stage, and whose resampled training sets have equal lengths. Every member's
+``augment`` hook (augmentations draw per-trial randomness outside the vmapped model), no
+``feature_resample`` stage, no ``pretrain`` stage and no component reading the unlabeled pool, and whose resampled training sets have equal lengths. Every member's
 epoch holds the same fixed sample count, as in the single-trial engine
 (:mod:`benchmark.training.epochs`), so members with different batch samplers stack and stay
 equal-compute. :func:`fit_many` is what the execution layer calls: it stacks what can be stacked and
@@ -46,6 +46,8 @@ from benchmark.training.base import (
     TrainingConfig,
     fit_adjuster,
     lr_factor,
+    model_input,
+    pin_threads,
     resample_context,
     resolve_device,
     seed_everything,
@@ -79,6 +81,10 @@ def stack_conflicts(recipes: list[Recipe], configs: list[TrainingConfig]) -> str
     shapes = set()
     for r in recipes:
         r.check_engine("deep", DEEP_HOOKS)
+        if r.pretrain is not None:
+            return "a recipe has a pretrain stage (self-supervised pre-training is not stacked)"
+        if r.uses_unlabeled():
+            return "a recipe learns from the unlabeled pool (its pool stages are not stacked)"
         if r.augment is not None:
             return "a recipe has an augment hook (its randomness is per trial, outside the stacked model)"
         stages = r.stages or [Stage("main", 1.0)]
@@ -194,6 +200,7 @@ class _StackedRun:
         self.config = config = configs[0]
         self.M = M = len(recipes)
         seed_everything(seeds[0], config.deterministic)
+        pin_threads(config)
         self.epoch_samples, _ = epoch_compute(len(split.train), config.batch_size)  # before any resampling
         self.steps = self.samples = 0  # every member trains the same steps and samples
         t0 = time.perf_counter()
@@ -213,7 +220,7 @@ class _StackedRun:
             stats = [self._stats(p[1]) for p in prepared] * (M if shared else 1)
             self.scale = torch.stack([s[0] for s in stats]).view(M, 1, -1, 1, 1).to(dev)
             self.shift = torch.stack([s[1] for s in stats]).view(M, 1, -1, 1, 1).to(dev)
-        self.X_val = torch.as_tensor(np.ascontiguousarray(self.featurizers[0].transform(split.val.X))).to(dev)
+        self.X_val = model_input(self.featurizers[0].transform(split.val.X), dev)
 
         name = config.model or DEFAULT_MODELS[split.modality]
         self.members = []
