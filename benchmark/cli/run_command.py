@@ -12,11 +12,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from benchmark.cli.base import (
+    Format,
     Verbosity,
     app,
     check_writable_folder,
     console,
     format_seconds,
+    out,
     split_names,
     verbosity,
 )
@@ -39,8 +41,10 @@ def run(
     trials: int | None = typer.Option(None, help="Tuning trials per (dataset, method) pair; default: the suite's."),
     seeds: int | None = typer.Option(None, help="Seeds to re-run the best configuration with; default: the suite's."),
     timeout: float | None = typer.Option(None, help="Wall-clock seconds of tuning per pair (trials stop early)."),
-    workers: int = typer.Option(1, help="Worker processes (local) or tuning tasks per pair (ray) sharing each "
-                                        "study; local workers are capped at one per CPU core and GiB of free memory."),
+    workers: str | None = typer.Option(None, help="Worker processes (local) or tuning tasks per pair (ray) sharing "
+                                                 "each study, or auto: on CUDA (the default there) as many per GPU as "
+                                                 "the packing policy chooses from a calibration, else 1. Local workers "
+                                                 "are capped at one per CPU core and GiB of free memory."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     storage: str | None = typer.Option(None, help="SQLAlchemy URL of the results store; default sqlite:///results/benchmark.db."),
     data_root: str | None = typer.Option(None, help="Folder holding the datasets; default $BENCHMARK_DATA or the user cache."),
@@ -52,6 +56,10 @@ def run(
     ray_address: str | None = typer.Option(None, help="Ray cluster to join (e.g. ray://head:10001); default: a local Ray."),
     gpu_fraction: float | None = typer.Option(None, help="Share of one GPU per trial; default 1/(workers per GPU)."),
     stack_trials: int = typer.Option(1, help="Deep-engine trials trained at once as one stacked model (GPU)."),
+    plan_only: bool = typer.Option(False, "--plan", help="Train nothing: print the pairs, fits, training samples "
+                                                          "and an estimate of device-hours from a short calibration "
+                                                          "on this device, less what the store holds."),
+    format: Format | None = typer.Option(None, "--format", help="With --plan: table (default) or json."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and the final summary."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print a line per trial and per seed."),
 ) -> None:
@@ -61,6 +69,8 @@ def run(
     an interrupted run resumes where it stopped when started again with the same options. Exit status 1
     when a pair of this run failed (the report is still written)."""
     level = verbosity(quiet, verbose)
+    if format is not None and not plan_only:
+        raise BenchmarkError(f"--format {format.value} was given without --plan", "add --plan, or drop --format")
     check_writable_folder(output, "--output")  # before the store is opened: a bad --output changes nothing
     from benchmark.run import RunOptions  # after the cheap checks: importing torch takes seconds
 
@@ -69,9 +79,16 @@ def run(
         # device, the data root and the store (readable and writable) once, and the run uses it as it is.
         plan = RunOptions(suite=suite, methods=split_names(methods), datasets=split_names(datasets, "--datasets"),
                           trials=trials, seeds=seeds, timeout=timeout, device_seconds=device_seconds,
-                          workers=workers, device=device, storage=storage, data_root=data_root,
+                          device=device, storage=storage, data_root=data_root,
                           objective=objective, pruner=pruner, executor=executor, ray_address=ray_address,
-                          gpu_fraction=gpu_fraction, stack_trials=stack_trials).resolve()
+                          gpu_fraction=gpu_fraction, stack_trials=stack_trials, workers=parse_workers(workers),
+                          plan_only=plan_only).resolve()
+        if plan_only:
+            print_plan(plan, format or Format.table)
+            return
+        from benchmark.run.cost import fill_device
+
+        plan = fill_device(plan)  # --workers auto on CUDA: calibrate, and say how many trials share a GPU
         if level >= Verbosity.normal:
             for note in getattr(plan, "notes", ()):
                 console.print(f"[yellow]note:[/] {note}", markup=True)
@@ -100,6 +117,32 @@ def run(
         console.print(f"{failed} pair(s) of this run did not finish (exit status {PAIRS_FAILED}); the report and "
                       f"`python -m benchmark results --suite {plan.suite.name}` give each one's reason")
         raise typer.Exit(PAIRS_FAILED)
+
+
+def parse_workers(value: str | None) -> int | str | None:
+    """--workers N, or auto; not given is None (auto on CUDA, 1 elsewhere)."""
+    if value is None:
+        return None
+    text = value.strip().lower()
+    if text == "auto":
+        return "auto"
+    if text.isdigit():
+        return int(text)
+    raise BenchmarkError(f"--workers {value} is invalid", "use 1 or more workers, or auto")
+
+
+def print_plan(plan: Any, format: Format) -> None:
+    """--plan: the run's pairs, fits, samples and device-hours on stdout (a table, or JSON)."""
+    import json
+
+    from benchmark.cli.plan_table import format_plan
+    from benchmark.run.cost import plan_cost
+
+    cost = plan_cost(plan)
+    if format == Format.json:
+        out.print(json.dumps(cost.record(), indent=2), markup=False, emoji=False)
+    else:
+        out.print(format_plan(cost), markup=False, emoji=False)
 
 
 def run_with_display(plan: Any, level: Verbosity) -> Any:

@@ -26,6 +26,7 @@ from benchmark.tuning.job import check_objective
 from benchmark.tuning.study import make_pruner
 
 EXECUTORS = ("local", "ray")
+AUTO = "auto"  # --workers auto: on CUDA, as many trial processes per GPU as the packing policy chooses
 
 
 @dataclass
@@ -44,7 +45,9 @@ class RunOptions:
     seeds: int | None = None
     timeout: float | None = None
     device_seconds: float | None = None
-    workers: int = 1
+    # Worker processes; "auto" (and None: not given) lets the packing policy choose on CUDA (the plan's
+    # workers stay "auto" until benchmark.run.cost.fill_device decides) and means 1 elsewhere.
+    workers: int | str | None = 1
     device: str = "auto"
     storage: str | None = None
     data_root: str | None = None
@@ -56,13 +59,13 @@ class RunOptions:
     gpu_fraction: float | None = None  # device share of one trial; default 1/(workers per GPU)
     stack_trials: int = 1  # deep-engine trials trained at once as one stacked model
     split_seeds: int | None = None  # splits 0..N-1, each tuned on its own; None: the suite's number
+    plan_only: bool = False  # --plan: the store is read, never created or written
 
     def resolve(self) -> RunPlan:
         """Check every option before any work; errors name the bad value and the fix."""
         check_not_empty(self)
         suite = self.suite if isinstance(self.suite, Suite) else resolve_suite(self.suite)
-        if self.workers < 1:
-            raise BenchmarkError(f"--workers {self.workers} is invalid", "use 1 or more workers")
+        check_workers(self.workers)
         if self.executor not in EXECUTORS:
             raise BenchmarkError(f"executor {self.executor!r} is unknown", f"use one of {', '.join(EXECUTORS)}")
         if self.ray_address is not None and self.executor != "ray":
@@ -93,14 +96,18 @@ class RunOptions:
         # Ray tasks pick their device on the cluster's nodes; the driver may have no GPU at all.
         device = resolve_device(self.device) if self.executor == "local" else None
         data_root = str(resolve_data_root(self.data_root)) if self.data_root is not None else None
-        # An unreachable store or a foreign schema fails here, before any work; the connection is kept.
-        store = Store(self.storage, stale_after=3 * self.heartbeat)
-        check_store_writable(store)  # a read-only file, mount or database user fails now, not at the first row
-        optuna_storage(store.url, self.heartbeat)
-        options, notes = capped_workers(self)
+        if self.plan_only:
+            store, url = store_for_reading(self.storage, 3 * self.heartbeat)
+        else:
+            # An unreachable store or a foreign schema fails here, before any work; the connection is kept.
+            store = Store(self.storage, stale_after=3 * self.heartbeat)
+            check_store_writable(store)  # a read-only file, mount or database user fails now, not at the first row
+            optuna_storage(store.url, self.heartbeat)
+            url = store.url
+        options, notes = capped_workers(auto_workers(self, device))
         plan = RunPlan(options=options, suite=suite, budget=budget, datasets=datasets, methods=methods,
                        objective=objective, pruner=pruner, device=device, data_root=data_root,
-                       storage=store.url, commit=git_commit(), notes=notes, split_seeds=split_seeds,
+                       storage=url, commit=git_commit(), notes=notes, split_seeds=split_seeds,
                        file_datasets=file_datasets)
         plan._store = store
         check_stored_settings(plan, store)
@@ -260,11 +267,27 @@ def machine_capacity() -> tuple[int, int | None]:
     return cpus, available
 
 
+def check_workers(workers: Any) -> None:
+    if workers is None or workers == AUTO:
+        return
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise BenchmarkError(f"--workers {workers} is invalid", f"use 1 or more workers, or {AUTO}")
+
+
+def auto_workers(options: RunOptions, device: str | None) -> RunOptions:
+    """``--workers auto`` (or not given): left to the packing policy for local trials on CUDA
+    (:func:`benchmark.run.cost.fill_device`), one worker elsewhere."""
+    if options.workers is not None and options.workers != AUTO:
+        return options
+    packs = options.executor == "local" and device is not None and device.startswith("cuda")
+    return replace(options, workers=AUTO if packs else 1)
+
+
 def capped_workers(options: RunOptions) -> tuple[RunOptions, list[str]]:
     """Local workers are capped at one per CPU core and per GiB of available memory: more only compete
     for the same cores (measured: --workers 16 on 2 cores started 17 processes using 9.9 GB, no faster).
     Ray tasks run on the cluster's machines and are not capped here."""
-    if options.executor != "local" or options.workers <= 1:
+    if options.executor != "local" or options.workers == AUTO or options.workers <= 1:
         return options, []
     cpus, available = machine_capacity()
     by_memory = max(1, available // WORKER_MEMORY) if available is not None else options.workers
@@ -275,6 +298,24 @@ def capped_workers(options: RunOptions) -> tuple[RunOptions, list[str]]:
     note = (f"--workers {options.workers} capped at {cap}: this machine has {cpus} CPU core(s){memory}, and a "
             f"local worker needs a core and 1 GiB")
     return replace(options, workers=cap), [note]
+
+
+def store_for_reading(url: str | None, stale_after: float) -> tuple[Store, str]:
+    """The store as ``--plan`` reads it, and its URL: an SQLite file that does not exist yet is not created
+    (an empty store in memory stands for it), and nothing is written to one that exists."""
+    from sqlalchemy.engine import make_url
+
+    from benchmark.store.results import DEFAULT_DB
+
+    url = url or f"sqlite:///{DEFAULT_DB.resolve()}"  # the run's default store, its folder not created
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - Store words the error for a malformed URL
+        return Store(url, stale_after=stale_after), url
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+            and not os.path.exists(parsed.database):
+        return Store("sqlite://", stale_after=stale_after), url
+    return Store(url, stale_after=stale_after), url
 
 
 def check_store_writable(store: Store) -> None:

@@ -2,9 +2,12 @@
 
 Workers are processes, not threads: a crash, the out-of-memory killer or a SIGKILL ends one worker,
 never the run. The pool's monitor fails the dead worker's trial with the cause and starts a fresh
-process in its place. On one machine the workers share what it has: torch's CPU threads are divided
-among them, GPUs are handed out round-robin, and on a shared GPU each worker's CUDA caching allocator
-is capped to its share of the memory (``--gpu-fraction``, default 1 / workers per GPU).
+process in its place. On one machine the workers share what it has: each trial runs on its suite's
+fixed torch thread count (``cpu_threads``), GPUs are handed out round-robin, and on a shared GPU
+each worker's CUDA caching allocator is capped to its share of the memory (``--gpu-fraction``,
+default 1 / workers per GPU). Each worker starts its pass over the pairs at its own place in the
+list (:func:`staggered`), so workers packed on one device train different pairs at once rather than
+queueing on one study.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 import optuna
@@ -61,7 +65,8 @@ class WorkerPool:
         return self
 
     def _start(self, index: int) -> None:
-        p = self.ctx.Process(target=worker_main, args=(self.plan, self.device_of(index), self.gpu_fraction),
+        p = self.ctx.Process(target=worker_main,
+                             args=(self.plan, self.device_of(index), self.gpu_fraction, index, self.count),
                              name=f"benchmark-worker-{index}", daemon=False)
         p.start()
         self.procs[index] = p
@@ -157,10 +162,21 @@ def cuda_device_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
-def worker_main(plan: RunPlan, device: str, gpu_fraction: float | None) -> None:
-    """Entry point of an extra worker process."""
+def staggered(plan: RunPlan, index: int, count: int) -> RunPlan:
+    """Worker ``index`` of ``count`` begins its pass at its own place in the methods' order and wraps
+    around, so that concurrent workers (packed on one GPU, say) start on different pairs instead of all
+    queueing behind the first study's tuning width. Every worker still visits every pair, and trial k of
+    a study is the same configuration whichever worker runs it: only the order of work changes."""
+    if count <= 1 or index % count == 0 or len(plan.methods) < 2:
+        return plan
+    offset = (index % count) * len(plan.methods) // count
+    return replace(plan, methods=[*plan.methods[offset:], *plan.methods[:offset]])
+
+
+def worker_main(plan: RunPlan, device: str, gpu_fraction: float | None, index: int = 0, count: int = 1) -> None:
+    """Entry point of an extra worker process (``index`` of the run's ``count`` workers)."""
     with sigterm_as_interrupt():
         try:
-            run_worker(plan, None, device=device, gpu_fraction=gpu_fraction)
+            run_worker(staggered(plan, index, count), None, device=device, gpu_fraction=gpu_fraction)
         except KeyboardInterrupt:
             raise SystemExit(130) from None

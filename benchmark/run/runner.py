@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+from benchmark.run.cost import fill_device
 from benchmark.run.plan import RunOptions, RunPlan
 from benchmark.run.pool import WorkerPool
 from benchmark.run.progress import Progress, RunSummary
@@ -24,6 +25,7 @@ def run_suite(plan: RunPlan | RunOptions, progress: Progress | None = None) -> R
     """Run (or resume) a suite with the plan's executor; returns a summary of the pairs' statuses.
     ``plan`` may be unresolved options: they are resolved here."""
     plan = plan.resolve() if isinstance(plan, RunOptions) else plan
+    plan = fill_device(plan)  # --workers auto on CUDA: the packing policy's number of processes
     store = plan.open_store()
     started = time.monotonic()
     before = final_pairs(plan, store)

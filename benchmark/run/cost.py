@@ -1,0 +1,260 @@
+"""The cost of a run before it runs (``python -m benchmark run ... --plan``), and the packing it implies.
+
+From the resolved plan, without training and without writing anything: the pairs (dataset x method x
+split seed) and what a run would do with each, as :mod:`benchmark.run.pair` decides it (already stored
+and final, not applicable or missing a resource, with the reason, or to run); for each pair to run,
+the fits left (tuning trials and seed re-runs of the budget, less what the store holds: the trials
+that hold a budget slot and the final seed rows, read as a resumed run reads them); the training
+samples of those fits (epochs x the samples of an epoch, :func:`benchmark.training.epochs.epoch_compute`
+of the original training split); the generator pre-training of generative rows, counted apart; and the
+device-seconds, from a calibration of each distinct (model, input shape, batch size) on this device
+(:mod:`benchmark.run.calibration`).
+
+Datasets are read as a run reads them, but never downloaded: one whose files are absent is counted
+from its card (``Dataset.stats``: class counts, sizes and input shape are known without data), and the
+plan says so. The estimate assumes no pruning (an upper bound) and the baseline's step for every
+method; where this suite's finished studies in the store show what share of their epochs pruned
+tuning trials trained, the estimate with that share is given too.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from benchmark.datasets.base import Split
+from benchmark.errors import describe_failure
+from benchmark.methods import method_registry
+from benchmark.run.calibration import (
+    Calibration,
+    StepShape,
+    Workload,
+    aggregate_rates,
+    calibrate_all,
+    device_memory,
+    device_name,
+)
+from benchmark.run.dataset_sizes import NO_ESTIMATE, DatasetPlan, read_dataset
+from benchmark.run.packing import Packing, PackingInputs, choose_packing, measured_levels, memory_cap
+from benchmark.run.pair import applicability, check_pair_budget, model_config
+from benchmark.run.plan import AUTO, RunPlan, capped_workers, machine_capacity
+from benchmark.run.resume import StoredProgress, observed_pruning
+from benchmark.store.status import FINAL_PAIR_STATES
+from benchmark.training.base import resolve_device
+
+TO_RUN = "to run"
+
+
+@dataclass
+class PairPlan:
+    """What a run would do with one pair, and the fits and samples it has left."""
+
+    dataset: str
+    method: str
+    split_seed: int
+    status: str  # TO_RUN, or the status a run records or finds stored (complete, not-applicable, ...)
+    reason: str | None = None
+    engine: str | None = None
+    trials: int = 0  # tuning fits left
+    seeds: int = 0  # seed re-runs left
+    stored_trials: int = 0
+    stored_seeds: int = 0
+    samples: int = 0  # training samples of the fits left (deep engine)
+    generator_samples: int = 0  # generator pre-training (generative rows), not in the estimate
+    shape: StepShape | None = None
+    epochs: int = 0
+    epoch_samples: int = 0
+
+    @property
+    def fits(self) -> int:
+        return self.trials + self.seeds
+
+
+@dataclass
+class RunCost:
+    """The plan of a run in numbers."""
+
+    plan: RunPlan
+    device: str
+    device_name: str
+    datasets: list[DatasetPlan]
+    pairs: list[PairPlan]
+    calibrations: dict[StepShape, Calibration] = field(default_factory=dict)
+    pruning: tuple[float, int] | None = None  # (share of tuning epochs trained, studies it comes from)
+    packing: Packing | None = None
+    aggregate: dict[int, float] = field(default_factory=dict)  # k processes at once -> samples/s (CUDA)
+    seconds: float = 0.0
+
+    def to_run(self) -> list[PairPlan]:
+        return [p for p in self.pairs if p.status == TO_RUN]
+
+    def pair_seconds(self, pair: PairPlan, share: float = 1.0) -> float | None:
+        """Device-seconds of a pair's fits left; tuning fits train ``share`` of their epochs (pruning)."""
+        calibration = self.calibrations.get(pair.shape) if pair.shape is not None else None
+        if calibration is None or pair.status != TO_RUN:
+            return None
+        per_fit = pair.epochs * pair.epoch_samples
+        return (pair.fits * calibration.overhead_seconds
+                + (pair.trials * share * per_fit + pair.seeds * per_fit) / calibration.samples_per_second)
+
+    def device_hours(self, share: float = 1.0) -> float:
+        return sum(s for p in self.to_run() if (s := self.pair_seconds(p, share)) is not None) / 3600
+
+    def unestimated(self) -> list[PairPlan]:
+        """Pairs to run whose fits have no calibration (classical engine, uncalibrated inputs)."""
+        return [p for p in self.to_run() if p.fits and self.pair_seconds(p) is None]
+
+    def record(self) -> dict[str, Any]:
+        """Everything the plan found, as JSON (``--plan --format json``)."""
+        pairs = self.to_run()
+        share = self.pruning[0] if self.pruning else None
+        return {
+            "suite": self.plan.suite.name, "device": self.device, "device_name": self.device_name,
+            "budget": self.plan.budget.record(), "split_seeds": self.plan.split_seeds, "pruner": self.plan.pruner,
+            "workers": self.plan.options.workers, "stack_trials": self.plan.options.stack_trials,
+            "datasets": [{"name": d.name, "split_seed": d.split_seed, "source": d.source, "note": d.note,
+                          "train_rows": d.train_rows, "val_rows": d.val_rows, "epochs": d.config.epochs,
+                          "epoch_samples": d.epoch_samples, "shape": d.shape.label if d.shape else None}
+                         for d in self.datasets],
+            "pairs": [{"dataset": p.dataset, "method": p.method, "split_seed": p.split_seed, "status": p.status,
+                       "reason": p.reason, "engine": p.engine, "trials": p.trials, "seeds": p.seeds,
+                       "stored_trials": p.stored_trials, "stored_seeds": p.stored_seeds, "samples": p.samples,
+                       "generator_samples": p.generator_samples,
+                       "device_seconds": _round(self.pair_seconds(p))} for p in self.pairs],
+            "totals": {"pairs": len(self.pairs), "to_run": len(pairs), "fits": sum(p.fits for p in pairs),
+                       "trials": sum(p.trials for p in pairs), "seeds": sum(p.seeds for p in pairs),
+                       "stored_fits": sum(p.stored_trials + p.stored_seeds for p in self.pairs),
+                       "samples": sum(p.samples for p in pairs),
+                       "generator_samples": sum(p.generator_samples for p in pairs),
+                       "device_hours": round(self.device_hours(), 4),
+                       "device_hours_pruned": round(self.device_hours(share), 4) if share is not None else None,
+                       "unestimated_pairs": len(self.unestimated())},
+            "pruning": {"assumption": "no pruning: an upper bound", "observed_share": share,
+                        "studies": self.pruning[1] if self.pruning else 0},
+            "calibrations": [c.record() for c in self.calibrations.values()],
+            "packing": self.packing.record() if self.packing else None,
+            "aggregate": {str(k): round(v, 1) for k, v in self.aggregate.items()},
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+# -- the pairs ---------------------------------------------------------------------------------------
+def plan_cost(plan: RunPlan, *, calibrate: bool = True) -> RunCost:
+    """The run's pairs, fits, samples and (with ``calibrate``) device-seconds and packing; writes nothing."""
+    started = time.perf_counter()
+    device = plan.device or resolve_device("auto")  # Ray tasks choose on their nodes: calibrate here
+    store = plan.open_store()
+    stored = StoredProgress(store)
+    rows = {(p.dataset, p.method, p.split_seed): p for p in store.pairs(plan.suite.name)}
+    datasets: list[DatasetPlan] = []
+    pairs: list[PairPlan] = []
+    for name in plan.datasets:
+        asked = plan.pair_budget(name)
+        for split_seed in range(plan.split_seeds):
+            todo = []
+            for method in plan.methods:
+                row = rows.get((name, method, split_seed))
+                check_pair_budget(row, asked, plan.suite.name, name, method, split_seed)
+                if row is not None and row.status in FINAL_PAIR_STATES:
+                    done = stored.done(plan, row)
+                    pairs.append(PairPlan(name, method, split_seed, str(row.status), row.reason, row.engine,
+                                          stored_trials=done[0], stored_seeds=done[1]))
+                else:
+                    todo.append((method, row))
+            if todo:
+                dataset, split = read_dataset(plan, name, split_seed)
+                datasets.append(dataset)
+                pairs += [pair_plan(plan, dataset, split, method, row, stored) for method, row in todo]
+    cost = RunCost(plan, device, device_name(device), datasets, pairs, pruning=observed_pruning(plan, store))
+    if calibrate:
+        workloads = [Workload(d.shape, d.num_classes, d.train_rows, d.val_rows, d.config)
+                     for d in datasets if d.shape is not None and any(
+                         p.dataset == d.name and p.shape == d.shape and p.fits for p in cost.to_run())]
+        cost.calibrations = calibrate_all(workloads, device)
+        cost.device_name = device_name(device)  # on a CPU: the threads a trial trains on (the engine sets them)
+        cost.packing, cost.aggregate = pack(cost, workloads)
+    cost.seconds = time.perf_counter() - started
+    return cost
+
+
+def pair_plan(plan: RunPlan, dataset: DatasetPlan, split: Split | None, method_name: str, row: Any,
+              stored: StoredProgress) -> PairPlan:
+    """One pair that is not final in the store: what a run would record, or the fits it has left."""
+    pair = PairPlan(dataset.name, method_name, dataset.split_seed, TO_RUN)
+    if split is None:
+        pair.status, pair.reason = NO_ESTIMATE, dataset.note
+        return pair
+    method = method_registry.get(method_name)
+    pair.engine = plan.suite.engine_for(dataset.modality, method.engines)
+    config = model_config(dataset.config, plan.dataset_entry(dataset.name).default_model, pair.engine)
+    status, reason = applicability(method, split, pair.engine, config)
+    if reason:
+        pair.status, pair.reason = str(status), reason
+        return pair
+    pair.stored_trials, pair.stored_seeds, trials_left = stored.progress(plan, row, method_name, dataset)
+    pair.trials, pair.seeds = trials_left, plan.budget.seeds - pair.stored_seeds
+    if pair.engine == "deep":
+        pair.epochs, pair.epoch_samples = config.epochs, dataset.epoch_samples
+        pair.samples = pair.fits * pair.epochs * pair.epoch_samples
+        pair.shape = dataset.shape
+        if generative(method):  # a study's trials share a generator; each seed re-run trains its own
+            pair.generator_samples = ((pair.trials > 0) + pair.seeds) * config.generator_epochs * dataset.train_rows
+    return pair
+
+
+def generative(method: Any) -> bool:
+    """A generative row, or a combined row with a generative part: it trains a generator before its model."""
+    parts = [method_registry.get(p) for p in method.parts] if method.parts else [method]
+    return any(p.family == "generative" for p in parts)
+
+
+# -- packing -----------------------------------------------------------------------------------------
+def pack(cost: RunCost, workloads: list[Workload]) -> tuple[Packing, dict[int, float]]:
+    """Trial processes per device for this run: on CUDA from the calibrations' peak memory, the device's
+    free memory, the cores, and the aggregate samples/s of k processes at once on the workload with the
+    most device time; elsewhere one (a CPU trial already uses every core given to it)."""
+    if not cost.device.startswith("cuda") or not cost.calibrations:
+        why = "the device is a CPU" if not cost.device.startswith("cuda") else "nothing to calibrate"
+        return Packing(1, f"1 process per device: {why}; packing applies to trials on CUDA devices"), {}
+    import torch
+
+    peaks = [c.peak_reserved for c in cost.calibrations.values() if c.peak_reserved is not None]
+    free = device_memory(cost.device)
+    cores, _ = machine_capacity()
+    devices = max(1, torch.cuda.device_count())
+    trial_memory = max(peaks) if peaks else None
+    free_memory = free[0] if free else None
+    by_memory = memory_cap(trial_memory, free_memory)
+    cap = max(1, min(cores // devices, by_memory if by_memory is not None else cores))
+    seconds: dict[StepShape, float] = {}
+    for p in cost.to_run():
+        if (s := cost.pair_seconds(p)) is not None:
+            seconds[p.shape] = seconds.get(p.shape, 0.0) + s
+    aggregate: dict[int, float] = {}
+    if seconds and cap > 1:
+        main = max(seconds, key=seconds.__getitem__)
+        aggregate = aggregate_rates(next(w for w in workloads if w.shape == main), cost.device, measured_levels(cap))
+    return choose_packing(PackingInputs(trial_memory, free_memory, cores, devices, aggregate)), aggregate
+
+
+def fill_device(plan: RunPlan) -> RunPlan:
+    """``--workers auto`` on CUDA: the plan with the number of worker processes the packing policy
+    chooses (per device, times the devices), capped as any ``--workers``, and a note saying why."""
+    if plan.options.workers != AUTO:
+        return plan
+    import torch
+
+    try:
+        packing = plan_cost(plan).packing or Packing(1, "1 process per device: nothing was measured")
+    except Exception as exc:  # noqa: BLE001 - a calibration that fails (out of memory) must not stop the run
+        packing = Packing(1, f"1 process per device: the calibration failed ({describe_failure(exc)})")
+    devices = max(1, torch.cuda.device_count())
+    options, notes = capped_workers(replace(plan.options, workers=packing.per_device * devices))
+    note = f"--workers auto: {options.workers} worker process(es) ({packing.per_device} per GPU): {packing.reason}"
+    return replace(plan, options=options, notes=[*plan.notes, note, *notes])
+
