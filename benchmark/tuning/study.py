@@ -190,10 +190,20 @@ def open_study(job: PairJob, storage: optuna.storages.BaseStorage) -> optuna.Stu
     return study
 
 
-def differences(stored: dict[str, Any], asked: dict[str, Any]) -> str:
-    """'trials 2 (this run asks for 3), ...' over the keys whose values differ."""
+def differences(stored: dict[str, Any], asked: dict[str, Any], prefix: str = "") -> str:
+    """'trials 2 (this run asks for 3), ...' over the keys whose values differ; nested settings by their
+    own keys ('config.cpu_threads None (this run asks for 1)'), so one changed setting is one short item.
+    A setting missing from the stored protocol (added by a later version) shows as None."""
     keys = sorted(set(stored) | set(asked))
-    parts = [f"{k} {stored.get(k)!r} (this run asks for {asked.get(k)!r})" for k in keys if stored.get(k) != asked.get(k)]
+    parts = []
+    for k in keys:
+        old, new = stored.get(k), asked.get(k)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            parts.append(differences(old, new, f"{prefix}{k}."))
+        else:
+            parts.append(f"{prefix}{k} {old!r} (this run asks for {new!r})")
     return ", ".join(parts)
 
 
