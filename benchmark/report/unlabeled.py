@@ -30,6 +30,9 @@ class UnlabeledUse:
     method: str
     rows: dict[str, int | None] = field(default_factory=dict)
     tagged: bool = False
+    # per dataset, the most pool rows a seed re-run took into training with pseudo-labels (pseudo-labelling
+    # stages store ``pseudo_labelled_rows``): a pool offered is not a pool used
+    pseudo_labelled: dict[str, int] = field(default_factory=dict)
 
     def shown_on(self, dataset: str | None) -> bool:
         """Whether the row is marked on ``dataset``'s page (the suite page when None): where it has
@@ -45,7 +48,9 @@ class UnlabeledUse:
         parts = []
         for d, n in known:
             where = "" if dataset is not None else f" on {d}"
-            parts.append(f"used {n:,} unlabeled rows{where}" if n is not None else
+            added = self.pseudo_labelled.get(d)
+            taken = f" (pseudo-labelled and trained on up to {added:,} of them)" if added is not None else ""
+            parts.append(f"used {n:,} unlabeled rows{where}{taken}" if n is not None else
                          f"used unlabeled data{where} (tag '{UNLABELED_TAG}'; the number of rows was not stored)")
         return "; ".join(parts)
 
@@ -60,6 +65,9 @@ def unlabeled_uses(results: Sequence[StoredResult], tags: Mapping[str, Sequence[
         if isinstance(n, int | float) and not isinstance(n, bool) and n > 0:
             use = uses.setdefault(r.method, UnlabeledUse(r.method))
             use.rows[r.dataset] = max(int(n), use.rows.get(r.dataset) or 0)
+            added = r.timings.get("pseudo_labelled_rows")
+            if isinstance(added, int | float) and not isinstance(added, bool):
+                use.pseudo_labelled[r.dataset] = max(int(added), use.pseudo_labelled.get(r.dataset, 0))
     for method, method_tags in tags.items():
         if UNLABELED_TAG not in (method_tags or ()):
             continue

@@ -123,3 +123,13 @@ def test_unlabeled_use_reads_successful_rows_and_tags():
     assert uses["a"].rows == {DATASET: 120} and uses["a"].text(DATASET) == "used 120 unlabeled rows"
     assert uses["e"].rows == {DATASET: None} and uses["e"].tagged
     assert uses["f"].rows == {} and "carries the tag 'unlabeled-data'" in uses["f"].text()
+
+
+def test_pseudo_labelled_rows_are_said_beside_the_pool_offered():
+    def row(**timings):
+        return StoredResult(1, SUITE, DATASET, "pl", 0, "ok", timings=timings)
+
+    uses = unlabeled_uses([row(unlabeled_rows=740, pseudo_labelled_rows=90),
+                           row(unlabeled_rows=740, pseudo_labelled_rows=120)], {})
+    assert uses["pl"].text(DATASET) == "used 740 unlabeled rows (pseudo-labelled and trained on up to 120 of them)"
+    assert "pseudo-labelled" not in unlabeled_uses([row(unlabeled_rows=740)], {})["pl"].text(DATASET)
