@@ -107,14 +107,23 @@ def source_fingerprint(data_root: Path, files: tuple[str, ...] | list[str]) -> l
 
 
 # -- the split -------------------------------------------------------------------------------------
+def standard_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Row-major strides (in elements) of ``shape``, size-1 axes included."""
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
+
+
 def standard_layout(array: Any) -> Any:
     """``array`` with row-major strides on every axis. NumPy gives a size-1 axis any stride (``images[:, None]``
     indexed by rows: channel stride 1), and torch reads such (N, 1, H, W) images as channels-last and runs
     another convolution kernel on them (last-digit differences), so a freshly built split and the same
     split read back from the cache (standard strides) would score differently (the deep engine also
     lays its inputs out this way: ``benchmark.training.base.model_input``)."""
-    if not isinstance(array, np.ndarray) or array.ndim < 2 or array.flags.c_contiguous and array.strides == tuple(
-            array.itemsize * int(np.prod(array.shape[i + 1:], dtype=np.int64)) for i in range(array.ndim)):
+    if not isinstance(array, np.ndarray) or array.ndim < 2 or array.strides == tuple(
+            array.itemsize * s for s in standard_strides(array.shape)):
         return array
     return np.array(array, order="C")  # a fresh copy: standard strides
 

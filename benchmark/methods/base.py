@@ -329,7 +329,7 @@ UNLABELED_TAG = "unlabeled-data"
 def unlabeled_pool_reason(split: Split) -> str | None:
     """``applies_to`` of a method that learns from the unlabeled pool: why ``split`` cannot serve it
     (no pool, or an empty one), or None."""
-    pool = getattr(split, "unlabeled", None)
+    pool = split.unlabeled
     if pool is None or len(pool) == 0:
         return (f"{split.dataset} exposes no unlabeled pool (the split holds training, validation and test "
                 "rows only; a dataset with a pool lists its size and class mix on its card)")

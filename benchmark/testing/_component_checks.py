@@ -254,7 +254,7 @@ def check_augmentation(method: Method, options: CheckOptions) -> None:
                     batches = [(torch.randn(len(batches[0][1]), 6, generator=torch.Generator().manual_seed(0)),
                                 batches[0][1])]
                 state = ProbeState(case.split.train.y, case.split.num_classes,
-                                   unlabeled=getattr(case.split, "unlabeled", None))
+                                   unlabeled=case.split.unlabeled)
                 torch.manual_seed(0)
                 for x, y in batches:
                     for _ in range(3):

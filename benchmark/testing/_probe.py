@@ -329,7 +329,7 @@ def component_print(loss: Any, sampler: Any, augment: Any, split: Split, y: np.n
             x = torch.randn(len(yb), 6, generator=torch.Generator().manual_seed(0))
             out.append(augmented(augment, x, yb, y, split.num_classes))
         else:
-            out.extend(augmented(augment, xb, yb, y, split.num_classes, unlabeled=getattr(split, "unlabeled", None))
+            out.extend(augmented(augment, xb, yb, y, split.num_classes, unlabeled=split.unlabeled)
                        for xb, yb in augment_batches(augment, split))
     return out
 

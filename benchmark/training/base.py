@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from benchmark.datasets.base import standard_layout
+from benchmark.datasets.base import standard_strides as standard_strides  # re-exported: the layout tests
 from benchmark.errors import BenchmarkError
 from benchmark.methods.base import GeneratorBudget, ResampleContext
 from benchmark.methods.base import fit_adjuster as fit_adjuster  # re-exported: the engines call it
@@ -163,19 +165,8 @@ def model_input(array: Any, device: Any) -> Any:
     """
     import torch
 
-    tensor = torch.as_tensor(np.ascontiguousarray(array))
-    if tensor.stride() != standard_strides(tensor.shape):
-        tensor = tensor.clone(memory_format=torch.contiguous_format)  # .contiguous() would keep the strides
-    return tensor.to(device)
+    return torch.as_tensor(standard_layout(np.ascontiguousarray(array))).to(device)
 
-
-def standard_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Row-major strides (in elements) of ``shape``, size-1 axes included."""
-    strides, step = [], 1
-    for size in reversed(shape):
-        strides.append(step)
-        step *= max(size, 1)
-    return tuple(reversed(strides))
 
 
 class TrainedModel(Protocol):

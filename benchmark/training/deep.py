@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from benchmark.datasets.base import Split
-from benchmark.errors import BenchmarkError, DivergedError
+from benchmark.errors import BenchmarkError
 from benchmark.methods.base import DEEP_HOOKS, Recipe, ResampleContext, Stage, call_resample
 from benchmark.metrics import confusion, per_class_scores
 from benchmark.models.base import Backbone, build_model
@@ -57,15 +57,23 @@ from benchmark.training.base import (
     seed_everything,
     softmax,
 )
-from benchmark.training.epochs import EpochDraws, epoch_compute
+from benchmark.training.epochs import epoch_compute, epoch_draws
 from benchmark.training.features import make_featurizer
 from benchmark.training.pretext import check_pretext, train_pretext
-from benchmark.training.step import StepRunner, autocast_for, default_loss, graph_safe, make_optimizer, set_lr
+from benchmark.training.step import (
+    StepRunner,
+    autocast_for,
+    check_finite,
+    default_loss,
+    make_optimizer,
+    set_lr,
+    use_cuda_graphs,
+)
 from benchmark.training.unlabeled import pseudo_labelled, unlabeled_pool
 
 DEFAULT_MODELS = {"image": "small-cnn", "tabular": "mlp", "text": "mlp"}
 
-__all__ = ["DeepEngine", "DeepModel", "TrainState", "default_loss", "schedule_epochs", "stage_epochs"]
+__all__ = ["DeepEngine", "DeepModel", "TrainState", "default_loss", "epoch_draws", "schedule_epochs", "stage_epochs"]
 
 
 @dataclass
@@ -187,15 +195,6 @@ def make_normaliser(X_train: np.ndarray, modality: str, device: torch.device):
     return lambda x: torch.addcmul(shift, x, scale)
 
 
-def _check_finite(total: torch.Tensor, state: TrainState) -> None:
-    # One host sync per epoch, not per batch: a NaN anywhere in the epoch makes the sum NaN.
-    if not torch.isfinite(total).item():
-        raise DivergedError(
-            f"training diverged: the loss became {total.item()} in epoch {state.epoch} (stage {state.stage})",
-            "lower the learning rate, or check the method's loss for invalid values",
-        )
-
-
 class DeepEngine:
     """Runs every recipe hook at its point: resample, batch_sampler, augment, loss, stages, adjust."""
 
@@ -288,11 +287,8 @@ class DeepEngine:
                 augment = stage.augment or recipe.augment
                 state.y = y_stage = y_base
                 state.class_counts = counts if y_base is y_dev else torch.bincount(y_base, minlength=split.num_classes)
-            # AdamW replayed from graphs while its learning rate changed between epochs took other steps
-            # than eager AdamW (SGD matched; docs/performance.md, 'CUDA graphs'): such stages run eagerly.
-            rate_changes = config.lr_schedule != "constant" or (config.warmup_epochs and stage is stages[0])
-            use_graphs = (config.cuda_graphs and dev.type == "cuda" and graph_safe(augment)
-                          and graph_safe(loss_fn) and not (rate_changes and config.optimizer == "adam"))
+            rate_changes = config.lr_schedule != "constant" or bool(config.warmup_epochs and stage is stages[0])
+            use_graphs = use_cuda_graphs(config, dev, (augment, loss_fn), rate_changes)
             optimizer = make_optimizer([p for p in trained.parameters() if p.requires_grad], config, dev, use_graphs)
             runner = StepRunner(trained, optimizer, stage_X, y_stage, stage_norm, augment, loss_fn, state, config,
                                 dev, use_graphs)
@@ -304,7 +300,7 @@ class DeepEngine:
                 if stage.train == "head" or stage.feature_resample is not None:
                     model.features.eval()  # frozen features: no dropout noise, no batch-norm statistic updates
                 runner.run_epoch(draws.next_epoch())
-                _check_finite(runner.total, state)
+                check_finite(runner.total, state.epoch, state.stage)
                 t_val = time.perf_counter()
                 if stage.feature_resample is not None:
                     val_logits = predict_logits(model.head, val_emb, lambda x: x, config, dev)
@@ -375,16 +371,6 @@ class DeepEngine:
                 "return (N', D) features with the embedding's D and N' labels",
             )
         return F_new, y_new
-
-
-def epoch_draws(batch_sampler: Any, state: TrainState, rows: int, samples: int, generator: torch.Generator,
-                dev: torch.device) -> EpochDraws:
-    """A stage's epochs of ``samples`` indices: from the batch sampler (a fresh draw each epoch, repeated
-    or cut to the count), else from shuffled passes over the stage's ``rows`` training rows (a stream, so
-    a resampled set of any size has each row seen equally often)."""
-    if batch_sampler is not None:
-        return EpochDraws(samples, lambda: batch_sampler.batch_indices(state.epoch, state), carry=False, device=dev)
-    return EpochDraws(samples, lambda: torch.randperm(rows, generator=generator, device=dev), carry=True, device=dev)
 
 
 def prepare_training_data(split: Split, recipe: Recipe, config: TrainingConfig, seed: int,

@@ -20,6 +20,7 @@ costs less time (the row's cost in seconds says how much).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -71,3 +72,15 @@ class EpochDraws:
         order = parts[0] if len(parts) == 1 else torch.cat(parts)
         self._left = order[self.samples:] if self.carry else None
         return order[: self.samples]
+
+
+def epoch_draws(batch_sampler: Any, state: Any, rows: int, samples: int, generator: torch.Generator,
+                device: torch.device) -> EpochDraws:
+    """A stage's epochs of ``samples`` indices: from the batch sampler (a fresh draw each epoch, repeated
+    or cut to the count), else from shuffled passes over the stage's ``rows`` training rows (a stream, so
+    a resampled set of any size has each row seen equally often)."""
+    if batch_sampler is not None:
+        return EpochDraws(samples, lambda: batch_sampler.batch_indices(state.epoch, state), carry=False,
+                          device=device)
+    return EpochDraws(samples, lambda: torch.randperm(rows, generator=generator, device=device), carry=True,
+                      device=device)

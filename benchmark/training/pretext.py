@@ -22,10 +22,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.errors import BenchmarkError, DivergedError
+from benchmark.errors import BenchmarkError
 from benchmark.training.base import TrainingConfig, lr_factor
-from benchmark.training.epochs import EpochDraws
-from benchmark.training.step import StepRunner, graph_safe, make_optimizer, set_lr
+from benchmark.training.epochs import epoch_draws
+from benchmark.training.step import (
+    StepRunner,
+    check_finite,
+    graph_safe,
+    make_optimizer,
+    set_lr,
+    use_cuda_graphs,
+)
 
 __all__ = ["PretextNetwork", "check_pretext", "train_pretext"]
 
@@ -96,24 +103,19 @@ def train_pretext(model: nn.Module, pretext: Any, X: torch.Tensor, spec: Any, no
     for p in network.parameters():
         p.requires_grad_(True)
     rate_changes = config.lr_schedule != "constant" or config.warmup_epochs > 0
-    use_graphs = (config.cuda_graphs and device.type == "cuda" and graph_safe(pretext)
-                  and not (rate_changes and config.optimizer == "adam"))  # as the supervised stages (step.py)
+    use_graphs = use_cuda_graphs(config, device, (pretext,), rate_changes)
     # views draw from the trial's generator, which the step runner registers with each captured graph
     optimizer = make_optimizer(network.parameters(), config, device, use_graphs)
     placeholder = torch.zeros(X.shape[0], dtype=torch.long, device=device)
     runner = StepRunner(network, optimizer, X, placeholder, normalise, PretextViews(pretext, state.generator),
                         PretextLoss(pretext), state, config, device, use_graphs)
-    draws = EpochDraws(epoch_samples, lambda: torch.randperm(X.shape[0], generator=state.generator, device=device),
-                       carry=True, device=device)
+    draws = epoch_draws(None, state, X.shape[0], epoch_samples, state.generator, device)
     state.stage = "pretext"
     network.train()
     for stage_epoch in range(epochs):
         set_lr(optimizer, config.lr * lr_factor(config, stage_epoch, epochs, warmup=True))
         runner.run_epoch(draws.next_epoch())
-        if not torch.isfinite(runner.total).item():  # one host sync per epoch, as the supervised stages
-            raise DivergedError(
-                f"pre-training diverged: the pretext loss became {runner.total.item()} in epoch {state.epoch}",
-                "lower the learning rate, or check the pretext component's loss for invalid values")
+        check_finite(runner.total, state.epoch, state.stage)
         state.epoch += 1
     model.features.zero_grad(set_to_none=True)
     return {"pretrain_epochs": epochs, "pretrain_samples": runner.samples, "pretrain_seconds": time.perf_counter() - t0,

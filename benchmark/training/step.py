@@ -40,6 +40,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from benchmark.errors import DivergedError
 from benchmark.training.base import TrainingConfig
 
 
@@ -64,6 +65,26 @@ def autocast_for(config: TrainingConfig, device: torch.device, cache: bool = Tru
 
 def graph_safe(component: Any) -> bool:
     return component is None or bool(getattr(component, "graph_safe", False))
+
+
+def use_cuda_graphs(config: TrainingConfig, device: torch.device, components: Sequence[Any],
+                    rate_changes: bool) -> bool:
+    """Whether a stage's steps replay as CUDA graphs: on CUDA, when the settings ask for it and every
+    per-batch component is graph-safe. AdamW replayed from graphs while its learning rate changed between
+    epochs (``rate_changes``: a schedule or warm-up in this stage) took other steps than eager AdamW (SGD
+    matched; docs/performance.md, 'CUDA graphs'): such stages run eagerly."""
+    return (config.cuda_graphs and device.type == "cuda" and all(graph_safe(c) for c in components)
+            and not (rate_changes and config.optimizer == "adam"))
+
+
+def check_finite(total: torch.Tensor, epoch: int, stage: str) -> None:
+    """The divergence check of a stage's epoch: one host sync per epoch, not per batch (a NaN anywhere
+    in the epoch makes the sum of its batch losses NaN)."""
+    if not torch.isfinite(total).item():
+        raise DivergedError(
+            f"training diverged: the loss became {total.item()} in epoch {epoch} (stage {stage})",
+            "lower the learning rate, or check the method's loss for invalid values",
+        )
 
 
 def make_optimizer(params, config: TrainingConfig, device: torch.device, capturable: bool) -> torch.optim.Optimizer:

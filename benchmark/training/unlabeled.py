@@ -28,7 +28,7 @@ __all__ = ["pseudo_labelled", "unlabeled_pool"]
 
 def unlabeled_pool(split: Any, featurizer: Any, device: torch.device) -> torch.Tensor:
     """The split's pool, featurised like the training rows, on ``device`` (uint8 images or float features)."""
-    pool = getattr(split, "unlabeled", None)  # a Split attribute since issue 18; older splits lack it
+    pool = split.unlabeled
     if pool is None:
         raise BenchmarkError(
             f"the method learns from an unlabeled pool, but dataset {split.dataset} exposes none",
