@@ -60,6 +60,18 @@ CIFAR_LT_TRAINING = TrainingConfig(epochs=200, batch_size=128, lr=0.1, weight_de
 MNIST_LT_TRAINING = TrainingConfig(epochs=30, batch_size=128, lr=1e-3, weight_decay=1e-4, model="small-cnn",
                                    generator_epochs=50, generator_batch_size=128)
 
+# What vision-lt, tricks and value-of-labels share: the four sets, the budget, the training settings, the
+# tuned parameters and the objective (the suites differ only in their rows). A function, so that no two
+# suites hold the same dict of training settings.
+def vision_lt_settings() -> dict:
+    return dict(datasets=("mnist-lt", "fashion-mnist-lt", "cifar10-lt", "cifar100-lt"),
+                budget=Budget(trials=20, seeds=3),
+                training={"image": MNIST_LT_TRAINING},
+                dataset_training={"cifar10-lt": CIFAR_LT_TRAINING, "cifar100-lt": CIFAR_LT_TRAINING},
+                tune=("lr", "weight_decay"),
+                objective="balanced_accuracy")
+
+
 register_suite("vision-lt", Suite(
     name="vision-lt",
     description="The vision long-tail benchmark for a GPU: MNIST-LT, Fashion-MNIST-LT, CIFAR-10-LT and CIFAR-100-LT "
@@ -67,13 +79,8 @@ register_suite("vision-lt", Suite(
                 "CIFAR: ResNet-32, SGD, 200 epochs, warm-up and steps at 160/180 (LDAM-DRW's recipe); 28x28: "
                 "small CNN, AdamW, 30 epochs. "
                 "Tuned for balanced accuracy on the long-tailed validation split (the literature's headline).",
-    datasets=("mnist-lt", "fashion-mnist-lt", "cifar10-lt", "cifar100-lt"),
     methods=None,
-    budget=Budget(trials=20, seeds=3),
-    training={"image": MNIST_LT_TRAINING},
-    dataset_training={"cifar10-lt": CIFAR_LT_TRAINING, "cifar100-lt": CIFAR_LT_TRAINING},
-    tune=("lr", "weight_decay"),
-    objective="balanced_accuracy",
+    **vision_lt_settings(),
 ))
 
 register_suite("vision-lt-cpu", Suite(
@@ -202,13 +209,8 @@ register_suite("tricks", Suite(
                 "deferred re-balancing with mixing and with a loss, three triples, and re-sampling with "
                 "re-weighting); each dataset page says whether a combination beats its best part. vision-lt's "
                 "settings: 20 trials and 3 seeds per pair, tuned for balanced accuracy; for a GPU.",
-    datasets=("mnist-lt", "fashion-mnist-lt", "cifar10-lt", "cifar100-lt"),
     methods=TRICKS_PARTS + TRICKS_COMBINATIONS,
-    budget=Budget(trials=20, seeds=3),
-    training={"image": MNIST_LT_TRAINING},
-    dataset_training={"cifar10-lt": CIFAR_LT_TRAINING, "cifar100-lt": CIFAR_LT_TRAINING},
-    tune=("lr", "weight_decay"),
-    objective="balanced_accuracy",
+    **vision_lt_settings(),
 ))
 
 # -- the value of labels ---------------------------------------------------------------------------
@@ -231,11 +233,6 @@ register_suite("value-of-labels", Suite(
                 "softmax and cRT, pseudo-labelling and FixMatch with distribution alignment on each dataset's "
                 "unlabeled pool (marked U in the report), beside the same remedies without pre-training. "
                 "vision-lt's settings: 20 trials and 3 seeds per pair, tuned for balanced accuracy; for a GPU.",
-    datasets=("mnist-lt", "fashion-mnist-lt", "cifar10-lt", "cifar100-lt"),
     methods=VALUE_OF_LABELS_PARTS + VALUE_OF_LABELS_COMBINATIONS,
-    budget=Budget(trials=20, seeds=3),
-    training={"image": MNIST_LT_TRAINING},
-    dataset_training={"cifar10-lt": CIFAR_LT_TRAINING, "cifar100-lt": CIFAR_LT_TRAINING},
-    tune=("lr", "weight_decay"),
-    objective="balanced_accuracy",
+    **vision_lt_settings(),
 ))
