@@ -305,7 +305,7 @@ def stage_print(stage: Stage, split: Split, y: np.ndarray) -> list[Any]:
         gen = torch.Generator().manual_seed(0)
         feats = torch.randn(len(y), 6, generator=gen)
         out.append(_arrays(stage.feature_resample.resample(feats, torch.as_tensor(y), seed=0)))
-    if getattr(stage, "pseudo_label", None) is not None:  # pool rows and labels chosen from fixed probabilities
+    if stage.pseudo_label is not None:  # pool rows and labels chosen from fixed probabilities
         logits = torch.randn(60, split.num_classes, generator=torch.Generator().manual_seed(0)) * 2.0
         out.append(_arrays(stage.pseudo_label.select(torch.softmax(logits, 1).double().numpy(), 0)))
     if stage.head_wrapper is not None:
@@ -354,7 +354,7 @@ def fingerprint(recipe: Recipe, split: Split, engine: str, config: TrainingConfi
 
     y = np.asarray(split.train.y)
     out: list[Any] = []
-    if getattr(recipe, "pretrain", None) is not None:
+    if recipe.pretrain is not None:
         out.append(("pretrain", pretext_print(recipe.pretrain, split)))
     if recipe.resample is not None:
         _, X_res, y_res = prepare_training_data(split, Recipe(resample=recipe.resample), config, seed=0)
