@@ -11,7 +11,7 @@ import pytest
 
 from benchmark.datasets import dataset_registry
 from benchmark.datasets.base import DataPart, Dataset, LoadRequest, Split
-from benchmark.datasets.tabular import tabular_split
+from benchmark.datasets.split import holdout_split
 from benchmark.errors import BenchmarkError
 from benchmark.protocol import (
     Budget,
@@ -111,7 +111,8 @@ def tiny_tabular(request: LoadRequest) -> Split:
     rng = request.rng("data")
     y = np.repeat([0, 1], [request.params.get("majority", 40), request.params.get("minority", 10)])
     X = rng.normal(size=(len(y), 3)).astype(np.float32)
-    return tabular_split(request.name, request, X, y, ["negative", "positive"], ["numeric"] * 3, {})
+    return holdout_split(request.name, "tabular", request, X, y, ["negative", "positive"], info={},
+                         feature_kinds=["numeric"] * 3)
 
 
 def tiny_entry(**params) -> Dataset:

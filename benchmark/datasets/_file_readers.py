@@ -18,17 +18,23 @@ GREY_MODES = ("1", "L", "LA", "I", "I;16", "F", "P")  # "P": palette, grey only 
 
 
 # -- tables ----------------------------------------------------------------------------------------
+def require_table_reader(path: Path) -> None:
+    """A Parquet table needs pyarrow: its absence is the environment's problem, named before any read."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            import pyarrow  # noqa: F401 - pandas reads Parquet through it
+        except ImportError:
+            raise BenchmarkError(f"reading the Parquet file {path} needs the pyarrow package, which is not "
+                                 "installed", "pip install pyarrow (or save the table as CSV)") from None
+
+
 def read_table(path: Path, params: dict[str, Any], columns: list[str] | None = None) -> Any:
     """The table as a pandas DataFrame (``columns``: only those); errors name the file and the fix."""
     import pandas as pd
 
+    require_table_reader(path)
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            try:
-                import pyarrow  # noqa: F401 - pandas reads Parquet through it
-            except ImportError:
-                raise BenchmarkError(f"reading the Parquet file {path} needs the pyarrow package, which is not "
-                                     "installed", "pip install pyarrow (or save the table as CSV)") from None
             return pd.read_parquet(path, columns=columns)
         return pd.read_csv(path, sep=params.get("sep") or ",", usecols=columns)
     except BenchmarkError:
@@ -179,3 +185,21 @@ def _is_grey(image: Any) -> bool:
         palette = np.asarray(image.getpalette() or [], dtype=np.int64).reshape(-1, 3)
         return bool((palette[:, 0] == palette[:, 1]).all() and (palette[:, 1] == palette[:, 2]).all())
     return image.mode in GREY_MODES
+
+
+# -- classes ---------------------------------------------------------------------------------------
+def check_classes(path: Path, y: np.ndarray, class_names: list[str], groups: np.ndarray, least: int,
+                  rows: str = "row") -> None:
+    """Refuse a file whose classes cannot be split, naming the file and the class: fewer than two classes,
+    or a class with fewer than ``least`` distinct ``rows`` (duplicates count once: a group lies in one part)."""
+    if len(class_names) < 2:
+        held = f"one class only ({class_names[0]})" if class_names else f"no {rows}s"
+        raise BenchmarkError(f"{path} holds {held}",
+                             "a dataset needs at least two classes: check the target column or the class folders")
+    for c, name in enumerate(class_names):
+        distinct = int(np.unique(groups[y == c]).size)
+        if distinct < least:
+            raise BenchmarkError(
+                f"{path}: class '{name}' has {distinct} distinct {rows}(s); each class needs at least {least} "
+                "(one each for the test, validation and training parts)",
+                f"add {rows}s of class '{name}' to the file, or remove its {rows}s")

@@ -1,16 +1,21 @@
-"""Dataset entries, the split they produce, the data root and the split cache.
+"""Dataset entries, the data root and the split cache.
 
 The split cache is keyed by the entry (name, parameters), the split seed, the split format and the
 content of the source files the entry reads (size and SHA-256 of each, hashed once per file version
-per process): a changed or repaired file is never served a split built from the old one.
+per process): a changed or repaired file is never served a split built from the old one. A cache file's
+name is a bounded slug of the dataset's name, the split seed and a hash of that key (any name, of any
+length or alphabet, gives a valid file name); the file records the key and a checksum of its content
+(:mod:`benchmark.datasets.split`), and one that does not match either is discarded, with a logged note,
+and rebuilt: never served.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
-import tempfile
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,17 +23,24 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.datasets.card import CardStats, SplitSizes, card_input_shape, card_split, card_split_sizes
 from benchmark.datasets.packaged import packaged_file
-from benchmark.datasets.unlabeled import unlabeled_record
+
+# DataPart and standard_strides are re-exported: the rest of the package imports the split's types from here too
+from benchmark.datasets.split import CacheEntryMismatch, Split, standard_layout
+from benchmark.datasets.split import DataPart as DataPart
+from benchmark.datasets.split import standard_strides as standard_strides
 from benchmark.errors import BenchmarkError, DataUnavailableError
-from benchmark.protocol import duplicate_summary
-from benchmark.protocol import minority_classes as default_minority_classes
+from benchmark.protocol import holdout_fractions
 from benchmark.registry import Registry
+
+log = logging.getLogger(__name__)
 
 MODALITIES = ("image", "text", "tabular")
 # Bump when the way splits are built changes: old caches are then ignored. 2: duplicate rows grouped.
-# 3: an unlabeled pool (``Split.unlabeled``) beside the three parts.
-SPLIT_FORMAT_VERSION = 3
+# 3: an unlabeled pool (``Split.unlabeled``) beside the three parts. 4: the file records its key and checksum.
+SPLIT_FORMAT_VERSION = 4
+SLUG_LENGTH = 40  # characters of the dataset's name kept in a cache file's name
 
 
 # -- data root -------------------------------------------------------------------------------------
@@ -106,162 +118,30 @@ def source_fingerprint(data_root: Path, files: tuple[str, ...] | list[str]) -> l
     return found
 
 
-# -- the split -------------------------------------------------------------------------------------
-def standard_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Row-major strides (in elements) of ``shape``, size-1 axes included."""
-    strides, step = [], 1
-    for size in reversed(shape):
-        strides.append(step)
-        step *= max(size, 1)
-    return tuple(reversed(strides))
+def cache_file_stem(name: str, split_seed: int, key: dict[str, Any]) -> str:
+    """``<slug>-s<seed>-<hash>``: at most :data:`SLUG_LENGTH` characters of the name (letters, digits,
+    ``.``, ``_`` and ``-``; anything else becomes ``-``) and 16 hex digits of the key's SHA-256, so the file
+    name is valid whatever the dataset's name (its length or alphabet); the file itself records the key."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name)[:SLUG_LENGTH].strip(".-") or "dataset"
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return f"{slug}-s{split_seed}-{digest}"
 
 
-def standard_layout(array: Any) -> Any:
-    """``array`` with row-major strides on every axis. NumPy gives a size-1 axis any stride (``images[:, None]``
-    indexed by rows: channel stride 1), and torch reads such (N, 1, H, W) images as channels-last and runs
-    another convolution kernel on them (last-digit differences), so a freshly built split and the same
-    split read back from the cache (standard strides) would score differently (the deep engine also
-    lays its inputs out this way: ``benchmark.training.base.model_input``)."""
-    if not isinstance(array, np.ndarray) or array.ndim < 2 or array.strides == tuple(
-            array.itemsize * s for s in standard_strides(array.shape)):
-        return array
-    return np.array(array, order="C")  # a fresh copy: standard strides
-
-
-@dataclass
-class DataPart:
-    """One part of a split. ``X``: images (N, C, H, W) uint8, tabular (N, D) float32, text (N,) str."""
-
-    X: np.ndarray
-    y: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.y.shape[0])
-
-    def counts(self, num_classes: int) -> list[int]:
-        return np.bincount(self.y, minlength=num_classes).tolist()
-
-
-@dataclass
-class Split:
-    """Train / validation / test parts of one dataset, with what metrics and reports need.
-
-    ``unlabeled`` is the dataset's unlabeled pool, when it exposes one: features only, in the format
-    of ``train.X`` (images (M, C, H, W) uint8), rows that are in no part of the split and whose labels
-    the split does not hold (``info["unlabeled"]`` describes it: :func:`unlabeled_record`). It is not
-    part of :meth:`fingerprint`, which stored results are keyed by."""
-
-    dataset: str
-    modality: str
-    class_names: list[str]
-    train: DataPart
-    val: DataPart
-    test: DataPart
-    minority_classes: list[int] = field(default_factory=list)
-    feature_kinds: list[str] | None = None  # tabular: "numeric" or "nominal" per column
-    info: dict[str, Any] = field(default_factory=dict)
-    unlabeled: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        if not self.minority_classes:
-            self.minority_classes = default_minority_classes(self.class_counts("train"))
-        if self.unlabeled is not None:
-            self._check_unlabeled()
-
-    def _check_unlabeled(self) -> None:
-        pool, train = self.unlabeled, self.train.X
-        if not isinstance(pool, np.ndarray) or pool.shape[1:] != train.shape[1:] or pool.dtype.kind != train.dtype.kind:
-            shape = getattr(pool, "shape", type(pool).__name__)
-            raise BenchmarkError(
-                f"the unlabeled pool of '{self.dataset}' has shape {shape} and dtype "
-                f"{getattr(pool, 'dtype', '?')}, but its training rows have shape {train.shape} and dtype {train.dtype}",
-                "give the pool's features in the format of split.train.X (features only, no labels)")
-        if "unlabeled" not in self.info:  # a pool given without its record (tests, plugins): describe what is known
-            self.info["unlabeled"] = unlabeled_record(pool, class_mix="unknown", source="given with the split")
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def part(self, name: str) -> DataPart:
-        return {"train": self.train, "val": self.val, "test": self.test}[name]
-
-    def class_counts(self, part: str = "train") -> list[int]:
-        return self.part(part).counts(self.num_classes)
-
-    @property
-    def imbalance_ratio(self) -> float:
-        counts = [c for c in self.class_counts("train") if c > 0]
-        return max(counts) / min(counts)
-
-    def fingerprint(self) -> str:
-        """SHA-256 over every array of the split: equal splits have equal fingerprints."""
-        h = hashlib.sha256()
-        for name in ("train", "val", "test"):
-            part = self.part(name)
-            for arr in (part.X, part.y):
-                arr = np.ascontiguousarray(arr)
-                h.update(f"{name}:{arr.dtype.str}:{arr.shape}".encode())
-                h.update(arr.tobytes())
-        return h.hexdigest()
-
-    def summary(self) -> dict[str, Any]:
-        """What a card shows of the split: counts per part, imbalance, fingerprint and the split's info
-        (with the unlabeled pool's record, never its rows)."""
-        return {
-            "dataset": self.dataset,
-            "modality": self.modality,
-            "num_classes": self.num_classes,
-            "class_names": self.class_names,
-            "class_counts": {p: self.class_counts(p) for p in ("train", "val", "test")},
-            "imbalance_ratio": round(self.imbalance_ratio, 3),
-            "minority_classes": self.minority_classes,
-            "feature_kinds": self.feature_kinds,
-            "fingerprint": self.fingerprint(),
-            **self.info,
-        }
-
-    # -- cache format: one .npz (no pickles) beside a JSON of the metadata --
-    def save(self, path: Path) -> None:
-        arrays = {f"{p}_{a}": getattr(self.part(p), a) for p in ("train", "val", "test") for a in ("X", "y")}
-        if self.unlabeled is not None:
-            arrays["unlabeled_X"] = self.unlabeled
-        meta = {
-            "dataset": self.dataset,
-            "modality": self.modality,
-            "class_names": self.class_names,
-            "minority_classes": self.minority_classes,
-            "feature_kinds": self.feature_kinds,
-            "info": self.info,
-        }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write to a temporary file and rename, so a crash never leaves a half-written cache entry.
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:
-            try:
-                np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
-            except BaseException:
-                tmp.close()
-                os.unlink(tmp.name)
-                raise
-        os.chmod(tmp.name, 0o644)  # temporary files are private; a split cache may be shared
-        os.replace(tmp.name, path)
-
-    @classmethod
-    def load(cls, path: Path) -> Split:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            parts = {p: DataPart(data[f"{p}_X"], data[f"{p}_y"]) for p in ("train", "val", "test")}
-            unlabeled = data["unlabeled_X"] if "unlabeled_X" in data.files else None
-        return cls(
-            dataset=meta["dataset"],
-            modality=meta["modality"],
-            class_names=meta["class_names"],
-            minority_classes=meta["minority_classes"],
-            feature_kinds=meta["feature_kinds"],
-            info=meta["info"],
-            unlabeled=unlabeled,
-            **parts,
-        )
+def cached_split(path: Path, key: dict[str, Any]) -> Split | None:
+    """The split cached at ``path`` for ``key``; None when there is none. An entry that is damaged, edited
+    (its content no longer matches its checksum) or built for another key is removed, with a logged note,
+    so that it is rebuilt: it is never served."""
+    if not path.exists():
+        return None
+    try:
+        return Split.load(path, key)
+    except CacheEntryMismatch as exc:
+        why = str(exc)
+    except Exception as exc:  # noqa: BLE001 - unreadable as an npz (truncated, foreign): rebuilt, never trusted
+        why = f"it cannot be read ({type(exc).__name__}: {exc})"
+    log.warning("split cache entry %s discarded and rebuilt: %s", path, why)
+    path.unlink(missing_ok=True)
+    return None
 
 
 # -- dataset entries -------------------------------------------------------------------------------
@@ -310,20 +190,49 @@ class Dataset:
     tags: tuple[str, ...] = ()
     label_preserving_transforms: tuple[str, ...] | None = None
     class_names: tuple[str, ...] = ()
-    stats: dict[str, Any] = field(default_factory=dict)  # size, class counts, imbalance ratio: known without data
+    stats: CardStats = field(default_factory=CardStats)  # size, class counts, input shape: known without data
     family: str | None = None  # variants of one source (rho, profile) share random streams; see LoadRequest.rng
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
             raise BenchmarkError(f"dataset '{self.name}' has modality {self.modality!r}", f"use one of {MODALITIES}")
+        if not isinstance(self.stats, CardStats):  # a plugin's plain dict: read into the typed record
+            object.__setattr__(self, "stats", CardStats.from_mapping(self.stats))
+
+    # -- what the card says of the split --
+    def split_sizes(self) -> SplitSizes | None:
+        """Rows per class of each part of the split, predicted from the card (the hold-out rule of
+        :mod:`benchmark.datasets.card`); None when the card gives no class counts."""
+        return card_split_sizes(self.stats, *holdout_fractions(self.modality, self.params))
+
+    def input_shape(self) -> tuple[int, ...] | None:
+        """One row's shape as the card states it (an image's (C, H, W), a table's columns)."""
+        return card_input_shape(self.stats, self.modality)
+
+    def card_split(self) -> Split | None:
+        """A split with the card's predicted class counts and inputs that are broadcast zeros (never
+        materialised), for counting a dataset whose files are absent; None without class counts."""
+        sizes = self.split_sizes()
+        if sizes is None:
+            return None
+        names = list(self.class_names) or [str(c) for c in range(self.num_classes)]
+        return card_split(self.name, self.modality, names, self.stats, sizes)
+
+    # -- the split cache --
+    def source_record(self, data_root: Path | None) -> list[list[Any]]:
+        """[path, size, SHA-256] of each source file the split is built from (part of the cache key)."""
+        return source_fingerprint(Path(data_root), self.files) if data_root is not None else []
+
+    def cache_record(self, split_seed: int, data_root: Path | None = None) -> dict[str, Any]:
+        """The split cache's key: the entry, the split seed, the split format and, given the data root,
+        the content of the source files found there. A cache file records it and is served only for it."""
+        return json.loads(json.dumps({"name": self.name, "params": self.params, "seed": split_seed,
+                                      "v": SPLIT_FORMAT_VERSION, "sources": self.source_record(data_root)},
+                                     sort_keys=True, default=str))
 
     def cache_key(self, split_seed: int, data_root: Path | None = None) -> str:
-        """The split cache's key: the entry, the split seed, the split format and, given the data root,
-        the content of the source files found there."""
-        sources = source_fingerprint(Path(data_root), self.files) if data_root is not None else []
-        blob = json.dumps({"name": self.name, "params": self.params, "seed": split_seed, "v": SPLIT_FORMAT_VERSION,
-                           "sources": sources}, sort_keys=True, default=str)
-        return f"{self.name}-s{split_seed}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+        """The cache file's name (without ``.npz``) for :meth:`cache_record`."""
+        return cache_file_stem(self.name, split_seed, self.cache_record(split_seed, data_root))
 
     def load(self, data_root: str | os.PathLike | None = None, split_seed: int = 0, *, cache: bool = True) -> Split:
         """Build (or read from the cache) the split of this dataset for ``split_seed``.
@@ -334,23 +243,21 @@ class Dataset:
         root = resolve_data_root(data_root)
         cache_dir = resolve_cache_dir(root)
         try:
-            path = cache_dir / f"{self.cache_key(split_seed, root)}.npz"
+            key = self.cache_record(split_seed, root)
         except OSError as exc:  # a source file that cannot be read for its hash
             raise self._data_error(root, exc) from exc
-        if cache and path.exists():
-            try:
-                return Split.load(path)
-            except Exception:  # a damaged cache entry is rebuilt, never trusted
-                path.unlink(missing_ok=True)
+        except BenchmarkError as exc:  # a file dataset's folder that no longer lists its images
+            raise self._named(exc) from exc
+        path = cache_dir / f"{cache_file_stem(self.name, split_seed, key)}.npz"
+        if cache and (cached := cached_split(path, key)) is not None:
+            return cached
         request = LoadRequest(self.name, root, split_seed, dict(self.params), self.family or "", cache_dir)
         try:
             split = self.builder(request)
         except DataUnavailableError:
             raise
         except BenchmarkError as exc:  # name the dataset, whatever step of its build failed
-            if f"'{self.name}'" in exc.message:
-                raise
-            raise BenchmarkError(f"dataset '{self.name}': {exc.message}", exc.fix) from exc
+            raise self._named(exc) from exc
         except Exception as exc:  # a reader's own exception (UnicodeDecodeError, IsADirectoryError, EOFError, ...)
             raise self._data_error(root, exc) from exc
         split.info.setdefault("split_seed", split_seed)
@@ -359,9 +266,14 @@ class Dataset:
         if split.unlabeled is not None:
             split.unlabeled = standard_layout(split.unlabeled)
         if cache:  # only a split that was built completely reaches the cache, and atomically
-            # keyed again: a download may have just put the source files in place
-            split.save(cache_dir / f"{self.cache_key(split_seed, root)}.npz")
+            key = self.cache_record(split_seed, root)  # keyed again: a download may have just put the files in place
+            split.save(cache_dir / f"{cache_file_stem(self.name, split_seed, key)}.npz", key)
         return split
+
+    def _named(self, exc: BenchmarkError) -> BenchmarkError:
+        if f"'{self.name}'" in exc.message:
+            return exc
+        return BenchmarkError(f"dataset '{self.name}': {exc.message}", exc.fix)
 
     def _data_error(self, root: Path, exc: BaseException) -> BenchmarkError:
         files = ", ".join(self.files) if self.files else "its source"
@@ -380,7 +292,7 @@ class Dataset:
             "modality": self.modality,
             "num_classes": self.num_classes,
             "class_names": list(self.class_names),
-            "stats": self.stats,
+            "stats": self.stats.record(),
             "source": self.source,
             "license": self.license,
             "citation": self.citation,
@@ -394,29 +306,12 @@ class Dataset:
         }
 
 
-def duplicates_record(groups: np.ndarray, y: np.ndarray, *, compared: str = "rows equal in every value",
-                      removed_from_training: int | None = None) -> dict[str, Any]:
-    """The ``duplicates`` entry of a split's info (shown on the dataset card and in ``Split.summary()``):
-    how many duplicates were found among the rows split (see :func:`benchmark.protocol.duplicate_summary`),
-    what was compared, and how many training rows equal to a test row were removed (official test sets)."""
-    record: dict[str, Any] = {**duplicate_summary(groups, y), "compared": compared,
-                              "policy": "grouped: each group of duplicates lies in one part of the split"}
-    if removed_from_training is not None:
-        record["removed_from_training"] = int(removed_from_training)
-    return record
-
-
-def count_stats(counts: list[int], **more: Any) -> dict[str, Any]:
-    """Card statistics of a dataset whose class counts are known: size, counts, imbalance ratio."""
-    return {"samples": int(sum(counts)), "class_counts": [int(c) for c in counts],
-            "imbalance_ratio": round(max(counts) / min(counts), 2), **more}
-
-
 def _make_dataset(builder: Callable[[LoadRequest], Split], *, name: str, **card: Any) -> Dataset:
     return Dataset(name=name, builder=builder, **card)
 
 
 dataset_registry: Registry[Dataset] = Registry(
-    "dataset", make_entry=_make_dataset, package="benchmark.datasets", entry_point_group="benchmark.datasets"
+    "dataset", make_entry=_make_dataset, package="benchmark.datasets", entry_point_group="benchmark.datasets",
+    composer="benchmark.datasets.scenarios:scenario_dataset",  # "keel-yeast3@label-noise-0.2": a stress variant
 )
 register_dataset = dataset_registry.register

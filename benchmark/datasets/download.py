@@ -26,7 +26,8 @@ import os
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from benchmark.errors import BenchmarkError, DataUnavailableError
@@ -69,6 +70,20 @@ PINNED_SHA256: dict[str, str] = {
 def downloads_disabled() -> bool:
     """True when ``BENCHMARK_OFFLINE`` is set to 1/true/yes (CI, air-gapped machines)."""
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+@contextmanager
+def downloads_off() -> Iterator[None]:
+    """Within it, no loader downloads (a plan reads what is there: it must take seconds and change nothing)."""
+    before = os.environ.get(OFFLINE_ENV)
+    os.environ[OFFLINE_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(OFFLINE_ENV, None)
+        else:
+            os.environ[OFFLINE_ENV] = before
 
 
 def require_download(dataset: str, data_root: Path, expected: list[str], source: str) -> None:

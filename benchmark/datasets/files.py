@@ -16,36 +16,34 @@ or ``[height, width]``) or to the first image's size, in ``colour`` "grey" or "r
 when every image is). Classes are numbered from the most to the least frequent (ties by name), so a
 binary dataset's minority class is 1, as the metrics expect. The split cache is keyed by the content
 (size and SHA-256) of the table file or of every image.
+
+Options are checked when the dataset is named (a bad option stops the run before any work); the file's
+content is read only for the card then. A file that cannot be split (unreadable or empty, one class only,
+a class with fewer than three distinct rows) fails its own pairs when a run loads it, as a retryable
+``data-error`` naming the file and the class, as a damaged KEEL file does: the other datasets still run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmark.datasets._file_readers import (
+    check_classes,
     class_folders,
     image_arrays,
     image_files,
+    require_table_reader,
     table_arrays,
     table_counts,
 )
-from benchmark.datasets.base import (
-    SPLIT_FORMAT_VERSION,
-    DataPart,
-    Dataset,
-    LoadRequest,
-    Split,
-    count_stats,
-    duplicates_record,
-    file_digest,
-)
+from benchmark.datasets.base import Dataset, LoadRequest, Split, file_digest
+from benchmark.datasets.card import CardStats, count_stats
+from benchmark.datasets.split import holdout_split
 from benchmark.errors import BenchmarkError
-from benchmark.protocol import duplicate_groups, stratified_holdout
+from benchmark.protocol import HOLDOUT_FRACTIONS, duplicate_groups
 
 FILE_PREFIX = "file:"
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".parquet": None, ".pq": None}
@@ -53,7 +51,8 @@ TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".parquet": None, ".pq": None}
 TABLE_OPTIONS = ("file", "name", "target", "nominal", "drop", "sep", "test_fraction", "val_fraction")
 IMAGE_OPTIONS = ("file", "name", "size", "colour", "test_fraction", "val_fraction")
 OPTIONS = tuple(dict.fromkeys(TABLE_OPTIONS + IMAGE_OPTIONS))
-DEFAULT_FRACTIONS = {"table": (0.3, 0.25), "images": (0.2, 0.2)}  # (test, validation), as KEEL and SMS
+MODALITY = {"table": "tabular", "images": "image"}
+MIN_ROWS_PER_CLASS = 3  # one each for the test, validation and training parts
 
 
 @dataclass(frozen=True)
@@ -67,12 +66,9 @@ class FileDataset(Dataset):
         path = Path(self.params["path"])
         return image_files(path) if path.is_dir() else [path]
 
-    def cache_key(self, split_seed: int, data_root: Path | None = None) -> str:
-        """As a registered dataset's key, with the content of the table or of every image (size and SHA-256)."""
-        sources = [[str(p), *file_digest(p)] for p in self.source_paths()]
-        blob = json.dumps({"name": self.name, "params": self.params, "seed": split_seed, "v": SPLIT_FORMAT_VERSION,
-                           "sources": sources}, sort_keys=True, default=str)
-        return f"{self.name}-s{split_seed}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+    def source_record(self, data_root: Path | None) -> list[list[Any]]:
+        """The content of the table or of every image (size and SHA-256), wherever the data root is."""
+        return [[str(p), *file_digest(p)] for p in self.source_paths()]
 
     def card(self) -> dict[str, Any]:
         return {**super().card(), "spec": self.spec}
@@ -146,35 +142,37 @@ def file_dataset(file: str | Path, *, base: Path | None = None, where: str = "",
     if not name.strip() or "," in name or is_file_spec(name):
         raise BenchmarkError(f"dataset {where}: name {name!r} is invalid", "give a name without commas, e.g. name = "
                                                                            "\"my-data\"")
-    test_default, val_default = DEFAULT_FRACTIONS[kind]
+    test_default, val_default = HOLDOUT_FRACTIONS[MODALITY[kind]]
     params: dict[str, Any] = {"path": str(path), "kind": kind,
                               "test_fraction": _fraction(options.pop("test_fraction", test_default), "test", where),
                               "val_fraction": _fraction(options.pop("val_fraction", val_default), "val", where)}
-    if kind == "table":
-        params.update(_table_params(path, options, where))
-        counts, class_names = table_counts(path, params)
-        description = (f"the table {path.name}: {sum(counts)} rows, target column '{params['target']}'; "
-                       f"stratified {params['test_fraction']:.0%} test, {params['val_fraction']:.0%} of the rest "
-                       "for validation")
-        model = {"deep": "mlp", "classical": "logreg"}
-    else:
-        params.update(_image_params(options, where))
-        folders = class_folders(path)
-        order = sorted(folders, key=lambda f: (-len(folders[f]), f))
-        counts, class_names = [len(folders[f]) for f in order], order
-        description = (f"the images of {path.name}/ in {len(order)} class folders: {sum(counts)} images; "
-                       f"stratified {params['test_fraction']:.0%} test, {params['val_fraction']:.0%} of the rest "
-                       "for validation")
-        model = {"deep": "small-cnn"}
-    if len(counts) < 2:
-        raise BenchmarkError(f"dataset {where}: {path} holds one class only ({class_names[0] if class_names else '-'})",
-                             "a dataset needs at least two classes: check the target column or the class folders")
+    params.update(_table_params(path, options, where) if kind == "table" else _image_params(options, where))
+    # The file's content is read for the card only: a problem with it (empty, one class, unreadable) fails
+    # this dataset's pairs when a run loads it (a data error, as a damaged KEEL file), not the whole run.
+    try:
+        counts, class_names = class_counts(path, params)
+        stats, unread = count_stats(counts) if counts else CardStats(), ""
+    except BenchmarkError as exc:
+        counts, class_names, stats, unread = [], [], CardStats(), f" (not readable now: {exc.message})"
+    what = (f"the table {path.name}: {sum(counts)} rows, target column '{params['target']}'" if kind == "table"
+            else f"the images of {path.name}/ in {len(counts)} class folders: {sum(counts)} images")
     return FileDataset(
-        name=name, builder=load_file_dataset, modality="tabular" if kind == "table" else "image",
-        num_classes=len(counts), source=str(path), description=description, license="the file owner's",
-        params=params, files=(str(path),), default_model=model, class_names=tuple(class_names),
-        stats=count_stats(counts), tags=("file",), spec=spec or _spec_text(file, given),
+        name=name, builder=load_file_dataset, modality=MODALITY[kind], num_classes=len(counts), source=str(path),
+        description=(f"{what}; stratified {params['test_fraction']:.0%} test, {params['val_fraction']:.0%} of the "
+                     f"rest for validation{unread}"),
+        license="the file owner's", params=params, files=(str(path),),
+        default_model={"deep": "mlp", "classical": "logreg"} if kind == "table" else {"deep": "small-cnn"},
+        class_names=tuple(class_names), stats=stats, tags=("file",), spec=spec or _spec_text(file, given),
     )
+
+
+def class_counts(path: Path, params: dict[str, Any]) -> tuple[list[int], list[str]]:
+    """Rows per class and class names of a table or an image folder, from the most frequent class."""
+    if params["kind"] == "table":
+        return table_counts(path, params)
+    folders = class_folders(path)
+    order = sorted(folders, key=lambda f: (-len(folders[f]), f))
+    return [len(folders[f]) for f in order], order
 
 
 def _default_name(path: Path) -> str:
@@ -210,6 +208,7 @@ def _names(value: Any, key: str, where: str) -> list[str]:
 
 
 def _table_params(path: Path, options: dict[str, Any], where: str) -> dict[str, Any]:
+    require_table_reader(path)
     target = options.get("target")
     if not isinstance(target, str) or not target:
         raise BenchmarkError(f"dataset {where}: the table {path.name} needs its target column named",
@@ -252,9 +251,6 @@ def load_file_dataset(request: LoadRequest) -> Split:
         X, y, class_names, info = image_arrays(path, params)
         kinds, modality, compared = None, "image", "images with identical pixels"
     groups = duplicate_groups(X)
-    rest, test = stratified_holdout(y, params["test_fraction"], request.rng("test"), what="test", groups=groups)
-    train, val = stratified_holdout(y[rest], params["val_fraction"], request.rng("validation"), groups=groups[rest])
-    train, val = rest[train], rest[val]
-    info = {**info, "file": str(path), "duplicates": duplicates_record(groups, y, compared=compared)}
-    return Split(request.name, modality, class_names, DataPart(X[train], y[train]), DataPart(X[val], y[val]),
-                 DataPart(X[test], y[test]), feature_kinds=kinds, info=info)
+    check_classes(path, y, class_names, groups, MIN_ROWS_PER_CLASS, "row" if modality == "tabular" else "image")
+    return holdout_split(request.name, modality, request, X, y, class_names, info={**info, "file": str(path)},
+                         feature_kinds=kinds, compared=compared, groups=groups)

@@ -14,9 +14,10 @@ import zipfile
 
 import numpy as np
 
-from benchmark.datasets.base import LoadRequest, Split, count_stats, register_dataset
+from benchmark.datasets.base import LoadRequest, Split, register_dataset
+from benchmark.datasets.card import count_stats
 from benchmark.datasets.download import require_download
-from benchmark.datasets.tabular import tabular_split
+from benchmark.datasets.split import holdout_split
 from benchmark.errors import BenchmarkError, DataUnavailableError
 
 ZENODO_URL = "https://zenodo.org/record/61452/files/benchmark-imbalanced-learn.tar.gz"
@@ -98,8 +99,9 @@ def load_imblearn(request: LoadRequest) -> Split:
                              f"{f' and {bad.size - 1} more' if bad.size > 1 else ''}",
                              f"delete it so that it is downloaded again, or fetch {ZENODO_URL}")
     y = (target == 1).astype(np.int64)
-    return tabular_split(request.name, request, X, y, ["majority", "minority"], ["numeric"] * X.shape[1],
-                         {"imblearn_name": name, "imblearn_id": COLLECTION[name][0]})
+    return holdout_split(request.name, "tabular", request, X, y, ["majority", "minority"],
+                         info={"imblearn_name": name, "imblearn_id": COLLECTION[name][0]},
+                         feature_kinds=["numeric"] * X.shape[1])
 
 
 def imblearn_counts(ratio: float, samples: int) -> list[int]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.datasets.base import LoadRequest, Split, count_stats, register_dataset
-from benchmark.datasets.tabular import tabular_split
+from benchmark.datasets.base import LoadRequest, Split, register_dataset
+from benchmark.datasets.card import count_stats
+from benchmark.datasets.split import holdout_split
 from benchmark.errors import BenchmarkError
 
 SKLEARN_BIB = """@article{pedregosa2011scikit,
@@ -64,8 +65,8 @@ def make_synthetic_binary(request: LoadRequest) -> Split:
         n_clusters_per_class=CLUSTERS_PER_CLASS, weights=[1 - p["minority_share"]], flip_y=0.0, class_sep=p.get("class_sep", 1.0),
         random_state=seed,
     )
-    return tabular_split(request.name, request, X.astype(np.float32), y.astype(np.int64), ["majority", "minority"],
-                         ["numeric"] * p["features"], {"generator_seed": seed})
+    return holdout_split(request.name, "tabular", request, X.astype(np.float32), y.astype(np.int64),
+                         ["majority", "minority"], info={"generator_seed": seed}, feature_kinds=["numeric"] * p["features"])
 
 
 def register_synthetic(name: str, samples: int, features: int, minority_share: float, class_sep: float = 1.0,

@@ -22,18 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.datasets.base import (
-    DataPart,
-    LoadRequest,
-    Split,
-    count_stats,
-    duplicates_record,
-    register_dataset,
-)
+from benchmark.datasets.base import LoadRequest, Split, register_dataset
+from benchmark.datasets.card import count_stats
 from benchmark.datasets.download import SMS_ZIP_URL, fetch_zip_member, require_download
 from benchmark.datasets.packaged import locate
+from benchmark.datasets.split import holdout_split
 from benchmark.errors import BenchmarkError
-from benchmark.protocol import duplicate_groups, stratified_holdout
+from benchmark.protocol import stratified_holdout
 
 SMS_FILE = "sms_spam/SMSSpamCollection"
 SMS_MINI_FILE = "sms_spam/SMSSpamCollection-mini"  # shipped in the package: see sparse_sms_subset
@@ -67,21 +62,14 @@ def read_sms_collection(path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def text_split(name: str, request: LoadRequest, texts: np.ndarray, labels: np.ndarray, class_names: list[str]) -> Split:
-    """Stratified test hold-out (natural imbalance), then a stratified validation share of the rest."""
+    """The entry's stratified subset (``max_samples``), then the hold-outs of every dataset without an
+    official test set (:func:`benchmark.datasets.split.holdout_split`), messages equal after normalisation grouped."""
     params = request.params
     if params.get("max_samples") and params["max_samples"] < len(labels):
         keep = subset_rows(labels, params["max_samples"], request)
         texts, labels = texts[keep], labels[keep]
-    groups = duplicate_groups(texts)
-    rest, test = stratified_holdout(labels, params.get("test_fraction", 0.2), request.rng("test"), what="test",
-                                    groups=groups)
-    train, val = stratified_holdout(labels[rest], params.get("val_fraction", 0.2), request.rng("validation"),
-                                    groups=groups[rest])
-    train, val = rest[train], rest[val]
-    info = {**params, "duplicates": duplicates_record(groups, labels, compared="texts after whitespace "
-                                                      "normalisation and case folding")}
-    return Split(name, "text", class_names, DataPart(texts[train], labels[train]), DataPart(texts[val], labels[val]),
-                 DataPart(texts[test], labels[test]), info=info)
+    return holdout_split(name, "text", request, texts, labels, class_names, info=dict(params),
+                         compared="texts after whitespace normalisation and case folding")
 
 
 def subset_rows(labels: np.ndarray, max_samples: int, request: LoadRequest) -> np.ndarray:

@@ -7,11 +7,13 @@ a temporary folder inside the split cache folder (the data root may be read-only
 torchvision is pointed there. Every IDX header is checked against the file size before torchvision
 parses it, so a truncated or foreign file is named instead of failing deep inside torchvision.
 
-CIFAR-10 and CIFAR-100 are torchvision's pickled batches in ``<root>/cifar-10-batches-py/`` and
-``<root>/cifar-100-python/``. Files already present are read without torchvision's md5 check (the
-structure is checked instead, so re-packed or test copies load); a download keeps torchvision's
-checksum of the archive, and the files it downloaded are then checked against the SHA-256 pins of
-:mod:`benchmark.datasets.download` (refused and removed on a mismatch).
+CIFAR-10 and CIFAR-100 are pickled batches in ``<root>/cifar-10-batches-py/`` and
+``<root>/cifar-100-python/``, in torchvision's layout. They are read by the restricted reader of
+:mod:`benchmark.datasets._cifar_format` (only the format's dicts, lists, strings and numeric arrays: a
+doctored file cannot run code), never by ``pickle.load``, and their structure is checked, so re-packed or
+test copies load. A download uses torchvision's download of the archive (its md5 checked), then checks
+the archive against the SHA-256 pins of :mod:`benchmark.datasets.download` (refused and removed on a
+mismatch) before any file of it is read.
 
 torchvision is imported only when data is read: listing the registry stays fast. The layouts below
 repeat torchvision's file names and URLs so that cards and error messages need no import; a test
@@ -22,17 +24,16 @@ from __future__ import annotations
 
 import gzip
 import os
-import pickle
 import shutil
 import struct
 import tempfile
 import zlib
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from benchmark.datasets._cifar_format import read_cifar_batch
 from benchmark.datasets.base import LoadRequest
 from benchmark.datasets.download import check_pinned, require_download
 from benchmark.errors import BenchmarkError, DataUnavailableError
@@ -185,82 +186,78 @@ CIFAR100_LAYOUT = CifarLayout("CIFAR100", "cifar-100-python", "cifar-100-python.
                               "meta", "fine_label_names")
 
 
-@cache
-def md5_free(torchvision_class: str) -> type:
-    """torchvision's ``CIFAR10``/``CIFAR100`` that trusts the structure of files already present
-    instead of their md5 (the structure is checked here; a download still checks the archive's md5)."""
+def download_archive(layout: CifarLayout, root: Path) -> None:
+    """torchvision's download of the archive into ``root`` (its md5 checked; an archive already there is
+    only checked) and its unpacking; no file of it is read here."""
     import torchvision.datasets
+    from torchvision.datasets.utils import download_and_extract_archive
 
-    base = getattr(torchvision.datasets, torchvision_class)
-    return type(f"{torchvision_class}Files", (base,), {
-        "__doc__": md5_free.__doc__,
-        "train_list": [[name, None] for name, _ in base.train_list],
-        "test_list": [[name, None] for name, _ in base.test_list],
-        "meta": {**base.meta, "md5": None},
-    })
+    base = getattr(torchvision.datasets, layout.torchvision_class)
+    download_and_extract_archive(base.url, str(root), filename=base.filename, md5=base.tgz_md5)
 
 
-def _describe_bad_batch(path: Path, meta_key: str | None) -> str | None:
-    """Why ``path`` is not a CIFAR pickle of the expected structure, or None when it is one."""
+def read_batch(path: Path, meta_key: str | None, fix: str) -> tuple[np.ndarray, list[int]] | None:
+    """One batch file's images (N, 3, 32, 32) uint8 and labels, or None for the meta file (checked to hold
+    ``meta_key``); a file that is damaged, foreign or not of the format names itself."""
     try:
-        with open(path, "rb") as fh:
-            entry = pickle.load(fh, encoding="latin1")
-    except Exception as exc:  # any unpickling failure means a damaged or foreign file
-        return f"cannot be unpickled ({type(exc).__name__}: {exc})"
+        entry = read_cifar_batch(path)
+    except Exception as exc:  # noqa: BLE001 - any failure means a damaged, foreign or doctored file
+        raise BenchmarkError(f"{path} cannot be unpickled as a CIFAR batch ({type(exc).__name__}: {exc})",
+                             fix) from None
     if not isinstance(entry, dict):
-        return f"holds a {type(entry).__name__}, not a dict"
+        raise BenchmarkError(f"{path} holds a {type(entry).__name__}, not a dict", fix)
     if meta_key is not None:
-        return None if meta_key in entry else f"has no {meta_key!r} entry"
-    labels = entry.get("labels", entry.get("fine_labels"))
-    data = entry.get("data")
-    if data is None or labels is None:
-        return "has no 'data' and 'labels' (or 'fine_labels') entries"
-    data = np.asarray(data)
-    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.shape[0] != len(labels):
-        return f"holds data of shape {data.shape} for {len(labels)} labels; expected ({len(labels)}, 3072)"
-    return None
+        if meta_key not in entry:
+            raise BenchmarkError(f"{path} has no {meta_key!r} entry", fix)
+        return None
+    labels, data = entry.get("labels", entry.get("fine_labels")), entry.get("data")
+    if not isinstance(data, np.ndarray) or not isinstance(labels, list | np.ndarray):
+        raise BenchmarkError(f"{path} has no 'data' array and 'labels' (or 'fine_labels') list", fix)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or data.shape[0] != len(labels):
+        raise BenchmarkError(f"{path} holds data of shape {data.shape} ({data.dtype}) for {len(labels)} labels; "
+                             f"expected ({len(labels)}, 3072) uint8", fix)
+    return data.reshape(-1, 3, 32, 32), [int(v) for v in labels]
+
+
+def read_part(root: Path, layout: CifarLayout, names: tuple[str, ...], fix: str) -> tuple[np.ndarray, np.ndarray]:
+    """The images and labels of the batch files ``names``, in order."""
+    images, labels = [], []
+    for name in names:
+        X, y = read_batch(root / layout.folder / name, None, fix)
+        images.append(X)
+        labels += y
+    return np.ascontiguousarray(np.concatenate(images)), np.asarray(labels, dtype=np.int64)
 
 
 def load_cifar(layout: CifarLayout, request: LoadRequest, num_classes: int) -> ImageSource:
-    """Read CIFAR-10 or CIFAR-100 from the data root through torchvision, downloading the archive
-    when the files are absent and downloads can work."""
-    cls = md5_free(layout.torchvision_class)
+    """Read CIFAR-10 or CIFAR-100 from the data root, downloading the archive when the files are absent
+    and downloads can work."""
     root, source = request.data_root, layout.url
     files = layout.files
     expected = [*files, f"(or the archive {layout.archive})"]
     if not all((root / f).is_file() for f in files):
         if not (root / layout.archive).is_file():
             require_download(request.name, root, expected, source)
-        elif not os.access(root, os.W_OK):  # torchvision unpacks the archive beside itself
+        elif not os.access(root, os.W_OK):  # the archive is unpacked beside itself
             raise DataUnavailableError(request.name, expected, source,
                                        f"{root / layout.archive} is there but {root} is read-only: unpack it there")
         downloading = not (root / layout.archive).is_file()
         try:  # downloads the archive, or only checks and unpacks one already present
-            cls(str(root), train=True, download=True)
+            download_archive(layout, root)
         except (RuntimeError, OSError) as exc:
             raise DataUnavailableError(request.name, expected, source,
                                        f"the download failed: {str(exc).strip().splitlines()[0]}") from exc
-        if downloading:  # torchvision checked its md5; the SHA-256 pin is checked here
+        if downloading:  # torchvision checked its md5; the SHA-256 pin is checked here, before any read
             try:
                 check_pinned(root, [layout.archive], source)
             except BenchmarkError:
                 shutil.rmtree(root / layout.folder, ignore_errors=True)  # unpacked from the refused archive
                 raise
-    try:
-        train, test = cls(str(root), train=True), cls(str(root), train=False)
-    except Exception as exc:  # find which file is damaged, to name it
-        for rel in files:
-            meta_key = layout.meta_key if rel.endswith("/" + layout.meta_file) else None
-            why = _describe_bad_batch(root / rel, meta_key)
-            if why:
-                raise BenchmarkError(f"{root / rel} {why}",
-                                     f"replace {root / layout.folder} with the original from {source}") from exc
-        raise BenchmarkError(f"{root / layout.folder} cannot be read by torchvision ({type(exc).__name__}: {exc})",
-                             f"replace it with the original from {source}") from exc
-    source_data = ImageSource(np.ascontiguousarray(train.data.transpose(0, 3, 1, 2)),
-                              np.asarray(train.targets, dtype=np.int64),
-                              np.ascontiguousarray(test.data.transpose(0, 3, 1, 2)),
-                              np.asarray(test.targets, dtype=np.int64))
+    fix = f"replace {root / layout.folder} with the original from {source}"
+    read_batch(root / layout.folder / layout.meta_file, layout.meta_key, fix)
+    X_train, y_train = read_part(root, layout, layout.train_files, fix)
+    X_test, y_test = read_part(root, layout, layout.test_files, fix)
+    source_data = ImageSource(X_train, y_train, X_test, y_test)
     check_labels(source_data, num_classes, root / layout.folder)
     return source_data
 

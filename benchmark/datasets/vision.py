@@ -21,7 +21,7 @@ size (:mod:`benchmark.datasets.unlabeled`). The card states the pool's size and 
 
 ``label_preserving_transforms`` names the augmentations that keep the label, for augmentation methods
 to respect: ``hflip`` (mirror left-right), ``crop`` (pad and random crop), ``affine-small`` (rotation
-up to about 15 degrees, small shifts and scaling), ``colour-jitter``, ``noise``, ``blur``, ``erasing``
+up to about 15 degrees, small shifts, scaling and shear), ``colour-jitter``, ``noise``, ``blur``, ``erasing``
 (Cutout / random erasing), ``autoaugment`` (a learned policy for natural images).
 """
 
@@ -33,7 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.datasets.base import DataPart, LoadRequest, Split, duplicates_record, register_dataset
+from benchmark.datasets.base import LoadRequest, Split, register_dataset
+from benchmark.datasets.card import CardStats
+from benchmark.datasets.split import DataPart, duplicates_record
 from benchmark.datasets.torchvision_files import (
     CIFAR10_LAYOUT,
     CIFAR100_LAYOUT,
@@ -51,17 +53,19 @@ from benchmark.datasets.unlabeled import (
 )
 from benchmark.errors import BenchmarkError
 from benchmark.protocol import (
+    HOLDOUT_FRACTIONS,
     PROFILES,
     balanced_holdout,
     check_rho,
     duplicate_groups,
+    holdout_fractions,
     minority_classes,
     rows_in,
     stratified_holdout,
     subsample_per_class,
 )
 
-VAL_FRACTION = 0.2
+VAL_FRACTION = HOLDOUT_FRACTIONS["image"][1]  # of each class of the long-tailed pool
 
 # Digits: no flips (2/5 and 6/9 mirror each other) and no large rotations (6 vs 9).
 DIGIT_TRANSFORMS = ("crop", "affine-small", "noise", "blur", "erasing")
@@ -146,7 +150,7 @@ def long_tail_split(name: str, request: LoadRequest, X: np.ndarray, y: np.ndarra
     pool_counts = np.bincount(y, minlength=num_classes)
     n_max = int(params.get("n_max") or n_max or pool_counts.min())
     profile, rho = params.get("profile", "exp"), params.get("rho", 100)
-    val_fraction = params.get("val_fraction", VAL_FRACTION)
+    val_fraction = holdout_fractions("image", params)[1]
     # an entry with explicit per-class pool sizes ("counts", e.g. DeepSMOTE's) uses them instead of a profile
     counts = ([int(n) for n in params["counts"]] if params.get("counts")
               else long_tail_counts(n_max, num_classes, rho, profile))
@@ -207,11 +211,12 @@ DIGITS_CLASS_SIZES = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)  # load_
     default_model={"deep": "small-cnn"},
     label_preserving_transforms=DIGIT_TRANSFORMS,
     class_names=tuple(str(d) for d in range(10)),
-    stats={"pool_size": 1797, "test_counts": [40] * 10, "long_tail_counts": long_tail_counts(134, 10, 10),
-           "imbalance_ratio": 10.0, "input_shape": [1, 8, 8],
-           "unlabeled": expected_unlabeled([n - 40 - lt for n, lt in zip(DIGITS_CLASS_SIZES, long_tail_counts(
-               134, 10, 10), strict=True)], long_tail_counts(134, 10, 10), DEFAULT_MIX, DEFAULT_RATIO,
-               "digit images of the long-tail pool its profile left out", [str(d) for d in range(10)])},
+    stats=CardStats(
+        long_tail_counts=tuple(long_tail_counts(134, 10, 10)), test_counts=(40,) * 10, imbalance_ratio=10.0,
+        input_shape=(1, 8, 8), extra={"pool_size": 1797},
+        unlabeled=expected_unlabeled([n - 40 - lt for n, lt in zip(DIGITS_CLASS_SIZES, long_tail_counts(
+            134, 10, 10), strict=True)], long_tail_counts(134, 10, 10), DEFAULT_MIX, DEFAULT_RATIO,
+            "digit images of the long-tail pool its profile left out", [str(d) for d in range(10)])),
 )
 def digits_lt(request: LoadRequest) -> Split:
     """Digits: 1,797 images; a balanced test set is held out first, the rest is the long-tail pool.
@@ -301,32 +306,42 @@ def register_long_tail(name: str, family: str, profile: str, rho: float, *, val_
     spec["n_max"] = n_max or spec["n_max"]
     spec["note"] = note or spec["note"]
     counts = long_tail_counts(spec["n_max"], len(spec["class_names"]), rho, profile)  # checks rho now
+    shape = ("an exponential (n_i = n_max * rho^(-i/(C-1)))" if profile == "exp"
+             else "a step (half the classes n_max, half n_max/rho)")
+    register_variant(
+        name, family, counts, unlabeled_mix, unlabeled_ratio, val_fraction,
+        summary=(f"the {spec['pool']} subsampled to {shape} profile with rho={rho:g} and n_max={spec['n_max']:,}: "
+                 f"{sum(counts):,} images"),
+        note=spec["note"], params={"profile": profile, "rho": rho, "n_max": spec["n_max"]},
+        tags=(profile, f"rho={rho:g}"))
+
+
+def register_variant(name: str, family: str, counts: list[int], unlabeled_mix: str, unlabeled_ratio: float | None,
+                     val_fraction: float, *, summary: str, note: str, params: dict[str, Any],
+                     tags: tuple[str, ...]) -> None:
+    """Register a variant of one of the :data:`FAMILIES` whose long-tailed pool has ``counts``: the card,
+    parameters and statistics every long-tail variant shares, with its own ``summary``, ``params`` and ``tags``."""
+    spec = FAMILIES[family]
     if not 0 < val_fraction < 1:
         raise BenchmarkError(f"val_fraction={val_fraction!r} of '{name}' is invalid", "use a number between 0 and 1")
     pool, pool_stats = pool_params(name, family, counts, unlabeled_mix, unlabeled_ratio)
-    shape = ("an exponential (n_i = n_max * rho^(-i/(C-1)))" if profile == "exp"
-             else "a step (half the classes n_max, half n_max/rho)")
     register_dataset(
         name,
         modality="image",
         num_classes=len(spec["class_names"]),
         source=spec["source"],
-        description=(f"{spec['title']}: the {spec['pool']} subsampled to {shape} profile with rho={rho:g} and "
-                     f"n_max={spec['n_max']:,}: {sum(counts):,} images, "
-                     f"{round(val_fraction * 100)}% of each class held out for validation (at least 1); "
-                     f"{spec['note']}."),
+        description=(f"{spec['title']}: {summary}, {round(val_fraction * 100)}% of each class held out for "
+                     f"validation (at least 1); {note}."),
         license=spec["license"],
         citation=spec["citation"],
-        params={"profile": profile, "rho": rho, "n_max": spec["n_max"], "val_fraction": val_fraction,
-                "balance_test": spec["balance_test"], **pool},
+        params={**params, "val_fraction": val_fraction, "balance_test": spec["balance_test"], **pool},
         files=spec["files"],
         default_model={"deep": spec["model"]},
-        tags=("long-tail", profile, f"rho={rho:g}"),
+        tags=("long-tail", *tags),
         label_preserving_transforms=spec["transforms"],
         class_names=spec["class_names"],
-        stats={"long_tail_counts": counts, "long_tail_size": sum(counts), "imbalance_ratio": counts[0] / counts[-1],
-               "test_counts": spec["test_counts"], "test_size": sum(spec["test_counts"]), "unlabeled": pool_stats,
-               "input_shape": list(spec["shape"])},
+        stats=CardStats(long_tail_counts=tuple(counts), test_counts=tuple(spec["test_counts"]),
+                        imbalance_ratio=counts[0] / counts[-1], input_shape=tuple(spec["shape"]), unlabeled=pool_stats),
         family=family,
     )(partial(build_long_tail, read=spec["read"], class_names=spec["class_names"]))
 
@@ -357,30 +372,14 @@ def register_fixed_counts(name: str, family: str, counts: tuple[int, ...], note:
     if len(counts) != len(spec["class_names"]) or min(counts) < 2:
         raise BenchmarkError(f"'{name}' gives {len(counts)} class counts {counts}",
                              f"give {len(spec['class_names'])} counts of at least 2")
-    pool, pool_stats = pool_params(name, family, list(counts), unlabeled_mix, unlabeled_ratio)
-    register_dataset(
-        name,
-        modality="image",
-        num_classes=len(spec["class_names"]),
-        source=spec["source"],
-        description=(f"{spec['title']} with the class counts {', '.join(map(str, counts))} ({sum(counts):,} images, "
-                     f"imbalance ratio {counts[0] / counts[-1]:g}) drawn from the {spec['pool']}; "
-                     f"{round(val_fraction * 100)}% of each class held out for validation (at least 1); "
-                     f"{note}; {spec['note']}."),
-        license=spec["license"],
-        citation=spec["citation"],
-        params={"profile": "counts", "counts": list(counts), "rho": counts[0] / counts[-1], "n_max": counts[0],
-                "val_fraction": val_fraction, "balance_test": spec["balance_test"], **pool},
-        files=spec["files"],
-        default_model={"deep": spec["model"]},
-        tags=("long-tail", "counts", f"rho={counts[0] / counts[-1]:g}"),
-        label_preserving_transforms=spec["transforms"],
-        class_names=spec["class_names"],
-        stats={"long_tail_counts": list(counts), "long_tail_size": sum(counts), "imbalance_ratio": counts[0] / counts[-1],
-               "test_counts": spec["test_counts"], "test_size": sum(spec["test_counts"]), "unlabeled": pool_stats,
-               "input_shape": list(spec["shape"])},
-        family=family,
-    )(partial(build_long_tail, read=spec["read"], class_names=spec["class_names"]))
+    rho = counts[0] / counts[-1]
+    register_variant(
+        name, family, list(counts), unlabeled_mix, unlabeled_ratio, val_fraction,
+        summary=(f"the class counts {', '.join(map(str, counts))} ({sum(counts):,} images, imbalance ratio {rho:g}) "
+                 f"drawn from the {spec['pool']}"),
+        note=f"{note}; {spec['note']}", params={"profile": "counts", "counts": list(counts), "rho": rho,
+                                                "n_max": counts[0]},
+        tags=("counts", f"rho={rho:g}"))
 
 
 for _family in ("mnist-lt", "fashion-mnist-lt"):

@@ -17,7 +17,9 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from benchmark.datasets.scenarios import PRIOR_SHIFT, parse_scenario, split_name, variant, variant_name
 from benchmark.errors import BenchmarkError
+from benchmark.limits import check_name_length, check_setting
 from benchmark.metrics import OBJECTIVES
 from benchmark.protocol import Budget
 from benchmark.registry import Registry
@@ -50,31 +52,67 @@ class Suite:
     # Tuning width W: trial slot k is sampled from the finished slots 0..k-W only, so the same k draws the
     # same configuration with any number of workers (up to W run at once without waiting) and on resume.
     tuning_width: int = 4
+    # The device the suite's settings are meant for: "gpu" (vision-lt and its kin: CNNs for hundreds of epochs)
+    # or "any". Only the plan reads it, to say so and give a GPU estimate beside a CPU's (benchmark.run.cost).
+    intended_device: str = "any"
     # A suite read from a file: the file's path, and the datasets it reads from files (name -> entry).
     # File datasets are not registered: the suite (and the run's plan) carries them to every worker.
     origin: str | None = None
     file_datasets: dict[str, Dataset] = field(default_factory=dict)
+    # Stress scenarios (benchmark.datasets.scenarios): each retraining one adds the variant <dataset>@<scenario>
+    # of every dataset it applies to (label-noise-P, missing-P); prior-shift re-scores the clean seed rows.
+    scenarios: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        stray = set(self.dataset_training) - set(self.datasets)
+        if self.scenarios:
+            self._add_scenario_variants()
+        stray = {split_name(d)[0] for d in self.dataset_training} - {split_name(d)[0] for d in self.datasets}
         if stray:
             raise BenchmarkError(f"suite '{self.name}' sets training for datasets it does not hold: {sorted(stray)}",
                                  "add them to its datasets or drop their settings")
+        if self.intended_device not in ("any", "gpu"):
+            raise BenchmarkError(f"suite '{self.name}' has intended_device {self.intended_device!r}", "use 'any' or 'gpu'")
         if self.objective not in OBJECTIVES:
             raise BenchmarkError(f"objective {self.objective!r} is unknown", f"use one of {', '.join(OBJECTIVES)}")
-        if not isinstance(self.tuning_width, int) or self.tuning_width < 1:
-            raise BenchmarkError(f"suite '{self.name}' has tuning_width {self.tuning_width!r}",
-                                 "use a whole number of 1 or more (trials that may run at once without waiting)")
-        if not isinstance(self.split_seeds, int) or isinstance(self.split_seeds, bool) or self.split_seeds < 1:
-            raise BenchmarkError(f"suite '{self.name}' has split_seeds={self.split_seeds!r}",
-                                 "use 1 or more split seeds (1: one split, as the vision long-tail suites)")
+        check_name_length("suite", self.name)
+        for key in ("tuning_width", "split_seeds"):
+            try:
+                check_setting(key, getattr(self, key))
+            except BenchmarkError as exc:
+                raise BenchmarkError(f"suite '{self.name}' has {exc.message}", exc.fix) from None
         unknown = set(self.tune) - set(SHARED_RANGES)
         if unknown:
             raise BenchmarkError(f"suite '{self.name}' tunes unknown shared parameters {sorted(unknown)}",
                                  f"use some of {sorted(SHARED_RANGES)}")
 
+    def _add_scenario_variants(self) -> None:
+        """``datasets``: the clean datasets, then each one's variant under each retraining scenario that
+        applies to its modality (a file dataset's variants join ``file_datasets``)."""
+        from benchmark.datasets import dataset_registry
+
+        parsed = [parse_scenario(name) for name in dict.fromkeys(self.scenarios)]
+        object.__setattr__(self, "scenarios", tuple(s.name for s in parsed))
+        clean = tuple(d for d in self.datasets if split_name(d)[1] is None)
+        files, variants = dict(self.file_datasets), []
+        for scenario in (s for s in parsed if s.retrains):
+            for name in clean:
+                entry = files.get(name) or dataset_registry.get(name)
+                if scenario.not_applicable(entry.modality) is None:
+                    variants.append(variant_name(entry.name, scenario.name))
+                    if name in files:
+                        files[variants[-1]] = variant(entry, scenario)
+        object.__setattr__(self, "datasets", tuple(dict.fromkeys(self.datasets + tuple(variants))))
+        object.__setattr__(self, "file_datasets", files)
+
+    @property
+    def rescores_prior_shift(self) -> bool:
+        """Whether seed rows of clean datasets also store their scores under shifted test priors."""
+        return PRIOR_SHIFT in self.scenarios
+
     def training_for(self, dataset: str, modality: str) -> TrainingConfig:
-        """The training settings of one dataset: its own where the suite gives them, else its modality's."""
+        """The training settings of one dataset: its own where the suite gives them, else its modality's;
+        a scenario variant (``keel-yeast3@label-noise-0.2``) trains as its clean dataset."""
+        dataset = dataset if dataset in self.dataset_training else split_name(dataset)[0]
         if dataset in self.dataset_training:
             return self.dataset_training[dataset]
         try:
@@ -120,10 +158,13 @@ class Suite:
             "objective": self.objective,
             "split_seeds": self.split_seeds,
             "tuning_width": self.tuning_width,
+            "intended_device": self.intended_device,
             "engines": self.engines,
             "training": {m: _config_card(c) for m, c in self.training.items()},
             "dataset_training": {d: _config_card(c) for d, c in self.dataset_training.items()},
         }
+        if self.scenarios:
+            card["scenarios"] = list(self.scenarios)
         if self.budget.device_seconds is not None:
             card["device_seconds"] = self.budget.device_seconds
         if self.origin is not None:

@@ -11,6 +11,8 @@ The suite's name is the file's ``name`` key, else the file's stem. It may not be
 name. Everything a pair runs under (the budget, objective, pruner, tuned parameters and a digest of
 its training settings, engines, tuning width and data file spec: :meth:`Suite.pair_digest`) is
 stored with the pair, so a changed file under the same name is refused instead of mixing results.
+``scenarios = ["label-noise-0.2", "missing-0.1", "prior-shift"]`` adds stress scenarios
+(:mod:`benchmark.datasets.scenarios`): each pair is also trained and scored under each of them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from benchmark.datasets.base import MODALITIES
 from benchmark.datasets.files import OPTIONS as FILE_OPTIONS
 from benchmark.datasets.files import file_dataset, is_file_spec, parse_file_spec
 from benchmark.errors import BenchmarkError, UnknownNameError
+from benchmark.limits import check_name_length
 from benchmark.methods import FAMILIES, method_registry
 from benchmark.protocol import Budget
 from benchmark.suites.base import Suite, suite_registry
@@ -38,13 +41,14 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 SUITE_KEYS = ("name", "description", "datasets", "methods", "families", "budget", "split_seeds", "objective",
-              "pruner", "tune", "tuning_width", "engines", "training")
+              "pruner", "tune", "tuning_width", "engines", "training", "scenarios")
 BUDGET_KEYS = ("trials", "seeds", "timeout", "device_seconds")
 DATASET_KEYS = ("name", "training")  # a registered dataset (or pattern) with its own training settings
 FILE_DATASET_KEYS = (*FILE_OPTIONS, "training")
 TRAINING_KEYS = tuple(f.name for f in fields(TrainingConfig) if f.name != "extra")
 ENGINES = ("deep", "classical")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+MAX_FILE_BYTES = 1 << 20  # a suite file is a page of settings; a megabyte is far beyond any real one
 GLOB = re.compile(r"[*?\[]")
 
 
@@ -67,10 +71,17 @@ def load_suite_file(path: str | Path) -> Suite:
         raise BenchmarkError(f"suite file {path} does not exist" if not path.exists() else f"{path} is not a file",
                              "give the path of a .toml suite file, or a registered suite (`python -m benchmark "
                              "list suites`)")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise BenchmarkError(f"suite file {path} has {size:,} bytes", f"a suite file holds at most {MAX_FILE_BYTES:,} "
+                             "bytes: list datasets by pattern or in a table file instead")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BenchmarkError(f"suite file {path} is not valid TOML: {exc}", "fix the line it names") from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise BenchmarkError(f"suite file {path} nests arrays or tables too deeply to read",
+                             "a suite file needs at most a few levels: flatten the nested value") from None
     return SuiteFile(path.resolve()).suite(data)
 
 
@@ -144,6 +155,9 @@ class SuiteFile:
             if key in data:
                 kwargs[key] = self.value(data, key, kind, "", None, need)
         tune = self.strings(data, "tune")
+        scenarios = self.strings(data, "scenarios")  # label-noise-P, missing-P, prior-shift: checked by the Suite
+        if scenarios:
+            kwargs["scenarios"] = tuple(scenarios)
         try:
             return Suite(
                 name=name,
@@ -271,6 +285,10 @@ class SuiteFile:
             raise self.error(exc.message, exc.fix or "check the dataset's options") from None
 
     def add_file(self, files: dict[str, Any], entry: Any) -> dict[str, Any]:
+        try:
+            check_name_length("dataset", entry.name)
+        except BenchmarkError as exc:
+            raise self.error(f"the file dataset {entry.spec[:60]}: {exc.message}", exc.fix) from None
         if entry.name in dataset_registry:
             raise self.error(f"the file dataset {entry.spec} is named '{entry.name}', a registered dataset's name",
                              "give it another name = \"...\" in its table")
@@ -291,7 +309,7 @@ class SuiteFile:
             dataset_registry.resolve([name])
         except UnknownNameError as exc:
             raise self.error(f"{where}: {exc.message}", "fix the name, or give a file = \"...\"") from None
-        return [name]
+        return [dataset_registry.canonical(name)]
 
     def modality(self, dataset: str, files: dict[str, Any]) -> str:
         entry = files.get(dataset) or dataset_registry.get(dataset)
@@ -312,10 +330,9 @@ class SuiteFile:
                                      "`python -m benchmark list methods` lists them")
             else:
                 try:
-                    method_registry.resolve([pattern])
+                    found = [method_registry.get(pattern).name]
                 except UnknownNameError as exc:
                     raise self.error(f"methods[{i}]: {exc.message}", "fix the name") from None
-                found = [pattern]
             chosen.extend(found)
         for family in families or []:
             if family not in FAMILIES:

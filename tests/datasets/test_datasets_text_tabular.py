@@ -14,9 +14,9 @@ import pytest
 
 from benchmark.datasets import dataset_registry
 from benchmark.datasets import download as download_module
+from benchmark.datasets._keel_format import catalog_entry, keel_urls, read_keel
 from benchmark.datasets.imblearn_collection import COLLECTION, ZENODO_URL, collection_file
-from benchmark.datasets.keel import catalog_entry, keel_urls, read_keel
-from benchmark.datasets.tabular import KEEL_CATALOG
+from benchmark.datasets.keel import KEEL_CATALOG
 from benchmark.datasets.text import SMS_COUNTS, SMS_URL
 from benchmark.errors import BenchmarkError, DataUnavailableError
 

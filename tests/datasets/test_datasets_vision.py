@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.datasets import dataset_registry
+from benchmark.datasets import dataset_registry, torchvision_files
 from benchmark.datasets.base import LoadRequest
 from benchmark.datasets.torchvision_files import CIFAR10_LAYOUT, CIFAR100_LAYOUT, MNIST_FILES, check_idx
 from benchmark.datasets.vision import (
@@ -269,29 +269,25 @@ def test_download_is_used_when_files_are_absent(tmp_path, monkeypatch):
 def test_archive_in_the_data_root_is_unpacked_even_offline(cifar10_root, tmp_path, monkeypatch, offline):
     """An archive already in the data root needs no network: torchvision checks and unpacks it
     (mocked here, since torchvision would reject the test files' md5)."""
-    from torchvision.datasets import CIFAR10
-
     (tmp_path / CIFAR10_LAYOUT.archive).write_bytes(b"stands for the archive")
     unpacked = []
 
-    def fake_unpack(self):
-        unpacked.append(self.root)
-        shutil.copytree(cifar10_root / CIFAR10_LAYOUT.folder, Path(self.root) / CIFAR10_LAYOUT.folder)
+    def fake_unpack(layout, root):
+        unpacked.append(root)
+        shutil.copytree(cifar10_root / layout.folder, Path(root) / layout.folder)
 
-    monkeypatch.setattr(CIFAR10, "download", fake_unpack)
+    monkeypatch.setattr(torchvision_files, "download_archive", fake_unpack)
     split = dataset_registry.get("cifar10-lt").load(tmp_path, cache=False)
-    assert unpacked == [str(tmp_path)] and len(split.train) + len(split.val) == 12406
+    assert unpacked == [tmp_path] and len(split.train) + len(split.val) == 12406
 
 
 def test_failed_download_is_data_unavailable(tmp_path, monkeypatch):
-    from torchvision.datasets import CIFAR10
-
     monkeypatch.delenv("BENCHMARK_OFFLINE", raising=False)
 
-    def no_network(self):
+    def no_network(layout, root):
         raise RuntimeError("<urlopen error [Errno -2] Name or service not known>")
 
-    monkeypatch.setattr(CIFAR10, "download", no_network)
+    monkeypatch.setattr(torchvision_files, "download_archive", no_network)
     with pytest.raises(DataUnavailableError, match="download failed: <urlopen error.*cifar-10-batches-py/test_batch"):
         dataset_registry.get("cifar10-lt").load(tmp_path, cache=False)
 
@@ -332,10 +328,56 @@ def test_corrupt_cifar_batch_is_named_and_cache_kept(cifar10_root, tmp_path, mon
     cached = {p.name: p.read_bytes() for p in cache.glob("*.npz")}
     batch = root / CIFAR10_LAYOUT.folder / "data_batch_3"
     batch.write_bytes(batch.read_bytes()[:1000])
-    with pytest.raises(BenchmarkError, match=r"data_batch_3 cannot be unpickled"):
+    with pytest.raises(BenchmarkError, match=r"data_batch_3 cannot be unpickled"):  # truncated
         entry.load(root, 1)
     assert {p.name: p.read_bytes() for p in cache.glob("*.npz")} == cached  # nothing replaced, nothing added
     assert not list(cache.glob("*.tmp"))
+
+
+class Payload:
+    """Unpickling runs ``os.system`` with a command that leaves a marker file: proof that code ran."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("where", ["top", "inside"])
+def test_a_batch_with_a_reduce_payload_is_refused_and_nothing_runs(cifar10_root, tmp_path, where):
+    root = tmp_path / "root"
+    shutil.copytree(cifar10_root, root)
+    marker = tmp_path / "ran"
+    batch = root / CIFAR10_LAYOUT.folder / "data_batch_2"
+    with open(batch, "rb") as fh:
+        entry = pickle.load(fh)  # the test's own file
+    payload = Payload(marker) if where == "top" else {**entry, "labels": [Payload(marker), *entry["labels"][1:]]}
+    batch.write_bytes(pickle.dumps(payload, protocol=2))
+    with pytest.raises(BenchmarkError, match=r"data_batch_2 cannot be unpickled as a CIFAR batch.*"
+                                             r"global '(posix|os)\.system' is not part of the CIFAR batch format"):
+        dataset_registry.get("cifar10-lt").load(root, 0, cache=False)
+    assert not marker.exists()
+
+
+def test_batches_of_every_pickle_form_of_the_format_load_alike(cifar10_root, tmp_path):
+    """Protocols 2 (bytes through ``_codecs.encode``), 4 and 5 (``_frombuffer``), and NumPy 1's module
+    name (the official files'), all read by the restricted reader to the same arrays."""
+    from benchmark.datasets._cifar_format import read_cifar_batch
+
+    with open(cifar10_root / CIFAR10_LAYOUT.folder / "test_batch", "rb") as fh:
+        entry = pickle.load(fh)
+    numpy1 = pickle.dumps(entry, protocol=2).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    for n, blob in enumerate([*(pickle.dumps(entry, protocol=k) for k in (2, 4, 5)), numpy1]):
+        (tmp_path / f"b{n}").write_bytes(blob)
+        got = read_cifar_batch(tmp_path / f"b{n}")
+        assert got["labels"] == entry["labels"] and got["data"].dtype == np.uint8
+        assert np.array_equal(got["data"], entry["data"]), n
+    (tmp_path / "objects").write_bytes(pickle.dumps({"data": np.array([{"a": 1}], dtype=object)}, protocol=4))
+    with pytest.raises(pickle.UnpicklingError, match="not numeric"):
+        read_cifar_batch(tmp_path / "objects")
 
 
 @pytest.mark.parametrize("rho", [0.5, 0, -3, float("nan")])

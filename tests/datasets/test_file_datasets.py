@@ -162,11 +162,11 @@ def test_parquet_without_pyarrow_names_the_package(tmp_path, monkeypatch):
 def test_bad_image_folders(tmp_path):
     (tmp_path / "flat").mkdir()
     Image.new("L", (4, 4)).save(tmp_path / "flat" / "x.png")
-    with pytest.raises(BenchmarkError, match="has no class subfolders"):
-        file_dataset(tmp_path / "flat")
+    with pytest.raises(BenchmarkError, match="has no class subfolders"):  # when loaded: a data error of its pairs
+        file_dataset(tmp_path / "flat").load(tmp_path, 0, cache=False)
     (tmp_path / "flat" / "a").mkdir()
     with pytest.raises(BenchmarkError, match="class folder .*a holds no PNG or JPEG image"):
-        file_dataset(tmp_path / "flat")
+        file_dataset(tmp_path / "flat").load(tmp_path, 0, cache=False)
     for name in ("a", "b"):
         (tmp_path / "broken" / name).mkdir(parents=True)
         Image.new("L", (4, 4)).save(tmp_path / "broken" / name / "ok.png")
