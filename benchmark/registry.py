@@ -150,8 +150,19 @@ class Registry(Generic[T]):
             warnings.warn(message, PluginWarning, stacklevel=2)
 
     # -- lookup ------------------------------------------------------------------------------
+    def canonical(self, name: str) -> str:
+        """The registered spelling of ``name``: names are lower-case and users type the papers' spelling
+        (``SMOTE``, ``Keel-Yeast3``), so a name that matches one entry in any case is that entry's name;
+        any other name is returned as given (a combination's parts are matched by the composer)."""
+        self._discover()
+        if name in self._entries or not isinstance(name, str):
+            return name
+        folded = [n for n in self._entries if n.casefold() == name.casefold()]
+        return folded[0] if len(folded) == 1 else name
+
     def get(self, name: str) -> T:
         self._discover()
+        name = self.canonical(name)
         if name in self._entries:
             return self._entries[name]
         composed = self._compose(name)
@@ -184,6 +195,8 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: object) -> bool:
         self._discover()
+        if isinstance(name, str):
+            name = self.canonical(name)
         if name in self._entries:
             return True
         try:

@@ -9,7 +9,7 @@ import pytest
 
 from benchmark import registry as registry_module
 from benchmark.errors import BenchmarkError, UnknownNameError
-from benchmark.methods import FAMILIES, FAMILY_DESCRIPTIONS, Recipe, method_registry, register_method
+from benchmark.methods import FAMILIES, FAMILY_TABLE, Recipe, method_registry, register_method
 from benchmark.methods.base import Method, ordered_families
 from benchmark.registry import Registry
 
@@ -102,8 +102,10 @@ def test_discovery_registers_the_methods_of_every_family_folder():
     assert {"crt", "eos", "two-stage-learning"} <= by_module["benchmark.methods.stages"]
     assert {"deepsmote", "ldmlr", "tabddpm-oversampling"} <= by_module["benchmark.methods.generative"]
     # 92 rows before the generative family, every one still registered, 10 generative rows, and issue 18's
-    # 3 self-supervised (ssp-rotation, ssp-simclr, vime-ssl) and 2 semi-supervised rows.
-    assert len(method_registry) == 107
+    # 3 self-supervised (ssp-rotation, ssp-simclr, vime-ssl) and 2 semi-supervised rows, and issue 30's affine and
+    # duplicate-removal-undersampling.
+    assert len(method_registry) == 109
+    assert {"affine", "duplicate-removal-undersampling"} <= set(method_registry.names())
     assert {"pseudo-labelling", "fixmatch-da"} <= by_module["benchmark.methods.semi_supervised"]
 
 
@@ -120,8 +122,8 @@ def test_every_public_method_module_registers_a_method():
 def test_every_method_declares_one_of_the_families():
     for name, method in method_registry.items():
         assert method.family in FAMILIES, (name, method.family)
-    assert len(set(FAMILIES)) == len(FAMILIES) == len(FAMILY_DESCRIPTIONS)
-    assert all(FAMILY_DESCRIPTIONS[f] for f in FAMILIES)
+    assert len(set(FAMILIES)) == len(FAMILIES) == len(FAMILY_TABLE)
+    assert all(len(f.description.split()) >= 4 for f in FAMILY_TABLE)
     # every family has a method, so the list holds no dead entry (combined rows are composed on lookup)
     assert {m.family for _, m in method_registry.items()} == set(FAMILIES) - {"combination"}
     assert method_registry.get("smote+focal-loss").family == "combination"
@@ -176,3 +178,25 @@ def test_broken_plugin_is_reported_with_its_name(monkeypatch):
     with pytest.warns(registry_module.PluginWarning, match="entry point 'broken'.*no module named broken_pkg"):
         assert reg.names() == []  # a broken plugin is a warning: the rest of the registry still works
     assert "broken" in reg.plugin_errors
+
+
+def test_names_are_found_in_any_case_and_stored_in_the_registered_spelling(tmp_path):
+    """`--methods SMOTE` and `--datasets KEEL-Yeast3` name the registered rows (issue 29): the pairs a run
+    plans carry the registered spelling, so the store never holds a row twice under two spellings."""
+    import json
+    import subprocess
+    import sys
+
+    from benchmark.datasets import dataset_registry
+    from benchmark.methods import method_registry
+
+    assert method_registry.get("SMOTE").name == "smote" and "Focal-Loss" in method_registry
+    assert method_registry.get("SMOTE+Focal-Loss").name == "smote+focal-loss"
+    assert dataset_registry.canonical("KEEL-Yeast3") == "keel-yeast3"
+    assert method_registry.canonical("no-such-row") == "no-such-row"
+    done = subprocess.run([sys.executable, "-m", "benchmark", "run", "--suite", "smoke", "--methods", "SMOTE,Baseline",
+                           "--datasets", "KEEL-Yeast3", "--plan", "--format", "json",
+                           "--storage", f"sqlite:///{tmp_path / 'r.db'}"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    text = json.dumps(json.loads(done.stdout))
+    assert "smote" in text and "SMOTE" not in text and "KEEL" not in text

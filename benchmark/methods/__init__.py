@@ -1,7 +1,8 @@
 """The method registry: one folder per family of remedies, one module per group of rows.
 
     base.py                  the hook contract (Recipe, Stage, MethodContext), Method, the registry,
-                             FAMILIES and the shared constants (ALL_MODALITIES, BOTH_ENGINES)
+                             and the shared constants (ALL_MODALITIES, BOTH_ENGINES)
+    _families.py             the method families (FAMILY_TABLE, FAMILIES): each family's hooks and checks
     baseline.py              the no-remedy row
     resampling/              the ``resample`` and ``batch_sampler`` hooks: over_sampling, under_sampling,
                              cleaning, combined_sampling, hard_negative_mining, batch_sampling
@@ -36,14 +37,17 @@ with an entry point in group ``benchmark.methods``)::
 
 ``family`` is one of :data:`FAMILIES` (an unknown one is refused at registration). The
 conformance test (``tests/methods/test_method_conformance.py``) then runs it on every modality it
-claims.
+claims, with the checks its family's record (:data:`FAMILY_TABLE`) and its recipe's hooks call for; a
+loss declares where it is cross-entropy (``neutral_params={"gamma": 0.0}``) and a parameter no tiny
+split can show declares why (``inert_params={"name": "reason"}``), in the same ``register_method``.
 """
 
 from benchmark.methods.base import (
     ALL_MODALITIES,
     BOTH_ENGINES,
     FAMILIES,
-    FAMILY_DESCRIPTIONS,
+    FAMILY_TABLE,
+    Family,
     Method,
     MethodContext,
     Recipe,
@@ -56,7 +60,8 @@ __all__ = [
     "ALL_MODALITIES",
     "BOTH_ENGINES",
     "FAMILIES",
-    "FAMILY_DESCRIPTIONS",
+    "FAMILY_TABLE",
+    "Family",
     "Method",
     "MethodContext",
     "Recipe",

@@ -8,7 +8,10 @@ Identity. A combined row's name is canonical: its parts in the order of :data:`F
 semi-supervised pre-training, re-sampling, batch sampling, augmentation and mixing, loss, stages,
 post-hoc: the order a training run meets their hooks), ties by name. ``focal-loss+smote`` and
 ``smote+focal-loss`` are the same row, the same study and the same stored results; the report shows
-the canonical name.
+the canonical name. Per-batch augmentations (the families whose only hook is ``augment``: image
+transforms and mixing) are the exception: they act in the order written, so they keep it, as one
+block at their families' place (``horizontal-flip+rotate-90`` and ``rotate-90+horizontal-flip`` are
+two rows; ``focal-loss+mixup+cutmix`` is ``mixup+cutmix+focal-loss``).
 
 Recipe. The combined recipe takes each hook from the part that sets it. Stages from one part and hooks
 from another combine as the deep engine reads them: a part's batch sampler, augmentation and loss apply
@@ -19,13 +22,17 @@ in every stage unless that stage sets its own. Where two parts set the same hook
   LDAM-DRW and Cao et al.'s Focal-DRW do (``ldam+drw`` builds exactly ``ldam-drw``'s loss). A loss
   takes them only through a ``schedule`` slot (``LDAMLoss``, ``FocalLoss``); another loss is refused,
   with the reason, and so is a loss that already defers re-weighting.
+- **augmentations** chain in the order written (:mod:`benchmark.methods.augmentation._chain`): each
+  part's ``augment`` on the batch and targets the previous one returned, MixUp's soft labels mixed
+  again by CutMix; a part that picks its label weights from hard classes (Remix) after a mixing, or
+  a component that declares no label rule, is refused.
 
 A ``pretrain`` part (self-supervised pre-training) combines with any part that sets other hooks: the
 pretext stage runs first for its share of the epochs, and the other part's stages split the rest
 (``ssp-rotation+crt``: pre-training, then cRT's two stages).
 
 Every other shared hook is refused with one line naming the two parts and the hook: two pre-trainings,
-two losses, two resamplers, two batch samplers, two augmentations, two stage schedules, two post-hoc
+two losses, two resamplers, two batch samplers, two stage schedules, two post-hoc
 adjustments, two classifiers, two class-weight vectors. The registry checks this when the name is looked up (so ``run``
 stops before any work, exit status 2) by building every part once with middle-of-range parameters;
 every trial's build applies the same rules.
@@ -46,7 +53,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from benchmark.errors import BenchmarkError, UnknownNameError
-from benchmark.methods.base import FAMILIES, Method, MethodContext, Recipe, method_registry
+from benchmark.methods.augmentation._chain import ChainedAugment, chain_refusal, flatten
+from benchmark.methods.base import (
+    FAMILIES,
+    FAMILY_TABLE,
+    Method,
+    MethodContext,
+    Recipe,
+    family,
+    method_registry,
+)
 from benchmark.methods.losses.deferred_reweighting import DeferredReweightedCrossEntropy
 from benchmark.registry import bibtex_key
 
@@ -73,10 +89,24 @@ def part_names(name: str) -> list[str]:
     return parts
 
 
+# The families whose rows act on each batch in turn (image transforms, mixing): their parts keep the
+# order written, since a flip then a rotation is not a rotation then a flip.
+CHAINED_FAMILIES = frozenset(f.name for f in FAMILY_TABLE if f.hooks == ("augment",))
+
+
 def canonical_order(parts: Sequence[Method]) -> list[Method]:
-    """Parts in the order of :data:`FAMILIES` (the order their hooks act in a run), ties by name."""
+    """Parts in the order of :data:`FAMILIES` (the order their hooks act in a run), ties by name; the
+    parts of :data:`CHAINED_FAMILIES` share one place (the first of those families) in written order."""
     rank = {family: i for i, family in enumerate(FAMILIES)}
-    return sorted(parts, key=lambda m: (rank.get(m.family, len(rank)), m.name))
+    chained = min(rank[f] for f in CHAINED_FAMILIES)
+
+    def key(item: tuple[int, Method]) -> tuple[int, int, str]:
+        written, part = item
+        if part.family in CHAINED_FAMILIES:
+            return chained, written, ""
+        return rank.get(part.family, len(rank)), 0, part.name
+
+    return [part for _, part in sorted(enumerate(parts), key=key)]
 
 
 def _parts(names: Sequence[str]) -> list[Method]:
@@ -115,7 +145,8 @@ def combine_losses(first: tuple[str, Any], second: tuple[str, Any]) -> Any:
 
 def merge_recipes(recipes: Sequence[tuple[str, Recipe]]) -> Recipe:
     """One recipe from the parts' recipes: each hook from the part that sets it, two losses by
-    :func:`combine_losses`, any other hook set twice refused (:class:`CompositionError`)."""
+    :func:`combine_losses`, two augmentations by :func:`chain_augments`, any other hook set twice refused
+    (:class:`CompositionError`)."""
     merged = Recipe()
     for hook in HOOK_ORDER:
         setters = [(name, getattr(recipe, hook)) for name, recipe in recipes if getattr(recipe, hook) is not None]
@@ -123,11 +154,25 @@ def merge_recipes(recipes: Sequence[tuple[str, Recipe]]) -> Recipe:
             continue
         value = setters[0]
         for other in setters[1:]:
-            if hook != "loss":
+            if hook == "augment":
+                value = (f"{value[0]}+{other[0]}", chain_augments(value, other))
+            elif hook == "loss":
+                value = (f"{value[0]}+{other[0]}", combine_losses(value, other))
+            else:
                 raise _conflict(hook, value, other)
-            value = (f"{value[0]}+{other[0]}", combine_losses(value, other))
         setattr(merged, hook, value[1])
     return merged
+
+
+def chain_augments(first: tuple[str, Any], second: tuple[str, Any]) -> ChainedAugment:
+    """The one rule for two augmentations: ``first``'s then ``second``'s, on what the first returned,
+    unless their label rules conflict (:func:`~benchmark.methods.augmentation._chain.chain_refusal`)."""
+    parts = flatten(*first) + flatten(*second)
+    refused = chain_refusal(parts)
+    if refused is not None:
+        one, other, why = refused
+        raise _conflict("augment", parts[min(one, other)], parts[max(one, other)], why)
+    return ChainedAugment(parts)
 
 
 # -- the combined row's callables (module-level partials: worker processes unpickle them) --------------
@@ -250,7 +295,7 @@ def compose_method(name: str, lookup: Callable[[str], Method] | None = None) -> 
     except UnknownNameError as exc:
         raise UnknownNameError(f"{exc} (a part of the combined method {name!r})") from None
     for part in parts:
-        if part.family == "baseline":
+        if part.family in FAMILIES and not family(part.family).is_remedy:  # the baseline
             raise BenchmarkError(f"combined method {name!r} includes '{part.name}', which is no remedy",
                                  "combine remedies only; the baseline is its own row")
     names = tuple(p.name for p in parts)
@@ -290,4 +335,6 @@ def compose_method(name: str, lookup: Callable[[str], Method] | None = None) -> 
         tags=tuple(dict.fromkeys(t for p in parts for t in p.tags)),
         requires=requires,
         parts=names,
+        neutral_params={f"{p.name}{PARAMETER_SEPARATOR}{k}": v for p in parts for k, v in p.neutral_params.items()},
+        inert_params={f"{p.name}{PARAMETER_SEPARATOR}{k}": v for p in parts for k, v in p.inert_params.items()},
     )

@@ -74,6 +74,11 @@ CNN_BIB = """@article{hart1968condensed,
   author={Hart, Peter E.},
   journal={IEEE Transactions on Information Theory}, volume={14}, number={3}, pages={515--516}, year={1968}}"""
 
+REDUCTION_BIB = """@article{wilson2000reduction,
+  title={Reduction Techniques for Instance-Based Learning Algorithms},
+  author={Wilson, D. Randall and Martinez, Tony R.},
+  journal={Machine Learning}, volume={38}, number={3}, pages={257--286}, year={2000}}"""
+
 OSS_BIB = """@inproceedings{kubat1997addressing,
   title={Addressing the Curse of Imbalanced Training Sets: One-Sided Selection},
   author={Kubat, Miroslav and Matwin, Stan},

@@ -77,12 +77,20 @@ it does not run, so nothing is dropped silently.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from benchmark.datasets.base import MODALITIES
 from benchmark.errors import BenchmarkError
+from benchmark.methods._families import (  # noqa: F401 - re-exported: the families are read from here
+    FAMILIES,
+    FAMILY_TABLE,
+    Family,
+    check_family,
+    family,
+    ordered_families,
+)
 from benchmark.registry import Registry, bibtex_key
 
 if TYPE_CHECKING:
@@ -98,55 +106,6 @@ DEEP_HOOKS = frozenset({"pretrain", "resample", "batch_sampler", "augment", "los
 CLASSICAL_HOOKS = frozenset({"resample", "adjust", "classifier", "class_weight"})
 
 
-# The method families, in the order a report lists them: every registered method names one. A
-# method's family says which remedy it is (what the leaderboard filters on), not which hook it uses.
-FAMILY_DESCRIPTIONS: dict[str, str] = {
-    "baseline": "no remedy: the imbalanced training set as it is",
-    # Self- and semi-supervised rows come first among the remedies: their hooks act first in a run (a
-    # pre-training stage before everything), so a combined name reads ssp-rotation+crt.
-    "self-supervised": "pre-train the backbone on a pretext task without labels (rotation prediction, contrastive "
-                       "views, masked-feature reconstruction), then train as usual",
-    "semi-supervised": "also learn from an unlabeled pool of rows (pseudo-labels, consistency between views)",
-    "over-sampling": "add minority rows before training (copies, SMOTE-style synthesis, augmented copies)",
-    "under-sampling": "remove majority rows before training, down to a balance",
-    "cleaning": "remove the rows a neighbourhood rule flags (Tomek links, ENN, ...), with no balance target",
-    "combined-sampling": "over-sampling followed by cleaning (SMOTE-ENN, SMOTE-Tomek)",
-    "batch-sampling": "re-balance which training rows each epoch visits",
-    "augmentation": "random image transforms of each batch, for every class or the minority only",
-    "mixing": "mix pairs of inputs and their labels within a batch (MixUp, CutMix, Remix, ...)",
-    "text-augmentation": "new minority texts by edits of their words, or by language models, before training",
-    "embedding-mixing": "mix or interpolate sentence or penultimate-layer embeddings",
-    "loss": "re-weight or shift the training loss by class (class weights, focal, LDAM, logit adjustment)",
-    "two-stage": "train on one view of the training set, then re-balance in a second stage",
-    "decoupling": "learn the representation as is, then re-balance only the classifier (cRT, tau, LWS)",
-    "embedding-oversampling": "over-sample the trained network's penultimate embeddings, then re-train the head",
-    "generative": "train a generative model (autoencoder, VAE, GAN, diffusion) on the training rows and add "
-                  "its minority samples",
-    "post-hoc": "adjust a trained model's logits or threshold on validation, without re-training",
-    "ensemble": "imbalanced-learn's ensembles of re-balanced classifiers (classical engine)",
-    "combination": "two or more registered remedies switched on together (smote+focal-loss): each hook from the "
-                   "part that sets it, by the rules of benchmark.methods._composition",
-}
-FAMILIES = tuple(FAMILY_DESCRIPTIONS)
-
-
-def ordered_families(families: Iterable[str]) -> list[str]:
-    """The given family names in the order of :data:`FAMILIES`, then any other (a report's
-    "unregistered" methods) alphabetically: the order a report's family filter lists them in."""
-    present = set(families)
-    return [f for f in FAMILIES if f in present] + sorted(present - set(FAMILIES))
-
-
-def check_family(family: str, method: str) -> str:
-    """``family`` if it is one of :data:`FAMILIES`; otherwise a :class:`BenchmarkError` naming them."""
-    if family not in FAMILY_DESCRIPTIONS:
-        raise BenchmarkError(
-            f"method '{method}' declares family {family!r}, which is not a method family",
-            f"use one of {', '.join(FAMILIES)} (benchmark.methods.FAMILIES)",
-        )
-    return family
-
-
 @dataclass(frozen=True)
 class GeneratorBudget:
     """The compute a generative model may spend per dataset: ``epochs`` passes over the training rows it
@@ -160,6 +119,10 @@ class GeneratorBudget:
         if int(self.epochs) < 1 or int(self.batch_size) < 1:
             raise BenchmarkError(f"generator budget epochs={self.epochs}, batch_size={self.batch_size} is invalid",
                                  "use at least 1 epoch and a positive batch size")
+
+    def samples(self, n_rows: int) -> int:
+        """Training samples of ``epochs`` passes over ``n_rows`` rows."""
+        return int(self.epochs) * int(n_rows)
 
     def steps(self, n_rows: int) -> int:
         """Optimiser steps of ``epochs`` passes over ``n_rows`` rows (at least one)."""
@@ -366,11 +329,20 @@ class Method:
     requires: dict[str, dict[str, Any]] = field(default_factory=dict)
     # A combined row (family "combination"): the registered methods it is built from, in its name's order.
     parts: tuple[str, ...] = field(default=())
+    # For the shipped checks (benchmark.testing): the parameters at which a loss is cross-entropy when the
+    # classes are balanced ({"gamma": 0.0} for focal loss; {} when its draws already are), and the tuned
+    # parameters whose effect no tiny split can show, each with the reason (so the exception is reviewed).
+    neutral_params: dict[str, Any] = field(default_factory=dict)
+    inert_params: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         bad = set(self.engines) - set(ENGINES)
         if bad or not self.engines:
             raise BenchmarkError(f"method '{self.name}' declares engines {self.engines}", f"use some of {ENGINES}")
+        unexplained = {k: v for k, v in self.inert_params.items() if not isinstance(v, str) or len(v.split()) < 3}
+        if unexplained:
+            raise BenchmarkError(f"method '{self.name}' declares inert parameters {unexplained} without a reason",
+                                 "give each inert parameter a sentence saying why no tiny split shows its effect")
 
     @property
     def paper_key(self) -> str | None:

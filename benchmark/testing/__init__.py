@@ -5,20 +5,25 @@ Tiny splits (built in memory, no data files): ``make_image_split``, ``make_text_
 modality to its main builder, :func:`tiny_splits` gives every split of a modality, and
 ``tiny_config()`` is a two-epoch training setting small enough for two CPU cores.
 
-Conformance checks, as imbalanced-learn's and scikit-learn's ``estimator_checks``: every method
-gets its card, family-hook, applicability, parameter and engine-run checks; the checks of the
-hooks its recipe sets follow (resampling counts by family, loss properties, batch-sampler balance,
-augmentation invariants, stage fractions, post-hoc direction, classifier determinism). Run them
-with :func:`check_method` or, in a test suite, with :func:`parametrize_with_checks`::
+Conformance checks, as imbalanced-learn's and scikit-learn's ``estimator_checks``, chosen from the
+method's own declaration: every method gets its card, family-hook, applicability, parameter and
+engine-run checks; its family's record (:data:`~benchmark.methods.FAMILY_TABLE`) names the checks of
+the family's promise (resampling counts, a loss's properties, batch-sampler balance, augmentation
+invariants, stage fractions, post-hoc direction, classifier determinism: :data:`HOOK_CHECKS`), and
+``check_recipe_hooks`` runs the checks of the other hooks its recipe switches on. A loss declares
+where it is cross-entropy, and a parameter no tiny split can show declares why, where the method is
+registered (``register_method(..., neutral_params={"gamma": 0.0}, inert_params={...})``). Run them with
+:func:`check_method` or, in a test suite, with :func:`parametrize_with_checks`::
 
     from benchmark.testing import parametrize_with_checks
 
-    @parametrize_with_checks(["my-loss"], neutral_params={"my-loss": {"gamma": 0.0}})
+    @parametrize_with_checks(["my-loss"])
     def test_my_method(method, check):
         check(method)
 
-A failing check raises :class:`MethodCheckError` naming the method, the check, the tiny split and
-what it saw. A check that needs a model or corpus this machine lacks
+Collection builds nothing: each check builds the method's recipes when it runs. A failing check
+raises :class:`MethodCheckError` naming the method, the check, the tiny split and what it saw. A
+check that needs a model or corpus this machine lacks
 (:class:`~benchmark.errors.ResourceUnavailableError`) is skipped under pytest with that message.
 """
 
@@ -30,25 +35,10 @@ from typing import Any
 
 from benchmark.errors import ResourceUnavailableError
 from benchmark.methods.base import Method, method_registry
-from benchmark.testing._component_checks import (
-    check_adjust,
-    check_augmentation,
-    check_batch_sampler,
-    check_classifier,
-    check_loss,
-    check_stages,
-)
-from benchmark.testing._context import CheckOptions, MethodCheckError, applicable_cases, main_engine
-from benchmark.testing._method_checks import (
-    check_applicability,
-    check_card,
-    check_family_hooks,
-    check_parameters_reach,
-    check_runs_on_every_tiny_split,
-    recipe_hooks,
-)
+from benchmark.testing._context import CheckOptions, MethodCheckError, main_engine
+from benchmark.testing._generative_checks import check_generated_samples as check_generated_samples  # noqa: E501
 from benchmark.testing._probe import random_draws
-from benchmark.testing._resampling_checks import RESAMPLING_FAMILIES, check_resampling
+from benchmark.testing._selection import HOOK_CHECKS, HookCheck, declared_checks
 from benchmark.testing._splits import (
     ALL_TINY_SPLITS,
     TINY_SPLITS,
@@ -61,39 +51,6 @@ from benchmark.testing._splits import (
     tiny_splits,
 )
 from benchmark.training.base import TrainingConfig
-
-# The parameters at which each built-in loss is cross-entropy when the classes are balanced (the
-# neutral-parameter check); a loss not named here is expected to be cross-entropy at balanced
-# counts with its default draw (class weights, logit adjustment by the prior, DRW).
-NEUTRAL_PARAMS: dict[str, dict[str, Any]] = {
-    "focal-loss": {"gamma": 0.0, "alpha": 0.5},
-    "class-balanced-loss": {"gamma": 0.0},
-    "ldam": {"max_margin": 1e-12, "scale": 1.0},
-    "ldam-drw": {"max_margin": 1e-12, "scale": 1.0},
-    "ghm-c": {"bins": 1},
-    "bce-pos-weight": {"pos_weight": 1.0},
-    "alpha-balanced-ce": {"alpha": 0.5},
-}
-
-# Tuned parameters of built-in methods whose effect no tiny split can show, with the reason.
-INERT_PARAMS: dict[str, dict[str, str]] = {
-    "all-knn": {"allow_minority": "it matters only once cleaning leaves a majority class smaller than the "
-                                  "minority, which no tiny split's cleaning does"},
-    "neighbourhood-cleaning-rule": {"threshold_cleaning": "it decides which classes besides the minority are "
-                                                          "cleaned, and no tiny split has a row of a middle class "
-                                                          "to clean"},
-}
-
-# Which hook-specific checks a method gets: those of the hooks its recipe sets, and those its family needs.
-_HOOK_CHECKS: tuple[tuple[Callable, str, tuple[str, ...]], ...] = (
-    (check_resampling, "resample", RESAMPLING_FAMILIES),
-    (check_loss, "loss", ("loss",)),
-    (check_batch_sampler, "batch_sampler", ("batch-sampling",)),
-    (check_augmentation, "augment", ("augmentation", "mixing")),
-    (check_stages, "stages", ("two-stage", "embedding-oversampling", "decoupling")),
-    (check_adjust, "adjust", ("post-hoc",)),
-    (check_classifier, "classifier", ("ensemble",)),
-)
 
 
 def default_params(name_or_method: str | Method, split, engine: str = "deep", epochs: int = 2) -> dict[str, Any]:
@@ -108,38 +65,22 @@ def _resolve(name_or_method: str | Method) -> Method:
     return name_or_method if isinstance(name_or_method, Method) else method_registry.get(name_or_method)
 
 
-def _hooks(method: Method, options: CheckOptions) -> set[str] | None:
-    """The hooks of the method's default recipe on each engine and split (None: cannot be told here)."""
-    try:
-        hooks: set[str] = set()
-        for case in applicable_cases(method, options):
-            hooks |= recipe_hooks(method.build(random_draws(method, case.context(), n=1)[0], case.context()))
-        return hooks
-    except Exception:  # noqa: BLE001 - a resource missing here, or a broken build: the checks themselves report it
-        return None
-
-
 def method_checks(name_or_method: str | Method, *, neutral_params: dict[str, Any] | None = None,
                   inert_params: dict[str, str] | None = None,
                   config: TrainingConfig | None = None) -> list[Callable[[Method], None]]:
-    """The checks that apply to a method, each a callable ``check(method)`` (named after the check).
+    """The checks that apply to a method, each a callable ``check(method)`` (named after the check),
+    chosen from its declaration (its family's record) without building anything.
 
-    ``neutral_params``: where the method's loss equals cross-entropy at balanced counts (see
-    :data:`NEUTRAL_PARAMS`, used for built-in methods when not given); ``inert_params``: tuned
-    parameters whose effect no tiny split can show, with the reason (see :data:`INERT_PARAMS`);
-    ``config``: the training settings of the engine runs (default :func:`tiny_config`).
+    ``neutral_params`` and ``inert_params`` replace the ones the method declares at registration
+    (:class:`~benchmark.methods.Method`: where its loss is cross-entropy at balanced counts; tuned
+    parameters whose effect no tiny split can show, with the reason); ``config``: the training
+    settings of the engine runs (default :func:`tiny_config`).
     """
     method = _resolve(name_or_method)
-    neutral = NEUTRAL_PARAMS.get(method.name, {}) if neutral_params is None else dict(neutral_params)
-    inert = INERT_PARAMS.get(method.name, {}) if inert_params is None else dict(inert_params)
-    options = CheckOptions(neutral_params=neutral, inert_params=inert, config=config or tiny_config())
-    hooks = _hooks(method, options)
-    chosen = [check_card, check_family_hooks, check_applicability, check_parameters_reach]
-    for check, hook, families in _HOOK_CHECKS:
-        if hooks is None or hook in hooks or method.family in families:
-            chosen.append(check)
-    chosen.append(check_runs_on_every_tiny_split)
-    return [_bind(check, options) for check in chosen]
+    options = CheckOptions(neutral_params=dict(method.neutral_params if neutral_params is None else neutral_params),
+                           inert_params=dict(method.inert_params if inert_params is None else inert_params),
+                           config=config or tiny_config())
+    return [_bind(check, options) for check in declared_checks(method)]
 
 
 def _bind(check: Callable[[Method, CheckOptions], None], options: CheckOptions) -> Callable[[Method], None]:
@@ -173,8 +114,9 @@ def parametrize_with_checks(methods: Iterable[str | Method], *,
                             inert_params: dict[str, dict[str, str]] | None = None,
                             config: TrainingConfig | None = None):
     """A ``pytest.mark.parametrize`` over (method, check) for every check of every given method; the
-    test calls ``check(method)``. ``neutral_params`` and ``inert_params`` map a method name to its
-    neutral parameters and its inert ones (see :func:`method_checks`).
+    test calls ``check(method)``. The checks come from each method's declaration, so collection builds
+    no recipe. ``neutral_params`` and ``inert_params`` map a method name to parameters that replace its
+    declared ones (see :func:`method_checks`); most tests need neither.
     Test ids read ``<method>-<check>``; a check missing a resource here is skipped with the reason."""
     import pytest
 
@@ -203,10 +145,10 @@ def _skipping(check: Callable[[Method], None]) -> Callable[[Method], None]:
 
 __all__ = [
     "ALL_TINY_SPLITS",
-    "INERT_PARAMS",
-    "NEUTRAL_PARAMS",
+    "HOOK_CHECKS",
     "TINY_SPLITS",
     "CheckOptions",
+    "HookCheck",
     "MethodCheckError",
     "check_method",
     "default_params",

@@ -1,8 +1,12 @@
 """Checks of the per-batch and per-epoch hooks, called directly on fixed inputs (no training).
 
+Each check holds any recipe that switches its hook on to the hook's contract; where the method's
+family names the check (:func:`~benchmark.testing._context.promised`), the recipe must also switch
+the hook on and show the family's effect (the parts marked "family" below).
+
 - ``loss``: finite values and gradients at every epoch, hard labels equal to their one-hot soft
-  labels, cross-entropy at the method's neutral parameters with balanced classes, not
-  cross-entropy at its tuned ones, and a class-aware loss weights a minority sample at least as
+  labels; family: cross-entropy at the method's declared neutral parameters with balanced classes,
+  not cross-entropy at its tuned ones, and a class-aware loss weights a minority sample at least as
   much as a majority one (the direction of every re-weighting paper).
 - ``batch_sampler``: valid row indices, and a re-balancing sampler draws the rarest class more
   often than the data holds it.
@@ -32,6 +36,7 @@ from benchmark.testing._context import (
     largest_class,
     main_cases,
     minority_share,
+    promised,
     smallest_class,
 )
 from benchmark.testing._probe import (
@@ -112,18 +117,18 @@ def sample_weights(loss: Any, num_classes: int, epoch: int) -> np.ndarray:
 
 def check_loss(method: Method, options: CheckOptions) -> None:
     """Finite, soft-label-ready; cross-entropy at the neutral parameters; re-weights the right way."""
-    deep = _deep_cases(method, options)
-    if method.family == "loss" and "classical" in method.engines:
+    deep, strict = _deep_cases(method, options), promised(method, "loss")
+    if strict and "classical" in method.engines:
         _check_class_weight(method, options)
     differs_from_ce = False
     for case in deep:
         params, recipe = default_recipe(method, case)
         losses = losses_of(recipe)
-        if method.family == "loss" and not losses:
-            fail(method, "loss", f"its family is loss but its recipe on {case.split.dataset} sets no loss")
+        if strict and not losses:
+            fail(method, "loss", f"its family is {method.family} but its recipe on {case.split.dataset} sets no loss")
         for where, loss in losses:
             _check_finite_and_soft(method, where, loss, case.split.num_classes)
-        if method.family != "loss":
+        if not strict:
             continue
         ctx = case.context()
         balanced_ctx = replace(ctx, class_counts=(max(ctx.class_counts),) * ctx.num_classes)
@@ -132,12 +137,13 @@ def check_loss(method: Method, options: CheckOptions) -> None:
             if not proportional_to_ce(loss, ctx.num_classes):
                 fail(method, "loss", f"the {where} loss is not cross-entropy with balanced classes at its neutral "
                                      f"parameters {options.neutral_params or '(its defaults)'} on "
-                                     f"{case.split.dataset}; declare the parameters at which it is (neutral_params)")
+                                     f"{case.split.dataset}; declare the parameters at which it is in its "
+                                     "register_method(neutral_params=...)")
         for draw in random_draws(method, ctx, n=3):
             recipe = method.build(draw, ctx)
             differs_from_ce |= any(not proportional_to_ce(loss, ctx.num_classes) for _, loss in losses_of(recipe))
             _check_direction(method, draw, recipe, method.build(draw, balanced_ctx), case)
-    if method.family == "loss" and deep and not differs_from_ce:
+    if strict and deep and not differs_from_ce:
         fail(method, "loss", "its loss is (a multiple of) plain cross-entropy in every configuration tried on "
                              f"{', '.join(c.split.dataset for c in deep)}: the method changes nothing")
 
@@ -170,8 +176,8 @@ def _check_class_weight(method: Method, options: CheckOptions) -> None:
         for params in random_draws(method, ctx, n=3):
             recipe = method.build(params, ctx)
             if recipe.class_weight is None:
-                fail(method, "loss", f"its family is loss but its classical recipe on {case.split.dataset} sets no "
-                                     "class_weight")
+                fail(method, "loss", f"its family is {method.family} but its classical recipe on "
+                                     f"{case.split.dataset} sets no class_weight")
             w = np.asarray(recipe.class_weight, dtype=float)
             if w[smallest_class(counts)] < w[largest_class(counts)]:
                 fail(method, "loss direction", f"class weights {w.tolist()} for counts {counts} ({params}) favour "
@@ -184,11 +190,12 @@ def _check_class_weight(method: Method, options: CheckOptions) -> None:
 # -- batch samplers -----------------------------------------------------------------------------------
 def check_batch_sampler(method: Method, options: CheckOptions) -> None:
     """Valid indices into the training rows; a re-balancing sampler draws the rarest class more often."""
+    strict = promised(method, "batch_sampler")
     for case in _deep_cases(method, options):
         params, recipe = default_recipe(method, case)
         samplers = ([("recipe", recipe.batch_sampler)] if recipe.batch_sampler is not None else []) + [
             (f"stage '{s.name}'", s.batch_sampler) for s in recipe.stages or [] if s.batch_sampler is not None]
-        if method.family == "batch-sampling" and not samplers:
+        if strict and not samplers:
             fail(method, "batch sampling", f"its recipe on {case.split.dataset} sets no batch sampler")
         y = np.asarray(case.split.train.y)
         small = smallest_class(case.split.class_counts("train"))
@@ -205,7 +212,6 @@ def check_batch_sampler(method: Method, options: CheckOptions) -> None:
                     fail(method, "batch sampling", f"the {where} sampler drew rows outside 0..{len(y) - 1}")
                 shares.append(minority_share(y[idx.numpy()], small))
             base = minority_share(y, small)
-            strict = method.family == "batch-sampling"
             if shares[-1] < base - 1e-9 or (strict and not shares[-1] > base + 1e-9):
                 fail(method, "batch sampling", f"the {where} sampler draws the rarest class {small} as "
                                                f"{shares[-1]:.3f} of an epoch (the data: {base:.3f}) on "
@@ -240,13 +246,14 @@ def _check_batch(method: Method, where: str, x, y, out_x, out_y, num_classes: in
 
 def check_augmentation(method: Method, options: CheckOptions) -> None:
     """Shapes, dtype, range and labels kept; the transform changes something; minority-only is."""
+    strict = promised(method, "augmentation")
     for case in _deep_cases(method, options):
         ctx = case.context()
         changed = False
         for draw in random_draws(method, ctx, n=4):
             recipe = method.build(draw, ctx)
             found = _augments_of(recipe)
-            if method.family in ("augmentation", "mixing") and not found:
+            if strict and not found:
                 fail(method, "augmentation", f"its recipe on {case.split.dataset} sets no augment hook")
             for where, augment, features in found:
                 batches = augment_batches(augment, case.split)
@@ -267,7 +274,7 @@ def check_augmentation(method: Method, options: CheckOptions) -> None:
                             if not torch.equal(out_x[others], x[others]):
                                 fail(method, "augmentation", f"with apply_to='minority' the {where} augment changed "
                                                              "images of non-minority classes")
-        if method.family in ("augmentation", "mixing") and not changed:
+        if strict and not changed:
             fail(method, "augmentation", f"its augment left every probe batch unchanged on {case.split.dataset}")
 
 
@@ -276,11 +283,12 @@ def check_stages(method: Method, options: CheckOptions) -> None:
     """Stage fractions are positive and sum to one; multi-stage families have two stages or more."""
     from benchmark.training.deep import stage_epochs
 
+    strict = promised(method, "stages")
     for case in _deep_cases(method, options):
         for draw in random_draws(method, case.context(), n=3):
             stages = method.build(draw, case.context()).stages
             if not stages:
-                if method.family in ("two-stage", "embedding-oversampling"):
+                if strict:
                     fail(method, "stages", f"its family is {method.family} but its recipe sets no stages")
                 continue
             fractions = [float(s.epochs) for s in stages]
@@ -288,17 +296,18 @@ def check_stages(method: Method, options: CheckOptions) -> None:
                 fail(method, "stages", f"stage fractions {fractions} with {draw} do not sum to one")
             if any(s.train not in ("all", "head") for s in stages):
                 fail(method, "stages", f"stages train {[s.train for s in stages]}; use 'all' or 'head'")
-            if method.family in ("two-stage", "embedding-oversampling") and len(stages) < 2:
+            if strict and len(stages) < 2:
                 fail(method, "stages", f"a {method.family} recipe with {len(stages)} stage")
             stage_epochs(stages, max(options.config.epochs, len(stages)))
 
 
 def check_adjust(method: Method, options: CheckOptions) -> None:
     """An adjustment keeps shapes, leaves its input alone and moves decisions towards the minority."""
+    strict = promised(method, "adjust")
     for case in main_cases(method, options):
         params, recipe = default_recipe(method, case)
         if recipe.adjust is None:
-            if method.family == "post-hoc":
+            if strict:
                 fail(method, "post-hoc", f"its recipe on {case.split.dataset} sets no adjust hook")
             continue
         counts = tuple(case.split.class_counts("train"))
@@ -315,7 +324,7 @@ def check_adjust(method: Method, options: CheckOptions) -> None:
                                      "changed its input in place)")
         small = smallest_class(counts)
         before, after = int((logits.argmax(1) == small).sum()), int((out.argmax(1) == small).sum())
-        if after < before or (method.family == "post-hoc" and after == before):
+        if after < before or (strict and after == before):
             fail(method, "post-hoc", f"on validation logits biased to the majority, the rarest class {small} is "
                                      f"predicted {before} times before and {after} after adjusting ({params})")
 
@@ -324,10 +333,11 @@ def check_classifier(method: Method, options: CheckOptions) -> None:
     """The classifier hook gives a scikit-learn estimator; the same seed gives the same model."""
     from benchmark.training.features import make_featurizer
 
+    strict = promised(method, "classifier")
     for case in main_cases(method, options):
         _, recipe = default_recipe(method, case)
         if recipe.classifier is None:
-            if method.family == "ensemble":
+            if strict:
                 fail(method, "ensemble", f"its recipe on {case.split.dataset} sets no classifier")
             continue
         featurizer = make_featurizer(case.split.modality, case.config, case.split.feature_kinds, dense=False)

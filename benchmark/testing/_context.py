@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.datasets.base import Split
-from benchmark.methods.base import Method, MethodContext, Recipe
+from benchmark.methods.base import FAMILIES, Method, MethodContext, Recipe, family
 from benchmark.testing._probe import PROBE_EPOCHS, cheapest_params
 from benchmark.testing._splits import tiny_config, tiny_splits
 from benchmark.training.base import TrainingConfig
@@ -49,6 +49,13 @@ class Case:
 
     def context(self, epochs: int = PROBE_EPOCHS) -> MethodContext:
         return MethodContext.from_split(self.split, self.engine, epochs=epochs)
+
+
+def promised(method: Method, check: str) -> bool:
+    """Whether the method's family names ``check`` among its checks (:class:`~benchmark.methods.Family`):
+    then the recipe must switch the checked hook on and show the family's effect, where a method of
+    another family that merely uses the hook is held only to the hook's contract."""
+    return method.family in FAMILIES and check in family(method.family).checks
 
 
 def main_engine(method: Method) -> str:

@@ -1,4 +1,5 @@
-"""Checks every method gets: its card, its family's hook, where it applies, that its tuned
+"""Checks every method gets: its card, its family's hook (from its record in
+:data:`~benchmark.methods.FAMILY_TABLE`), where it applies, that its tuned
 parameters reach its components, and a real run through each engine on every tiny split it applies to."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.methods.base import FAMILIES, Method, MethodContext
+from benchmark.methods.base import FAMILIES, Method, MethodContext, family
 from benchmark.testing._context import (
     CheckOptions,
     applicable_cases,
@@ -28,16 +29,6 @@ from benchmark.testing._probe import (
 from benchmark.testing._resampling_checks import ResampleSpy, check_training_rows_only, held_out_digest
 from benchmark.testing._splits import ALL_TINY_SPLITS, tiny_splits
 
-# The hooks (recipe or stage level) a method of each family must set; one of them suffices.
-FAMILY_HOOKS: dict[str, set[str]] = {
-    "over-sampling": {"resample"}, "under-sampling": {"resample"}, "cleaning": {"resample"},
-    "combined-sampling": {"resample"}, "text-augmentation": {"resample"},
-    "batch-sampling": {"batch_sampler"}, "augmentation": {"augment"}, "mixing": {"augment"},
-    "embedding-mixing": {"stages", "resample", "augment"}, "loss": {"loss", "class_weight"},
-    "two-stage": {"stages"}, "decoupling": {"stages", "adjust"}, "embedding-oversampling": {"stages"},
-    "post-hoc": {"adjust"}, "ensemble": {"classifier"}, "self-supervised": {"pretrain"},
-}
-
 
 def recipe_hooks(recipe) -> set[str]:
     """The recipe's hooks, with those its stages set (a stage's loss counts as a loss)."""
@@ -55,22 +46,24 @@ def check_card(method: Method, options: CheckOptions) -> None:
         fail(method, "card", f"modalities {method.modalities} must be some of {', '.join(ALL_TINY_SPLITS)}")
     if len(method.summary.split()) < 4:
         fail(method, "card", f"the summary {method.summary!r} does not say what the method does")
-    if not method.paper_key and method.family != "baseline":
+    if not method.paper_key and family(method.family).is_remedy:
         fail(method, "card", "the paper is not a BibTeX entry (@article{key, ...})")
 
 
 def check_family_hooks(method: Method, options: CheckOptions) -> None:
-    """The recipe sets the hook its family is about (an empty recipe is only the baseline's), on
-    every engine it claims."""
+    """The recipe switches on one of the hooks its family's record names (``Family.hooks``; an empty
+    recipe is only the baseline's), on every engine it claims."""
+    if method.family not in FAMILIES:
+        fail(method, "family hooks", f"family {method.family!r} is not one of {', '.join(FAMILIES)}")
+    wanted = family(method.family).hooks
     for case in applicable_cases(method, options):
         params = random_draws(method, case.context(), n=1)[0]
         hooks = recipe_hooks(method.build(params, case.context()))
-        if method.family == "baseline":
+        if wanted == ():
             if hooks:
-                fail(method, "family hooks", f"a baseline recipe must be empty; it sets {sorted(hooks)}")
+                fail(method, "family hooks", f"a {method.family} recipe must be empty; it sets {sorted(hooks)}")
             continue
-        wanted = FAMILY_HOOKS.get(method.family)  # a family not listed here: any hook, but some hook
-        if not hooks or (wanted and not hooks & wanted):
+        if not hooks or (wanted is not None and not hooks & set(wanted)):
             fail(method, "family hooks", f"its family is {method.family}, so its recipe must set "
                                          f"{'one of ' + str(sorted(wanted)) if wanted else 'a hook'}; on "
                                          f"{case.split.dataset} ({case.engine}) it sets {sorted(hooks) or 'nothing'}")

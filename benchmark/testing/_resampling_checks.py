@@ -1,9 +1,11 @@
 """Checks of the ``resample`` hook: training rows only, and the counts each sampling family promises.
 
 imbalanced-learn's ``estimator_checks`` test samplers by family; these are the same properties on
-the benchmark's tiny splits: an over-sampler raises every class below its target to the target
-(and no further), an under-sampler or cleaning rule never removes a row of the smallest class nor
-adds rows, a combined sampler leaves the classes less imbalanced. Every call goes through the deep
+the benchmark's tiny splits, one check per promise a family makes (its record in
+:data:`~benchmark.methods.FAMILY_TABLE` names the check): an over-sampler raises every class below its
+target to the target (and no further), an under-sampler or cleaning rule never removes a row of the
+smallest class nor adds rows, a combined sampler leaves the classes less imbalanced; any other
+``resample`` hook gets the training-rows check alone. Every call goes through the deep
 engine's own data preparation, with the hook wrapped so it can be seen receiving the training rows
 and nothing else; the validation and test arrays must come out byte for byte as they went in.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -28,9 +31,6 @@ from benchmark.testing._context import (
     smallest_class,
 )
 
-OVER_SAMPLING = ("over-sampling", "text-augmentation")
-REMOVING = ("under-sampling", "cleaning")
-RESAMPLING_FAMILIES = (*OVER_SAMPLING, *REMOVING, "combined-sampling")
 # Where the classes overlap, every over-sampler has rows to grow from (borderline and SVM variants
 # synthesise only near the border, and the tiny image splits have none): the target is checked on
 # the first of these splits the method applies to.
@@ -97,18 +97,20 @@ def oversampling_targets(params: dict, counts: list[int]) -> list[int]:
     return [n_max] * len(counts)
 
 
-def check_resampling(method: Method, options: CheckOptions) -> None:
-    """Training rows only, held-out rows untouched, and the class counts of the method's family."""
+def _resampled(method: Method, options: CheckOptions, promised: bool) -> Iterator[tuple[str, dict, list, list, Any]]:
+    """Run the resample hook of each tiny split (over-sampling targets' splits first) through the deep
+    engine's data preparation, check that it saw the training rows only and left the held-out rows
+    alone, and yield ``(split name, params, counts before, counts after, the spy's call)``. ``promised``:
+    the method's family makes a resampling promise, so a recipe without the hook fails."""
     from benchmark.training.deep import prepare_training_data
 
-    target_checked = removed_any = False
     cases = sorted(main_cases(method, options),
                    key=lambda c: TARGET_SPLITS.index(c.split.dataset) if c.split.dataset in TARGET_SPLITS else 99)
     for case in cases:
         split, where = case.split, case.split.dataset
         params, recipe = default_recipe(method, case)
         if recipe.resample is None:
-            if method.family in RESAMPLING_FAMILIES:
+            if promised:
                 fail(method, "resampling", f"its family is {method.family} but its recipe on {where} sets no "
                                            "resample hook")
             continue
@@ -116,37 +118,63 @@ def check_resampling(method: Method, options: CheckOptions) -> None:
         digest = held_out_digest(split)
         prepare_training_data(split, Recipe(resample=spy), case.config, seed=0)
         check_training_rows_only(method, spy, split, digest, where)
-        X_in, y_in, X_out, y_out = spy.calls[0]
-        before = np.bincount(y_in, minlength=split.num_classes).tolist()
-        after = np.bincount(y_out, minlength=split.num_classes).tolist()
-        seen = f"class counts {before} -> {after} on {where} with {params}"
+        _, y_in, X_out, y_out = spy.calls[0]
         if len(y_out) != _rows(X_out).shape[0]:
             fail(method, "resampling", f"it returned {_rows(X_out).shape[0]} rows and {len(y_out)} labels on {where}")
-        if method.family in OVER_SAMPLING:
-            if any(a < b for a, b in zip(after, before, strict=True)):
-                fail(method, "over-sampling", f"an over-sampler removed rows: {seen}")
-            targets = oversampling_targets(params, before)
-            if any(a > t + max(2, 0.05 * t) for a, t in zip(after, targets, strict=True)):
-                fail(method, "over-sampling", f"a class went beyond its target {targets}: {seen}")
-            if not target_checked:
-                short = [c for c, (a, t) in enumerate(zip(after, targets, strict=True)) if a < t - max(2, 0.05 * t)]
-                if short:
-                    fail(method, "over-sampling", f"class(es) {short} stayed below the target {targets}: {seen}")
-                if after == before:
-                    fail(method, "over-sampling", f"it added no row: {seen}")
-                target_checked = True
-        elif method.family in REMOVING:
-            removed_any = removed_any or len(y_out) < len(y_in)
-            if any(a > b for a, b in zip(after, before, strict=True)):
-                fail(method, method.family, f"it added rows: {seen}")
-            small = smallest_class(before)
-            kept = _row_set(X_out, np.flatnonzero(y_out == small))
-            if after[small] != before[small] or not _row_set(X_in, np.flatnonzero(y_in == small)) <= kept:
-                fail(method, method.family, f"it removed or changed rows of the smallest class {small}: {seen}")
-        elif method.family == "combined-sampling":
-            ratio = lambda counts: max(counts) / max(min(counts), 1)  # noqa: E731
-            if ratio(after) >= ratio(before):
-                fail(method, "combined-sampling", f"the classes did not become less imbalanced: {seen}")
-    if method.family in REMOVING and cases and not removed_any:
-        fail(method, method.family, "it removed no row on any tiny split "
-                                    f"({', '.join(c.split.dataset for c in cases)})")
+        before = np.bincount(y_in, minlength=split.num_classes).tolist()
+        after = np.bincount(y_out, minlength=split.num_classes).tolist()
+        yield where, params, before, after, spy.calls[0]
+
+
+def check_resampling(method: Method, options: CheckOptions) -> None:
+    """The ``resample`` hook of any recipe: training rows only, held-out rows untouched, as many labels
+    as rows."""
+    for _ in _resampled(method, options, promised=False):
+        pass
+
+
+def check_over_sampling(method: Method, options: CheckOptions) -> None:
+    """The resampling checks, and an over-sampler's counts: no row removed, no class beyond its target,
+    and on the first split where the classes overlap every class raised to its target."""
+    target_checked = False
+    for where, params, before, after, _ in _resampled(method, options, promised=True):
+        seen = f"class counts {before} -> {after} on {where} with {params}"
+        if any(a < b for a, b in zip(after, before, strict=True)):
+            fail(method, "over-sampling", f"an over-sampler removed rows: {seen}")
+        targets = oversampling_targets(params, before)
+        if any(a > t + max(2, 0.05 * t) for a, t in zip(after, targets, strict=True)):
+            fail(method, "over-sampling", f"a class went beyond its target {targets}: {seen}")
+        if not target_checked:
+            short = [c for c, (a, t) in enumerate(zip(after, targets, strict=True)) if a < t - max(2, 0.05 * t)]
+            if short:
+                fail(method, "over-sampling", f"class(es) {short} stayed below the target {targets}: {seen}")
+            if after == before:
+                fail(method, "over-sampling", f"it added no row: {seen}")
+            target_checked = True
+
+
+def check_under_sampling(method: Method, options: CheckOptions) -> None:
+    """The resampling checks, and those of a sampler that removes rows (under-sampling, cleaning): no
+    row added, every row of the smallest class kept as it was, and some row removed on some split."""
+    removed_any, wheres = False, []
+    for where, params, before, after, (X_in, y_in, X_out, y_out) in _resampled(method, options, promised=True):
+        wheres.append(where)
+        seen = f"class counts {before} -> {after} on {where} with {params}"
+        removed_any = removed_any or len(y_out) < len(y_in)
+        if any(a > b for a, b in zip(after, before, strict=True)):
+            fail(method, method.family, f"it added rows: {seen}")
+        small = smallest_class(before)
+        kept = _row_set(X_out, np.flatnonzero(y_out == small))
+        if after[small] != before[small] or not _row_set(X_in, np.flatnonzero(y_in == small)) <= kept:
+            fail(method, method.family, f"it removed or changed rows of the smallest class {small}: {seen}")
+    if wheres and not removed_any:
+        fail(method, method.family, f"it removed no row on any tiny split ({', '.join(wheres)})")
+
+
+def check_combined_sampling(method: Method, options: CheckOptions) -> None:
+    """The resampling checks, and a combined sampler leaves the classes less imbalanced."""
+    for where, params, before, after, _ in _resampled(method, options, promised=True):
+        ratio = lambda counts: max(counts) / max(min(counts), 1)  # noqa: E731
+        if ratio(after) >= ratio(before):
+            fail(method, "combined-sampling", f"the classes did not become less imbalanced: class counts {before} "
+                                              f"-> {after} on {where} with {params}")

@@ -20,6 +20,7 @@ from benchmark.training.deep import TrainState
 PER_IMAGE = {
     "rotate-90": lambda: ops.Rotate90(),
     "random-rotation": lambda: ops.RandomRotation(15),
+    "affine": lambda: ops.RandomAffine(10.0, 0.06, 0.06, 6.0),
     "pad-crop": lambda: ops.PadCrop(0.125),
     "random-resized-crop": lambda: ops.RandomResizedCrop(),
     "colour-jitter": lambda: ops.ColourJitter(),
@@ -150,7 +151,7 @@ def test_every_image_row_builds_an_augment_or_resample_recipe():
     split = make_image_split()
     ctx = MethodContext.from_split(split, "deep")
     rows = [n for n, m in method_registry.items() if m.family == "augmentation"]
-    assert len(rows) == 14
+    assert len(rows) == 15
     for name in rows:
         recipe = method_registry.get(name).build({"apply_to": "minority", "p": 1.0}, ctx)
         assert isinstance(recipe.augment, ImageAugment) and recipe.augment.classes == tuple(

@@ -98,7 +98,7 @@ def test_an_over_sampler_short_of_its_target_or_touching_the_majority_fails():
             return np.concatenate([X, X[extra]]), np.concatenate([y, y[extra]])
 
     with pytest.raises(MethodCheckError, match="below the target"):
-        run_check(made_up(lambda params, ctx: Recipe(resample=HalfWay()), "over-sampling"), "check_resampling")
+        run_check(made_up(lambda params, ctx: Recipe(resample=HalfWay()), "over-sampling"), "check_over_sampling")
 
 
 def test_a_cleaning_rule_that_removes_minority_rows_fails():
@@ -110,7 +110,7 @@ def test_a_cleaning_rule_that_removes_minority_rows_fails():
             return X[keep], y[keep]
 
     with pytest.raises(MethodCheckError, match="smallest class"):
-        run_check(made_up(lambda params, ctx: Recipe(resample=DropsEveryTenth()), "cleaning"), "check_resampling")
+        run_check(made_up(lambda params, ctx: Recipe(resample=DropsEveryTenth()), "cleaning"), "check_under_sampling")
 
 
 def test_a_batch_sampler_that_only_shuffles_fails():

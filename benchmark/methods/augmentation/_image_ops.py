@@ -10,7 +10,8 @@ the batch flipped, or none; one crop box for all), which would make a batch of 1
 written batched here, as tensor operations with one draw per image:
 
 - flips and 90/180/270-degree rotations: ``torch.where`` between the batch and its flipped/rotated copy;
-- random rotation and random resized crop: one affine matrix per image, ``affine_grid`` + ``grid_sample``;
+- random rotation, random affine and random resized crop: one affine matrix per image, ``affine_grid`` +
+  ``grid_sample``;
 - pad + random crop: an integer shift per image gathered from the zero-padded batch (exact, no resampling);
 - colour jitter: brightness/contrast/saturation factors per image, hue as a per-image rotation of the
   chroma plane (YIQ);
@@ -128,6 +129,53 @@ class RandomRotation:
         theta[:, 0, 0], theta[:, 0, 1] = cos, -sin * h / w
         theta[:, 1, 0], theta[:, 1, 1] = sin * w / h, cos
         return _warp(x, theta)
+
+
+class RandomAffine:
+    """One affine transform per image, about the centre, zeros outside: a rotation by U[-degrees,
+    degrees], an x-shear by U[-shear, shear] degrees, an isotropic scaling by U[1 - scale, 1 + scale]
+    and a shift by U[-translate, translate] of the width and of the height, composed (in pixel units)
+    as shift . rotation . shear . scaling, as torchvision's ``RandomAffine`` composes its parameters;
+    bilinear. The inverse map ``grid_sample`` needs is the closed-form 2x2 inverse (its determinant is
+    the scale squared), so nothing is read on the host."""
+
+    graph_safe = True
+
+    def __init__(self, degrees: float, translate: float, scale: float, shear: float):
+        if not (0 <= degrees <= 180 and 0 <= translate < 0.5 and 0 <= scale < 0.5 and 0 <= shear < 45):
+            raise BenchmarkError(
+                f"random affine got degrees={degrees}, translate={translate}, scale={scale}, shear={shear}",
+                "use degrees in [0, 180], translate and scale in [0, 0.5), shear in [0, 45) degrees",
+            )
+        self.degrees, self.translate, self.scale, self.shear = float(degrees), float(translate), float(scale), float(shear)
+
+    def __call__(self, x: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+        b, _, h, w = x.shape
+        dev = x.device
+        angle = uniform(b, -self.degrees, self.degrees, gen, dev)
+        shear = uniform(b, -self.shear, self.shear, gen, dev)
+        scale = uniform(b, 1.0 - self.scale, 1.0 + self.scale, gen, dev)
+        tx, ty = (uniform(b, -self.translate, self.translate, gen, dev) for _ in range(2))
+        return _warp(x, affine_theta(angle, shear, scale, tx, ty, h, w))
+
+
+def affine_theta(angle: torch.Tensor, shear: torch.Tensor, scale: torch.Tensor, tx: torch.Tensor,
+                 ty: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """``affine_grid``'s (B, 2, 3) matrices (output -> input, normalised coordinates) for the forward maps
+    p -> R(angle) Sh(shear) (scale p) + (tx w, ty h) in pixel units about the centre (angles in degrees,
+    shifts as fractions of the side)."""
+    a, sh = torch.deg2rad(angle), torch.tan(torch.deg2rad(shear))
+    cos, sin = torch.cos(a), torch.sin(a)
+    m00, m01, m10, m11 = scale * cos, scale * (cos * sh - sin), scale * sin, scale * (sin * sh + cos)
+    m01, m10 = m01 * h / w, m10 * w / h  # to normalised coordinates, which stretch with the aspect ratio
+    det = m00 * m11 - m01 * m10
+    theta = torch.zeros(angle.shape[0], 2, 3, device=angle.device)
+    theta[:, 0, 0], theta[:, 0, 1] = m11 / det, -m01 / det
+    theta[:, 1, 0], theta[:, 1, 1] = -m10 / det, m00 / det
+    tx, ty = tx * 2, ty * 2  # a fraction of the side is twice that in normalised units ([-1, 1])
+    theta[:, 0, 2] = -(theta[:, 0, 0] * tx + theta[:, 0, 1] * ty)
+    theta[:, 1, 2] = -(theta[:, 1, 0] * tx + theta[:, 1, 1] * ty)
+    return theta
 
 
 class RandomResizedCrop:

@@ -43,6 +43,9 @@ class EmbeddingMixup:
     uniform draw among the batch's minority samples is the argmax of uniform keys with the other
     samples' keys set to -1 (torch.multinomial would read its weights on the host to check them);
     both partner draws are made every batch and ``torch.where`` keeps one.
+
+    ``label_rule`` (:mod:`._chain`): "mixes"; the minority-aware variant "mixes-by-class" (its
+    partners are drawn by the hard classes).
     """
 
     graph_safe = True
@@ -62,6 +65,7 @@ class EmbeddingMixup:
             self.minority = torch.zeros(num_classes, dtype=torch.bool)
             self.minority[list(minority_classes)] = True
         self.last_partner: torch.Tensor | None = None
+        self.label_rule = "mixes" if minority_classes is None else "mixes-by-class"
         self.last_lambda: torch.Tensor | None = None
 
     def partners(self, y: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:

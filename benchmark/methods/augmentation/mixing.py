@@ -54,6 +54,9 @@ class MixingAugment:
     spectrum, the switch's coin) and runs the same kernels whichever way the coins fall, and no
     full-batch ``torch.where`` is spent on a coin. ``last_lambda`` holds the last batch's share of x_i
     as a 0-dim device tensor.
+
+    ``label_rule`` (:mod:`._chain`): "mixes" (soft targets from an earlier mixing are mixed again, so
+    ``mixup+cutmix`` keeps exact label shares); Remix "mixes-by-class" (its rule reads hard classes).
     """
 
     graph_safe = True
@@ -81,6 +84,7 @@ class MixingAugment:
         self.num_classes, self.mode, self.alpha, self.remix = num_classes, mode, float(alpha), remix
         self.decay_power, self.switch_prob, self.apply_prob = float(decay_power), float(switch_prob), float(apply_prob)
         self.last_lambda: torch.Tensor | None = None  # the last batch's share of x_i (tests, diagnostics)
+        self.label_rule = "mixes" if remix is None else "mixes-by-class"
 
     def augment(self, x: torch.Tensor, y: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor]:
         mc.check_mixable(x)
@@ -216,7 +220,12 @@ def cutmix_mixup(params: dict, ctx: MethodContext) -> Recipe:
     paper=FMIX_BIB,
     search_space=fmix_space,
     differences="One mask per batch and every batch mixed, as the authors' code; the mask's exact share of x_i "
-    "weighs the labels; alpha and the decay power are tuned (the paper: 1 and 3).",
+    "weighs the labels (the authors' code: the drawn lambda) and round(lambda H W) pixels are kept (theirs: the "
+    "ceiling or the floor at a coin's toss); alpha and the decay power are tuned (the paper: 1 and 3). The "
+    "spectrum is drawn as the paper describes, a complex Gaussian over every frequency: the authors' fmix.py "
+    "builds it as spectrum[:, 0] + 1j * spectrum[:, 1], two rows of the frequency grid, so its masks hold only "
+    "the lowest 2 frequencies along one image axis (tests/reference checks the row against their masks given "
+    "that spectrum).",
 )
 def fmix(params: dict, ctx: MethodContext) -> Recipe:
     """FMix (Harris et al. 2020): lambda of the pixels (the highest of a 1/f^d noise image) from x_i."""
@@ -232,7 +241,9 @@ def fmix(params: dict, ctx: MethodContext) -> Recipe:
     "ratio is at least kappa and the minority share of the pixels is at least 1 - tau.",
     paper=REMIX_BIB,
     search_space=remix_space,
-    differences="Counts are those of the training split; the rebalanced labels apply to MixUp or "
+    differences="The authors published no code (none is listed for the paper): this row follows the paper's "
+    "equation for the label factor, and its reference test uses figures worked out by hand from it. Counts are "
+    "those of the training split; the rebalanced labels apply to MixUp or "
     "CutMix (tuned), as the paper applies them to both; every batch is mixed, CutMix included (the "
     "Remix paper mixes every batch; plain CutMix's 0.5 is not carried over).",
 )

@@ -23,6 +23,11 @@ Contract of a generator (pixel-space, feature-space and tabular generators all f
     codes), as tensors, numbers, strings and lists/dicts of them (``torch.load(weights_only=True)`` reads
     it back). A new generator built with the same settings, given ``load_state_dict``, samples exactly
     as the one that was fitted (tensors moved to ``device``).
+``persistent`` (class attribute, default True)
+    Whether ``state_dict()`` holds only tensors, numbers, strings and containers of them, so that the
+    cache may write it to disk (it is read back with ``torch.load(weights_only=True)``, which cannot run
+    code). A generator whose state is a third-party Python object that only pickling can store (ctgan's
+    CTGAN and TVAE) sets it False: its state is then kept in this process's memory only, never in a file.
 ``settings() -> dict``
     The JSON-able constructor settings that change what ``fit`` learns (architecture, learning rate,
     ...); with ``name``, the budget, the seed and the training rows they form the cache key. Settings
@@ -60,11 +65,11 @@ import numpy as np
 
 from benchmark.errors import BenchmarkError
 from benchmark.methods._oversampling import check_ratio, top_up_targets
-from benchmark.methods.base import GeneratorBudget, ResampleContext
+from benchmark.methods.base import GeneratorBudget, MethodContext, ResampleContext
 from benchmark.protocol import trial_seed
 
 __all__ = ["GenerativeOversampler", "Generator", "GeneratorBudget", "ResampleContext", "check_samples",
-           "generator_seed", "top_up_targets"]
+           "generator_seed", "image_width", "ratio_space", "top_up_targets"]
 
 _FIRST_TRIAL_SEED = trial_seed(0, 0)
 _STUDY_STRIDE = trial_seed(1, 0) - _FIRST_TRIAL_SEED
@@ -79,10 +84,25 @@ def generator_seed(seed: int) -> int:
     return _FIRST_TRIAL_SEED + (seed - _FIRST_TRIAL_SEED) // _STUDY_STRIDE * _STUDY_STRIDE
 
 
+def ratio_space(trial, ctx: MethodContext) -> dict:
+    """The target ratio of every smaller class to the largest, above where the data already is (the search
+    space of the generative rows that tune how far they top up)."""
+    counts = [c for c in ctx.class_counts if c > 0]
+    low = min(1.0, max(0.2, min(counts) / max(counts) + 0.05))
+    return {"target_ratio": trial.suggest_float("target_ratio", low, 1.0)}
+
+
+def image_width(ctx: MethodContext) -> int:
+    """Base channel width of the family's DCGAN-style networks (:mod:`._nets`): 64 from 2,000 training
+    images on, 32 below (tiny data); the VAE and BAGAN-GP rows use half of it."""
+    return 64 if ctx.modality == "image" and sum(ctx.class_counts) > 2000 else 32
+
+
 class Generator(ABC):
     """A generative model of the training rows, class-conditional (the contract is the module docstring)."""
 
     name: str = "generator"
+    persistent: bool = True  # False: the state is a Python object, cached in memory only (never unpickled)
 
     @abstractmethod
     def fit(self, X: np.ndarray, y: np.ndarray, *, budget: GeneratorBudget, device: str, seed: int) -> None:
@@ -196,7 +216,6 @@ class GenerativeOversampler:
             shown = classes[-12:]  # the smallest classes are the last ones that receive rows
             context.artifacts["generated_samples"] = lambda: sample_grid_artifact(
                 samples, labels, X, y, shown, per_class=8, caption=caption)
-        budget, device, backbone = context.budget, context.device, context.backbone
-        cache = context.cache_dir, context.split_fingerprint
-        context.artifacts["fidelity"] = lambda: fidelity_artifact(
-            X, y, samples, labels, classes, budget=budget, device=device, backbone=backbone, cache=cache)
+        device, cache = context.device, (context.cache_dir, context.split_fingerprint)
+        context.artifacts["fidelity"] = lambda: fidelity_artifact(X, y, samples, labels, classes, device=device,
+                                                                  cache=cache)

@@ -10,6 +10,13 @@ it is written to a temporary file and renamed, so a killed writer leaves no part
 checksum, format or key does not match is deleted and the generator trained again: an entry is never
 trusted on its name alone. Concurrent workers that miss the same entry both train; the last rename wins,
 and both entries are equal for a seed on one device.
+
+A cache folder may be shared (a data root on a group drive), so its files are input: the payload is read
+with ``torch.load(weights_only=True)``, which builds tensors and plain containers and refuses any other
+object, and nothing here unpickles. (The SHA-256 in the header only detects damage: whoever can write
+the file can write a matching checksum.) A generator whose state only pickling can store
+(``Generator.persistent`` False: ctgan's CTGAN and TVAE) is cached in this process's memory instead,
+keyed the same way, and never written to or read from a folder.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ import numpy as np
 from benchmark.methods.base import ResampleContext
 
 MAGIC = b"benchmark-generator-cache/1\n"
+_IN_MEMORY: dict[str, tuple[dict[str, Any], float]] = {}  # states of non-persistent generators, by key
+MAX_IN_MEMORY = 8  # a study reuses one generator per trial seed group; a few suffice
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,8 @@ class GeneratorCache:
                    seed: int) -> Fitted:
         """Load ``generator``'s state from a valid entry, or fit it on ``X``, ``y`` and store it."""
         key = self.key(generator, X, y, context, seed)
+        if not getattr(generator, "persistent", True):
+            return self._in_memory(generator, X, y, context, seed, key)
         path = self.path(key)
         found = self.load(path, key)
         if found is not None:
@@ -143,3 +154,20 @@ class GeneratorCache:
         except OSError:  # a read-only or full cache folder costs reuse, not the trial
             path = None
         return Fitted(seconds, 0.0, path, False)
+
+    @staticmethod
+    def _in_memory(generator: Any, X: np.ndarray, y: np.ndarray, context: ResampleContext, seed: int,
+                   key: dict[str, Any]) -> Fitted:
+        """A non-persistent generator: reused within this process, never stored in a file."""
+        name = json.dumps(key, sort_keys=True)
+        if name in _IN_MEMORY:
+            state, seconds = _IN_MEMORY[name]
+            generator.load_state_dict(state, device=context.device)
+            return Fitted(0.0, seconds, None, True)
+        t0 = time.perf_counter()
+        generator.fit(X, y, budget=context.budget, device=context.device, seed=int(seed))
+        seconds = time.perf_counter() - t0
+        _IN_MEMORY[name] = (generator.state_dict(), seconds)
+        while len(_IN_MEMORY) > MAX_IN_MEMORY:  # the oldest first (dicts keep insertion order)
+            _IN_MEMORY.pop(next(iter(_IN_MEMORY)))
+        return Fitted(seconds, 0.0, None, False)

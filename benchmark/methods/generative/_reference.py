@@ -1,13 +1,15 @@
 """The feature space of the fidelity measures, and the ``fidelity`` artifact of a generative seed row.
 
 No Inception weights exist offline here, so images are compared in the penultimate-layer features of a
-*reference network*: the suite's backbone for the dataset (``ResampleContext.backbone``, small CNN by
-default), trained once per split with plain cross-entropy (Adam, learning rate 1e-3, the baseline's
-recipe) on the real training rows for the generator budget (``budget.steps(N)`` steps), then cached
-like a generator (so every generative row of a dataset is measured in the same space). Tabular rows and
-other feature vectors are compared as features standardised with the real training rows' mean and
-standard deviation. Memorisation is measured on the inputs themselves (pixels in [0, 1], standardised
-features), where a copy is exactly at distance 0.
+*reference network*, one per dataset split: the small CNN, trained with plain cross-entropy (Adam,
+learning rate 1e-3) on the real training rows for a budget of its own (:data:`REFERENCE_BUDGET`, seed
+:data:`REFERENCE_SEED`), whatever the suite's backbone and generator budget. It is cached by the split's
+fingerprint and training rows like a generator (tensors only, read with ``torch.load(weights_only=True)``),
+so every generative row of a dataset, in any suite and at any generator budget, is measured in the same
+space and the figures compare across budgets and suites. Tabular rows and other feature vectors are
+compared as features standardised with the real training rows' mean and standard deviation.
+Memorisation is measured on the inputs themselves (pixels in [0, 1], standardised features), where a
+copy is exactly at distance 0.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from benchmark.methods.generative._nets import batches, module_state, seeded, to
 
 MAX_PER_CLASS = 1000  # rows of each set per class in the measures (pairwise distances stay small)
 REFERENCE_SEED = 0
+REFERENCE_BACKBONE = "small-cnn"
+# The reference network's own budget, fixed: 20 passes at batch 128 (fashion-mnist-lt-mini: 100 steps,
+# seconds on a CPU; fashion-mnist-lt: about 1,400 steps, a few minutes on two cores, once per split).
+REFERENCE_BUDGET = GeneratorBudget(epochs=20, batch_size=128)
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,8 @@ class ReferenceNetwork:
 
     name = "fidelity-reference"
 
-    def __init__(self, backbone: str | None):
-        self.backbone = backbone or "small-cnn"
+    def __init__(self, backbone: str = REFERENCE_BACKBONE):
+        self.backbone = backbone
         self.model: Any = None
         self.device = "cpu"
 
@@ -106,21 +112,32 @@ def _per_class(y: np.ndarray, classes: list[int], seed: int) -> dict[int, np.nda
     return out
 
 
+def reference_network(X: np.ndarray, y: np.ndarray, *, device: str, cache: tuple[Any, str]) -> ReferenceNetwork:
+    """The split's reference network (trained on the real training images ``X``, ``y`` with
+    :data:`REFERENCE_BUDGET`, or loaded from the cache). ``cache``: (cache folder, split fingerprint)."""
+    from benchmark.methods.generative._cache import GeneratorCache
+
+    reference = ReferenceNetwork()
+    context = ResampleContext(device=device, cache_dir=cache[0], split_fingerprint=cache[1], budget=REFERENCE_BUDGET)
+    GeneratorCache.for_context(context).get_or_fit(reference, X, y, context, REFERENCE_SEED)
+    return reference
+
+
+REFERENCE_FEATURES = (f"penultimate layer of {REFERENCE_BACKBONE} trained with cross-entropy on the real training "
+                      f"images for the reference network's own budget ({REFERENCE_BUDGET.epochs} epochs, batch "
+                      f"{REFERENCE_BUDGET.batch_size}, seed {REFERENCE_SEED}), the same for every suite and "
+                      "generator budget")
+
+
 def fidelity_artifact(X: np.ndarray, y: np.ndarray, samples: np.ndarray, labels: np.ndarray, classes: list[int], *,
-                      budget: GeneratorBudget, device: str, backbone: str | None,
-                      cache: tuple[Any, str]) -> dict[str, Any]:
+                      device: str, cache: tuple[Any, str]) -> dict[str, Any]:
     """The ``fidelity`` artifact: per-class Frechet distance, precision, recall and memorised share of the
     generated rows of ``classes`` against the real training rows of the same class, with the feature space
     named. ``cache``: (cache folder, split fingerprint) where the reference network is kept."""
-    from benchmark.methods.generative._cache import GeneratorCache
-
     real_rows, gen_rows = _per_class(y, classes, 0), _per_class(labels, classes, 1)
     if X.ndim == 4 and X.dtype == np.uint8:
-        reference = ReferenceNetwork(backbone)
-        context = ResampleContext(device=device, cache_dir=cache[0], split_fingerprint=cache[1], budget=budget)
-        GeneratorCache.for_context(context).get_or_fit(reference, X, y, context, REFERENCE_SEED)
-        features = f"penultimate layer of {reference.backbone} trained with cross-entropy on the real training " \
-                   f"images for the generator budget ({budget.epochs} epochs, batch {budget.batch_size})"
+        reference = reference_network(X, y, device=device, cache=cache)
+        features = REFERENCE_FEATURES
 
         def feats(A: np.ndarray) -> np.ndarray:
             return reference.embed(A)
@@ -145,5 +162,5 @@ def fidelity_artifact(X: np.ndarray, y: np.ndarray, samples: np.ndarray, labels:
     for key in ("frechet_distance", "precision", "recall", "memorised_share"):
         values = [m[key] for m in per_class.values() if m[key] is not None]
         mean_of[key] = round(float(np.mean(values)), 6) if values else None
-    return {"format": "fidelity/1", "features": features, "memorisation_space": "inputs (pixels in [0, 1] or "
+    return {"format": "fidelity/2", "features": features, "memorisation_space": "inputs (pixels in [0, 1] or "
             "standardised features)", "k": 3, "memorisation_percentile": 5, "classes": per_class, "mean": mean_of}

@@ -26,11 +26,16 @@ import torch
 from benchmark.errors import BenchmarkError
 from benchmark.methods._papers import CBDM_BIB, CFG_BIB, DDIM_BIB, DDPM_BIB
 from benchmark.methods.base import MethodContext, Recipe, ResampleContext, register_method
-from benchmark.methods.generative._base import GenerativeOversampler, Generator, GeneratorBudget, labels_for
+from benchmark.methods.generative._base import (
+    GenerativeOversampler,
+    Generator,
+    GeneratorBudget,
+    labels_for,
+    ratio_space,
+)
 from benchmark.methods.generative._ddpm import DiffusionTraining, ddim_sample, train_denoiser
 from benchmark.methods.generative._nets import module_state, to_uint8
 from benchmark.methods.generative._unet import build_unet, unet_denoiser
-from benchmark.methods.generative.deepsmote import ratio_space
 
 DDIM_STEPS = (10, 25)  # 50 doubles the sampling cost (the CPU's largest) for little change in the samples
 CBDM_TAU = 1.0  # CBDM's regulariser weight (the paper's CIFAR setting)

@@ -28,11 +28,16 @@ import torch
 from benchmark.errors import BenchmarkError
 from benchmark.methods._papers import CFG_BIB, DDIM_BIB, LDMLR_BIB
 from benchmark.methods.base import ALL_MODALITIES, MethodContext, Recipe, ResampleContext, register_method
-from benchmark.methods.generative._base import GenerativeOversampler, Generator, GeneratorBudget, labels_for
+from benchmark.methods.generative._base import (
+    GenerativeOversampler,
+    Generator,
+    GeneratorBudget,
+    labels_for,
+    ratio_space,
+)
 from benchmark.methods.generative._ddpm import DiffusionTraining, ddim_sample, train_denoiser
 from benchmark.methods.generative._nets import module_state
 from benchmark.methods.generative._tabular_models import ConditionalMLPDenoiser
-from benchmark.methods.generative.deepsmote import ratio_space
 from benchmark.methods.stages.eos import embedding_space_recipe
 from benchmark.methods.stages.two_stage import stage_share
 

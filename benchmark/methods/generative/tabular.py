@@ -21,8 +21,6 @@ all whole numbers (counts, codes) are rounded, as TabDDPM's sampling does.
 
 from __future__ import annotations
 
-import io
-import pickle
 from typing import Any
 
 import numpy as np
@@ -31,9 +29,8 @@ import torch
 from benchmark.errors import BenchmarkError
 from benchmark.methods._papers import CTGAN_BIB, DDIM_BIB, TABDDPM_BIB
 from benchmark.methods.base import BOTH_ENGINES, MethodContext, Recipe, register_method
-from benchmark.methods.generative._base import GenerativeOversampler, Generator, GeneratorBudget
+from benchmark.methods.generative._base import GenerativeOversampler, Generator, GeneratorBudget, ratio_space
 from benchmark.methods.generative._tabular_models import CtganSynthesizer, ctgan_version
-from benchmark.methods.generative.deepsmote import ratio_space
 from benchmark.methods.generative.feature_diffusion import RowDiffusionGenerator
 
 TABDDPM_STEPS = (25, 50, 100)
@@ -106,6 +103,8 @@ class CtganGenerator(Generator):
     integer-coded nominal columns. The budget's epochs are ctgan's epochs, its batch size (rounded down to
     a multiple of CTGAN's pac = 10) ctgan's batch size."""
 
+    persistent = False  # see state_dict
+
     def __init__(self, kind: str, nominal: tuple[int, ...] = ()):
         self.kind, self.nominal = kind, tuple(int(j) for j in nominal)
         self.name = kind
@@ -130,15 +129,13 @@ class CtganGenerator(Generator):
         return self.bounds.apply(rows).astype(self.dtype)
 
     def state_dict(self) -> dict[str, Any]:
-        # ctgan's models are Python objects (its data transformer holds scikit-learn mixtures): they travel
-        # as their pickle, in a uint8 tensor, inside the cache's checksummed entry this process wrote.
-        payload = io.BytesIO()
-        pickle.dump(self.model, payload)
-        return {"pickle": torch.frombuffer(bytearray(payload.getvalue()), dtype=torch.uint8),
-                "dtype": np.dtype(self.dtype).str, **self.bounds.state()}
+        # ctgan's models are Python objects (its data transformer holds scikit-learn mixtures) that only
+        # pickling could store: the state holds the live object, and ``persistent = False`` keeps it in
+        # this process's memory (never in a cache folder, so nothing is ever unpickled from disk).
+        return {"model": self.model, "dtype": np.dtype(self.dtype).str, **self.bounds.state()}
 
     def load_state_dict(self, state: dict[str, Any], *, device: str = "cpu") -> None:
-        self.model = pickle.loads(state["pickle"].numpy().tobytes())  # noqa: S301 (our own checksummed entry)
+        self.model = state["model"]
         self.model.set_device(device)
         self.dtype = np.dtype(state["dtype"])
         self.bounds = ColumnBounds.from_state(state)

@@ -26,7 +26,14 @@ from torch import nn
 from benchmark.errors import BenchmarkError
 from benchmark.methods._papers import CVAE_BIB, FAJARDO_BIB, VAE_BIB
 from benchmark.methods.base import MethodContext, Recipe, register_method
-from benchmark.methods.generative._base import GenerativeOversampler, Generator, GeneratorBudget, requested
+from benchmark.methods.generative._base import (
+    GenerativeOversampler,
+    Generator,
+    GeneratorBudget,
+    image_width,
+    ratio_space,
+    requested,
+)
 from benchmark.methods.generative._nets import (
     ConvDecoder,
     ConvEncoder,
@@ -37,7 +44,6 @@ from benchmark.methods.generative._nets import (
     to_uint8,
     to_unit,
 )
-from benchmark.methods.generative.deepsmote import image_width, ratio_space
 
 MODES = ("prior", "posterior")
 

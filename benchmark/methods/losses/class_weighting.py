@@ -156,6 +156,7 @@ def class_weighted_ce(params: dict, ctx: MethodContext) -> Recipe:
     search_space=lambda trial, ctx: {"alpha": trial.suggest_float(
         "alpha", 0.5, max(0.51, min(0.999, binary_alpha(ctx.class_counts) + 0.05)))},
     applies_to=binary_only,
+    neutral_params={"alpha": 0.5},  # both classes weighted alike: cross-entropy (halved)
 )
 def alpha_balanced_ce(params: dict, ctx: MethodContext) -> Recipe:
     """Alpha-balanced cross-entropy (Lin et al. 2017, eq. 3); classical models get class_weight
@@ -176,6 +177,7 @@ def alpha_balanced_ce(params: dict, ctx: MethodContext) -> Recipe:
     search_space=lambda trial, ctx: {"pos_weight": trial.suggest_float(
         "pos_weight", 1.0, max(1.5, 2.0 * ctx.class_counts[0] / max(ctx.class_counts[1], 1)), log=True)},
     applies_to=binary_only,
+    neutral_params={"pos_weight": 1.0},
 )
 def bce_pos_weight(params: dict, ctx: MethodContext) -> Recipe:
     """``torch.nn.BCEWithLogitsLoss(pos_weight=...)`` on the two-logit head's log-odds."""
@@ -200,6 +202,7 @@ def class_balanced_space(trial, ctx: MethodContext) -> dict:
     summary="Weights each class by the inverse of its effective number of samples (1 - beta^n) / (1 - beta).",
     paper=CB_BIB,
     search_space=class_balanced_space,
+    neutral_params={"gamma": 0.0},  # the focal variant at gamma 0; equal counts give equal weights
     differences="The sigmoid form of the paper is not offered; softmax cross-entropy and softmax focal loss are "
                 "(classical models get the weights as class_weight). Both deep variants reduce a batch as the "
                 "authors' code does: the mean of the weighted per-sample losses (weights sum to the number of "

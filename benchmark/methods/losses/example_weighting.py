@@ -113,6 +113,7 @@ def focal_space(trial, ctx: MethodContext) -> dict:
     summary="Down-weights well-classified samples by (1 - p_t)^gamma so training focuses on hard ones.",
     paper=FOCAL_BIB,
     search_space=focal_space,
+    neutral_params={"gamma": 0.0, "alpha": 0.5},
     differences="Softmax form for all tasks (the paper uses per-class sigmoids); alpha only for binary tasks.",
 )
 def focal_loss(params: dict, ctx: MethodContext) -> Recipe:
@@ -129,6 +130,7 @@ def focal_loss(params: dict, ctx: MethodContext) -> Recipe:
     paper=GHM_BIB,
     search_space=lambda trial, ctx: {"bins": trial.suggest_int("bins", 5, 30),
                                      "momentum": trial.suggest_float("momentum", 0.0, 0.9)},
+    neutral_params={"bins": 1},  # one bin: every sample weighted alike
     differences="Softmax form with g = ||p - t||_1 / 2 (the paper uses per-class sigmoids); weights are normalised "
                 "by the number of non-empty bins and the moving average starts at zero and updates only the "
                 "bins a batch fills, as in the authors' code; bins are found as floor(g * bins) rather than by "

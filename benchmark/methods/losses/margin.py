@@ -90,6 +90,7 @@ def ldam_space(trial, ctx: MethodContext) -> dict:
     summary="Label-distribution-aware margin loss: rarer classes get larger margins, Delta_c proportional to n_c^(-1/4).",
     paper=LDAM_BIB,
     search_space=ldam_space,
+    neutral_params={"max_margin": 1e-12, "scale": 1.0},
     differences=LDAM_DIFFERENCES,
 )
 def ldam(params: dict, ctx: MethodContext) -> Recipe:
@@ -105,6 +106,7 @@ def ldam(params: dict, ctx: MethodContext) -> Recipe:
     summary="LDAM loss, re-weighted by effective-number class weights from a tuned epoch on (deferred re-weighting).",
     paper=LDAM_BIB,
     search_space=lambda trial, ctx: {**ldam_space(trial, ctx), **drw_space(trial, ctx)},
+    neutral_params={"max_margin": 1e-12, "scale": 1.0},
     differences=LDAM_DIFFERENCES + " " + DRW_DIFFERENCES,
 )
 def ldam_drw(params: dict, ctx: MethodContext) -> Recipe:

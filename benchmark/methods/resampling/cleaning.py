@@ -56,7 +56,9 @@ def repeated_edited_nearest_neighbours(params: dict, ctx: MethodContext) -> Reci
 @undersampler("all-knn", "Edited nearest neighbours with 1, 2, ..., k neighbours in turn.", RENN_BIB,
               lambda trial, ctx: {**cleaning_space(trial, ctx, high=5),
                                   "allow_minority": trial.suggest_categorical("allow_minority", [False, True])},
-              family="cleaning")
+              family="cleaning",
+              inert_params={"allow_minority": "it matters only once cleaning leaves a majority class smaller than "
+                                              "the minority, which no tiny split's cleaning does"})
 def all_knn(params: dict, ctx: MethodContext) -> Recipe:
     """All-kNN (Tomek 1976) through imbalanced-learn."""
     from imblearn.under_sampling import AllKNN
@@ -97,7 +99,9 @@ def one_sided_selection(params: dict, ctx: MethodContext) -> Recipe:
               "misclassify minority rows.", NCL_BIB,
               lambda trial, ctx: {"n_neighbors": trial.suggest_int("n_neighbors", 2, 7),
                                   "threshold_cleaning": trial.suggest_float("threshold_cleaning", 0.01, 0.5)},
-              family="cleaning")
+              family="cleaning",
+              inert_params={"threshold_cleaning": "it decides which classes besides the minority are cleaned, and "
+                                                  "no tiny split has a row of a middle class to clean"})
 def neighbourhood_cleaning_rule(params: dict, ctx: MethodContext) -> Recipe:
     """Neighbourhood cleaning rule (Laurikkala 2001) through imbalanced-learn (its neighbour estimator must
     also classify, so it keeps scikit-learn's search)."""

@@ -14,10 +14,11 @@ from benchmark.methods.base import ALL_MODALITIES, BOTH_ENGINES, MethodContext, 
 
 
 def undersampler(name: str, summary: str, paper: str, search_space, *, applies_to=None, differences: str = "",
-                 family: str = "under-sampling"):
+                 family: str = "under-sampling", inert_params: dict[str, str] | None = None):
     """Registers an under-sampling row that runs on both engines and every modality."""
     return register_method(name, family=family, modalities=ALL_MODALITIES, engines=BOTH_ENGINES, summary=summary,
-                           paper=paper, search_space=search_space, applies_to=applies_to, differences=differences)
+                           paper=paper, search_space=search_space, applies_to=applies_to, differences=differences,
+                           inert_params=inert_params or {})
 
 
 @undersampler("random-undersampling", "Drop randomly chosen majority rows until the classes reach the tuned "

@@ -7,7 +7,8 @@ view of the same row is trained towards it, weighted by lambda_u. On imbalanced 
 lean further to the head classes than the data do (the model's bias feeds itself); distribution
 alignment (ReMixMatch, Berthelot et al. 2020) corrects the weak predictions q before thresholding:
 q <- normalise(q * p_target / p_model), p_model the running mean of the model's weak predictions on
-the pool (the last 128 batches, as ReMixMatch), p_target the labelled class distribution. This is the
+the pool (the last 128 batches, as ReMixMatch's PMovingAverage: its buffer starts as 128 uniform entries,
+and a batch's alignment reads it before the batch is added), p_target the labelled class distribution. This is the
 "FixMatch w/ DA" baseline of the imbalanced semi-supervised literature (Kim et al. 2020, DARP; Wei et
 al. 2021, CReST), with the labelled distribution as the target because the pool's is unknown.
 
@@ -51,8 +52,9 @@ def batch_layout(batch: int, mu: float) -> tuple[int, int]:
 
 
 def align_distribution(q: torch.Tensor, p_target: torch.Tensor, p_model: torch.Tensor) -> torch.Tensor:
-    """ReMixMatch's distribution alignment: each row of ``q`` (N, C) times p_target / p_model, renormalised."""
-    aligned = q * (p_target / p_model.clamp_min(1e-6)).unsqueeze(0)
+    """ReMixMatch's distribution alignment: each row of ``q`` (N, C) times (1e-6 + p_target) / (1e-6 +
+    p_model), renormalised (the epsilons as in the authors' guess_label)."""
+    aligned = q * ((p_target + 1e-6) / (p_model + 1e-6)).unsqueeze(0)
     return aligned / aligned.sum(dim=1, keepdim=True).clamp_min(1e-12)
 
 
@@ -88,6 +90,7 @@ class FixMatchDA:
         self._seen = 0
         self.last_mask: torch.Tensor | None = None  # the last batch's confident pool rows (tests, diagnostics)
         self.last_pseudo_labels: torch.Tensor | None = None
+        self.last_confidence: torch.Tensor | None = None  # the aligned max probability of each pool row
 
     # -- augment: lay the step's inputs out -----------------------------------------------------------------
     def augment(self, x: torch.Tensor, y: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,13 +128,14 @@ class FixMatchDA:
 
     def pseudo_labels(self, weak_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Hard pseudo-labels of a batch of weak pool logits and the mask of confident ones (float 0/1);
-        updates p_model with the batch first (ReMixMatch's order)."""
+        aligns with p_model as it stood before this batch, then adds the batch to it (ReMixMatch's order:
+        its p_model update is a post-op of the training step)."""
         q = torch.softmax(weak_logits.float(), dim=1)
         if self.align:
             q = align_distribution(q, self._target(q), self._update_model_distribution(q))
         confidence, labels = q.max(dim=1)
         mask = (confidence >= self.threshold).float()
-        self.last_mask, self.last_pseudo_labels = mask, labels
+        self.last_mask, self.last_pseudo_labels, self.last_confidence = mask, labels, confidence
         return labels, mask
 
     def _target(self, q: torch.Tensor) -> torch.Tensor:
@@ -140,12 +144,15 @@ class FixMatchDA:
         return self._p_target.to(q.device)
 
     def _update_model_distribution(self, q: torch.Tensor) -> torch.Tensor:
+        """p_model before this batch (the mean of the buffer, which starts as ``history`` uniform entries,
+        as ReMixMatch's PMovingAverage), then the batch's mean prediction replaces the oldest entry."""
         if self._p_history is None or self._p_history.shape[1] != q.shape[1]:
-            self._p_history = torch.zeros(self.history, q.shape[1], device=q.device)
+            self._p_history = torch.full((self.history, q.shape[1]), 1.0 / q.shape[1], device=q.device)
             self._seen = 0
+        p_model = self._p_history.mean(dim=0)
         self._p_history[self._seen % self.history] = q.mean(dim=0)
         self._seen += 1
-        return self._p_history[: min(self._seen, self.history)].mean(dim=0)
+        return p_model / p_model.sum()
 
 
 def fixmatch_space(trial, ctx: MethodContext) -> dict:
@@ -175,7 +182,7 @@ def fixmatch_space(trial, ctx: MethodContext) -> dict:
                 "per image from FixMatch's RandAugment list at random magnitudes (batched approximations: PIL's "
                 "enhancement factors as jitter factors in [0.05, 1.95], sharpness as a light blur), then Cutout of "
                 "half the side. Distribution alignment as ReMixMatch (mean weak prediction over the last 128 "
-                "batches) with the labelled training distribution as the target, applied before the threshold; "
+                "batches, a buffer that starts uniform, read before the batch is added) with the labelled training distribution as the target, applied before the threshold; "
                 "pool rows are drawn in shuffled passes over the pool. tau is tuned in [0.7, 0.98] (paper 0.95), "
                 "lambda_u in [0.25, 2] (paper 1).",
 )

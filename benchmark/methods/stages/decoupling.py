@@ -173,7 +173,9 @@ class LearnableWeightScaling(nn.Module):
     paper=DECOUPLING_BIB,
     search_space=lambda trial, ctx: {"first_stage_share": stage_share(trial)},
     differences="The paper trains the representation for 90 epochs and adds 10 for cRT; here both stages share "
-                "the suite's epoch budget (the split is tuned) so every row trains equally long.",
+                "the suite's epoch budget (the split is tuned) so every row trains equally long. Re-training "
+                "batches are drawn i.i.d. with each class equally likely (the authors' ClassAwareSampler cycles "
+                "through shuffled classes and rows: the same rate per row, but exactly equal class counts).",
 )
 def crt(params: dict, ctx: MethodContext) -> Recipe:
     """cRT (Kang et al. 2020)."""

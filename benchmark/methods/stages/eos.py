@@ -182,7 +182,11 @@ EMBEDDING_DIFFERENCE = ("Over-samples the penultimate embeddings of the network 
     differences="The target balance is tuned (the paper balances fully) and k from 1 to 10 (the paper: 10); a "
                 "class none of whose rows has an enemy among its k nearest neighbours gets no synthetic rows "
                 "(the paper's code stops there); the head fine-tuning shares the suite's training budget with "
-                "the end-to-end stage (the paper trains the head separately).",
+                "the end-to-end stage (the paper trains the head separately). Each synthetic row lies between its "
+                "base and the enemy drawn, as the paper describes; the authors' EOS.py draws the enemy's position "
+                "among the base's neighbours but reads it from a list that starts with the base itself "
+                "(ind2[base, pick]), so it moves towards the row one rank nearer than the enemy (a copy of the "
+                "base when the enemy is the nearest).",
 )
 def eos(params: dict, ctx: MethodContext) -> Recipe:
     """Expansive over-sampling (Dablain et al. 2022) in the deep engine's feature_resample stage."""

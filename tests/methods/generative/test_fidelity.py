@@ -49,3 +49,25 @@ def test_class_fidelity_reports_none_where_the_samples_are_too_few():
     out = class_fidelity(gaussian(2), gaussian(3), gaussian(2), gaussian(3))
     assert out["precision"] is None and out["recall"] is None and out["frechet_distance"] is not None
     assert class_fidelity(gaussian(1), gaussian(3), gaussian(1), gaussian(3))["memorised_share"] is None
+
+
+def test_the_reference_network_is_one_per_split_whatever_the_generator_budget(tmp_path):
+    """Two generator budgets, one generator that ignores them: the same fidelity figures, measured in one cached
+    reference network trained for its own budget (so figures compare across budgets and suites)."""
+    from benchmark.methods.base import GeneratorBudget, ResampleContext
+    from benchmark.methods.generative._base import GenerativeOversampler
+    from benchmark.methods.generative._reference import REFERENCE_BUDGET, REFERENCE_FEATURES
+    from benchmark.testing import make_image_split
+    from tests.methods.generative.test_mechanism import NoiseGenerator
+
+    split = make_image_split()
+    figures = []
+    for budget in (GeneratorBudget(1, 8), GeneratorBudget(3, 16)):
+        ctx = ResampleContext(cache_dir=tmp_path, split_fingerprint=split.fingerprint(), budget=budget,
+                              backbone="resnet32")
+        GenerativeOversampler(NoiseGenerator, 1.0).resample(split.train.X, split.train.y, seed=5, context=ctx)
+        figures.append(ctx.artifacts["fidelity"]())
+    assert figures[0] == figures[1] and figures[0]["features"] == REFERENCE_FEATURES
+    assert f"{REFERENCE_BUDGET.epochs} epochs" in REFERENCE_FEATURES and "small-cnn" in REFERENCE_FEATURES
+    entries = sorted(p.name.split("-")[0] for p in (tmp_path / "generators").rglob("*.pt"))
+    assert entries.count("fidelity") == 1  # one reference network for both budgets
