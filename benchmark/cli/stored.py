@@ -27,9 +27,12 @@ def open_existing_store(storage: str | None):
     exist is an error naming it: reading must not leave an empty store behind (or a results/ folder)."""
     from sqlalchemy.engine import make_url
 
+    from benchmark.publish import bundle_paths, open_bundles
     from benchmark.store import Store
     from benchmark.store.results import DEFAULT_DB
 
+    if (bundles := bundle_paths(storage)) is not None:  # published bundles, read as a store
+        return open_bundles(bundles)
     if storage is not None and not storage.strip():
         raise BenchmarkError("--storage is empty", "give the store's URL, e.g. --storage sqlite:///results/benchmark.db, "
                                                    "or leave it out for that default")
@@ -84,7 +87,8 @@ def check_stored_suite(store, suite: str | None) -> None:
 @app.command()
 def report(
     suite: str | None = typer.Option(None, help="Suite to report; default every suite in the store."),
-    storage: str | None = typer.Option(None, help="SQLAlchemy URL of the results store."),
+    storage: str | None = typer.Option(None, help="SQLAlchemy URL of the results store, or published bundle "
+                                                  "folders (DIR or A,B side by side)."),
     output: str = typer.Option("reports", help="Folder to write <suite>/index.html into."),
     data_root: str | None = typer.Option(None, help="Folder holding the datasets: dataset cards then show class "
                                                     "counts the store lacks (the split's fingerprint is checked)."),
@@ -103,13 +107,30 @@ def report(
         raise BenchmarkError(f"the store {store.safe_url} holds no results", "run a suite first, or pass --storage")
     for name in suites:
         write_report(store, name, output, data_root, notes=not quiet)
+    if suite is None:  # every suite of the store (or of bundles side by side): ranks across modalities
+        from benchmark.report.modalities import write_modalities_page
+        from benchmark.report.records import read_run
+
+        if (page := write_modalities_page([read_run(store, name) for name in suites], output)) is not None:
+            console.print(f"ranks across modalities: {page}")
 
 
 def write_report(store, suite: str, output: str, data_root: str | None, notes: bool = True) -> None:
     """Build one suite's report and say where it is, what it could not show, and its results hash."""
     from benchmark.report import build_report
 
-    built = build_report(store, suite, output, data_root=data_root)
+    if console.is_terminal:  # one live line, replaced at each step
+        with console.status(f"report of suite '{suite}': reading the results store") as status:
+            built = build_report(store, suite, output, data_root=data_root,
+                                 progress=lambda step: status.update(f"report of suite '{suite}': {step}"))
+    else:  # a log gets one line saying what the next seconds are spent on, once there are pages to write
+
+        def announce(step: str) -> None:
+            if notes and step.startswith("dataset page 1/"):
+                console.print(f"writing the report of suite '{suite}' into {Path(output) / suite} "
+                              f"({step.split('/')[1].split(':')[0]} dataset pages) ...", markup=False)
+
+        built = build_report(store, suite, output, data_root=data_root, progress=announce)
     if notes:
         for problem in built.problems:
             console.print(f"[yellow]note:[/] {problem}", markup=True)
@@ -137,8 +158,9 @@ def results(
     metric_names = sorted({k for r in rows for k in r["metrics"]})
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["suite", "dataset", "method", "seed", "status", "reason", *metric_names, "params"])
+    # split_seed: a suite that repeats its split has one row per (split seed, seed); without it they clash
+    writer.writerow(["suite", "dataset", "method", "split_seed", "seed", "status", "reason", *metric_names, "params"])
     for r in rows:
-        writer.writerow([r["suite"], r["dataset"], r["method"], r["seed"], r["status"], r["reason"] or "",
+        writer.writerow([r["suite"], r["dataset"], r["method"], r["split_seed"], r["seed"], r["status"], r["reason"] or "",
                          *[r["metrics"].get(k, "") for k in metric_names], json.dumps(r["params"])])
     sys.stdout.write(buffer.getvalue())

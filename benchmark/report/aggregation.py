@@ -8,9 +8,11 @@ variation of both split and seed), else over the seeds of the one split
 seeds in its tooltip. Per suite, a figure is the mean over datasets of those per-dataset means; its
 95% interval propagates the per-dataset intervals through the average (half-width sqrt(sum h_d^2) / D):
 datasets are the suite's fixed choice, so the interval says how much other splits and seeds could
-move the figure. An interval never leaves the metric's range [0, 1] (differences: [-1, 1]): with two
-or three values a t interval can be wider than the range, and is then shown clipped to it and flagged. How methods compare
-across datasets is the job of the rank statistics (:mod:`benchmark.report.statistics`).
+move the figure. An interval never leaves the metric's range (its ``range`` in
+:data:`benchmark.metrics.METRICS`, [0, 1] for every metric today): with two or three values a t interval
+can be wider than the range, and is then shown clipped to it and flagged. How methods compare across
+datasets is the job of the rank statistics (:mod:`benchmark.report.statistics`); one row against
+another on one dataset is :mod:`benchmark.report.comparisons`.
 
 A pair without a result is never a zero: its cell carries a status (not applicable, failed, data
 unavailable, corrupt row, not run, in progress) and the stored reason.
@@ -25,18 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.metrics import DEFINITIONS, HEADLINE, difference_interval
+from benchmark.metrics import HEADLINE, METRICS, OBJECTIVES, REPORTED, SUITE_COLUMNS
 from benchmark.report.artifacts import SampleGrids, read_sample_grids
 from benchmark.report.records import CORRUPT, StoredPair, StoredResult, StoredRun
-from benchmark.report.statistics import (
-    DIFFERENCE_RANGE,
-    METRIC_RANGE,
-    Interval,
-    clip,
-    paired_split_difference,
-    rank_rows,
-    split_seed_interval,
-)
+from benchmark.report.statistics import Interval, clip, rank_rows, split_seed_interval
 from benchmark.store import (
     COMPLETE,
     DATA_ERROR,
@@ -46,23 +40,8 @@ from benchmark.store import (
     OK,
     RESOURCE_UNAVAILABLE,
 )
+from benchmark.tuning.budget import Spent, row_cost_seconds
 
-SHOWN = HEADLINE + ("balanced_accuracy", "macro_f1")
-SHOTS = ("many_shot_accuracy", "medium_shot_accuracy", "few_shot_accuracy")
-EXPORTED = SHOWN + ("accuracy", "gmean", "ece") + SHOTS
-LABELS = {
-    "minority_recall": "Minority recall",
-    "minority_f1": "Minority F1",
-    "minority_pr_auc": "Minority PR-AUC",
-    "balanced_accuracy": "Balanced accuracy",
-    "macro_f1": "Macro-F1",
-    "accuracy": "Accuracy",
-    "gmean": "G-mean",
-    "ece": "ECE",
-    "many_shot_accuracy": "Many-shot",
-    "medium_shot_accuracy": "Medium-shot",
-    "few_shot_accuracy": "Few-shot",
-}
 MISSING, IN_PROGRESS, UNREGISTERED, UNDEFINED = "missing", "in-progress", "unregistered", "undefined"
 STATUS_TEXT = {
     NOT_APPLICABLE: "not applicable",
@@ -139,20 +118,6 @@ class DatasetEntry:
 
 
 @dataclass
-class BaselineDelta:
-    """One method against the baseline on one dataset: differences of seed means, Welch 95% half-width."""
-
-    method: str
-    cells: dict[str, Cell]  # metric -> Cell(difference, half-width, seeds of the method)
-    minority_recall: list[tuple[int, float]]  # (minority class, difference of its mean test recall)
-
-    def significant(self, metric: str) -> bool:
-        """Whether the interval of the difference excludes zero."""
-        c = self.cells.get(metric)
-        return bool(c is not None and c.ok and c.half is not None and math.isfinite(c.half) and abs(c.mean) > c.half)
-
-
-@dataclass
 class MethodRow:
     """One row of the suite leaderboard."""
 
@@ -175,7 +140,6 @@ class Aggregate:
     entries: dict[str, dict[str, DatasetEntry]]  # dataset -> method -> entry
     rows: list[MethodRow]
     objective: str
-    show_shots: dict[str, bool]  # dataset -> long-tailed many/medium/few columns available
     designs: dict[str, str] = field(default_factory=dict)  # dataset -> what its figures are over (design_text)
     design: str = ""  # the same for the whole suite
 
@@ -225,11 +189,9 @@ def build_entry(method: str, pair: StoredPair | list[StoredPair] | None, rows: l
     means over splits x seeds (:func:`benchmark.report.statistics.split_seed_interval`)."""
     pairs = _split_pairs(pair)
     ok = [r for r in rows if r.status == OK]
-    cost = sum(float(p.spent.get("seconds") or 0.0) for p in pairs if isinstance(p.spent, dict))
+    cost = row_cost_seconds([Spent.from_record(p.spent) for p in pairs],
+                            [r.timings for r in rows if isinstance(r.timings, dict)])
     pair = _representative(pairs)
-    cost += sum(float(r.timings.get("total_seconds") or 0.0) for r in rows if isinstance(r.timings, dict))
-    # a seed re-run that reused a cached generator did not pay for training it; a user without the cache would
-    cost += sum(float(r.timings.get("generator_cached_seconds") or 0.0) for r in rows if isinstance(r.timings, dict))
     first_pair = pairs[0] if pairs else None  # split 0's tuning: the configuration the page shows
     entry = DatasetEntry(method=method, status=OK, reason=None, cells={}, seeds=len(ok), cost_seconds=cost or None,
                          best_params=first_pair.best_params if first_pair else (ok[0].params if ok else None),
@@ -237,20 +199,20 @@ def build_entry(method: str, pair: StoredPair | list[StoredPair] | None, rows: l
                          splits=len({r.split_seed for r in ok}))
     if not ok:
         entry.status, entry.reason = _status_of(pair, rows)
-        entry.cells = {m: Cell(status=entry.status, reason=entry.reason) for m in EXPORTED}
+        entry.cells = {m: Cell(status=entry.status, reason=entry.reason) for m in REPORTED}
         return entry
-    for metric in EXPORTED:
+    for metric in REPORTED:
         values = _finite([r.metrics.get(metric) for r in ok])
         entry.values[metric] = values
         by_split: dict[int, list[float]] = {}
         for r in ok:
             by_split.setdefault(r.split_seed, []).extend(_finite([r.metrics.get(metric)]))
         entry.split_values[metric] = {k: v for k, v in by_split.items() if v}
-        interval = split_seed_interval(by_split)
+        interval = split_seed_interval(by_split, METRICS[metric].range)
         if interval is not None:
             entry.cells[metric] = interval_cell(interval)
         elif any(metric in r.metrics for r in ok):  # stored as NaN: no class of the split qualifies
-            entry.cells[metric] = Cell(status=UNDEFINED, reason=f"undefined on this split ({DEFINITIONS.get(metric, metric)})")
+            entry.cells[metric] = Cell(status=UNDEFINED, reason=f"undefined on this split ({METRICS[metric].definition})")
         else:
             entry.cells[metric] = Cell(status=MISSING, reason=f"{metric} not stored")
     bad = [r for r in rows if r.status != OK]
@@ -289,56 +251,6 @@ def build_entry(method: str, pair: StoredPair | list[StoredPair] | None, rows: l
     return entry
 
 
-BASELINE = "baseline"
-
-
-def _known(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)
-
-
-def against_baseline(entries: dict[str, DatasetEntry], methods: list[str], metrics: list[str],
-                     minority: list[int], baseline: str = BASELINE) -> list[BaselineDelta] | None:
-    """Each method with results against the baseline's results on one dataset (None without a baseline
-    result): the difference of the seed means of each metric with its Welch interval, and the
-    difference of each minority class's mean test recall (the long-tail papers' tail-class figure)."""
-    base = entries.get(baseline)
-    if base is None or base.status != OK:
-        return None
-    out = []
-    for m in methods:
-        e = entries[m]
-        if m == baseline or e.status != OK:
-            continue
-        cells = difference_cells(e, base, metrics)
-        per_class = []
-        if e.per_class_recall and base.per_class_recall and len(e.per_class_recall) == len(base.per_class_recall):
-            per_class = [(c, e.per_class_recall[c] - base.per_class_recall[c]) for c in minority
-                         if c < len(e.per_class_recall) and _known(e.per_class_recall[c])
-                         and _known(base.per_class_recall[c])]
-        out.append(BaselineDelta(m, cells, per_class))
-    return out
-
-
-def difference_cells(e: DatasetEntry, base: DatasetEntry, metrics: list[str]) -> dict[str, Cell]:
-    """``e`` minus ``base`` on each metric: the difference of their means with its 95% interval, paired
-    by split over two or more shared splits, else Welch's over the seeds of one split."""
-    cells = {}
-    for metric in metrics:
-        a, b = e.values.get(metric) or [], base.values.get(metric) or []
-        paired = paired_split_difference(e.split_values.get(metric) or {}, base.split_values.get(metric) or {})
-        if paired is not None:  # two or more shared splits: paired by split
-            cells[metric] = interval_cell(paired)
-        elif a and b:  # one split: the seeds of two methods are independent runs (Welch)
-            diff, half = difference_interval(a, b)
-            low, high, clipped = clip(diff, half, DIFFERENCE_RANGE)
-            cells[metric] = Cell(diff, half, len(a), low=low, high=high, clipped=clipped,
-                                 covers=f"difference of the means of {len(a)} and {len(b)} seed re-runs on one "
-                                        "split; 95% Welch interval" + (" (clipped to [-1, 1])" if clipped else ""))
-        else:
-            cells[metric] = Cell(status=MISSING, reason=f"{metric} is not stored for both")
-    return cells
-
-
 def defined_metrics(entries: dict[str, DatasetEntry], metrics: list[str] | tuple[str, ...]) -> list[str]:
     """The metrics some method has a figure for on a dataset (few-shot accuracy is undefined where no
     class has fewer than 20 training samples, as in Fashion-MNIST-LT)."""
@@ -360,7 +272,7 @@ def suite_cell(entries: list[tuple[str, DatasetEntry]], metric: str, total: int)
     half = math.sqrt(sum(h * h for h in halves)) / len(halves) if all(
         h is not None and math.isfinite(h) for h in halves) else float("nan")
     mean = float(np.mean(means))
-    low, high, clipped = clip(mean, half, METRIC_RANGE)
+    low, high, clipped = clip(mean, half, METRICS[metric].range)
     splits = sorted({e.splits for d, e in entries if e.cells.get(metric) is not None and e.cells[metric].ok})
     seeds = sorted({max(len(v) for v in e.split_values.get(metric, {}).values()) for d, e in entries
                     if e.split_values.get(metric)})
@@ -388,14 +300,12 @@ def aggregate(run: StoredRun, families: dict[str, str], registered: set[str], pr
     if objective is None:
         stored = Counter(p.budget.get("objective") for p in run.pairs if isinstance(p.budget.get("objective"), str))
         objective = stored.most_common(1)[0][0] if stored else "minority_f1"
-    if objective not in DEFINITIONS:
+    if objective not in OBJECTIVES:
         objective = "minority_f1"
 
     entries: dict[str, dict[str, DatasetEntry]] = {}
     for d in datasets:
         entries[d] = {m: build_entry(m, pairs.get((d, m)), rows.get((d, m), []), problems) for m in methods}
-    show_shots = {d: any(e.cells.get(s) is not None and e.cells[s].ok for e in entries[d].values() for s in SHOTS)
-                  for d in datasets}
 
     # Ranks per dataset among the methods with a result there; wins on the tuning objective.
     rank_sum = {metric: dict.fromkeys(methods, 0.0) for metric in HEADLINE}
@@ -406,15 +316,16 @@ def aggregate(run: StoredRun, families: dict[str, str], registered: set[str], pr
             present = [m for m in methods if entries[d][m].cells[metric].ok]
             if not present:
                 continue
-            values = np.array([[entries[d][m].cells[metric].mean for m in present]])
+            # ranks and wins read the metric's direction: a lower-is-better figure ranks by its negation
+            sign = 1.0 if METRICS[metric].higher_is_better else -1.0
+            values = np.array([[sign * entries[d][m].cells[metric].mean for m in present]])
             if metric in HEADLINE:
                 for m, rank in zip(present, rank_rows(values)[0], strict=True):
                     rank_sum[metric][m] += float(rank)
                     rank_n[metric][m] += 1
             if metric == objective:
-                top = values.max()
-                for m in present:
-                    if entries[d][m].cells[metric].mean >= top - 1e-12:
+                for m, value in zip(present, values[0], strict=True):
+                    if value >= values.max() - 1e-12:
                         won[m].append(d)
 
     # A dataset on which no method has a result (its data was unavailable, say) cannot tell methods
@@ -428,7 +339,7 @@ def aggregate(run: StoredRun, families: dict[str, str], registered: set[str], pr
     table_rows = []
     for m in methods:
         per_dataset = [(d, entries[d][m]) for d in (scored or datasets)]
-        cells = {metric: suite_cell(per_dataset, metric, len(per_dataset)) for metric in SHOWN}
+        cells = {metric: suite_cell(per_dataset, metric, len(per_dataset)) for metric in SUITE_COLUMNS}
         table_rows.append(MethodRow(
             method=m, family=families.get(m, "unregistered"), registered=m in registered, cells=cells,
             ranks={k: (rank_sum[k][m] / rank_n[k][m] if rank_n[k][m] else None) for k in HEADLINE},
@@ -437,10 +348,10 @@ def aggregate(run: StoredRun, families: dict[str, str], registered: set[str], pr
             covered=sum(1 for _, e in per_dataset if e.status == OK),
         ))
     # Default order: the tuning objective, best first; rows without a figure last.
-    key_metric = objective if objective in SHOWN else "minority_f1"
-    table_rows.sort(key=lambda r: (not r.cells[key_metric].ok, -(r.cells[key_metric].mean or 0.0), r.method))
+    key = METRICS[objective if objective in SUITE_COLUMNS else "minority_f1"]
+    table_rows.sort(key=lambda r: (key.sort_key(r.cells[key.name].mean), r.method))
     designs = {d: design_text(entries[d].values()) for d in datasets}
-    return Aggregate(datasets, [r.method for r in table_rows], entries, table_rows, objective, show_shots, designs,
+    return Aggregate(datasets, [r.method for r in table_rows], entries, table_rows, objective, designs,
                      design_text([e for d in datasets for e in entries[d].values()]))
 
 

@@ -1,11 +1,12 @@
 """Build ``reports/<suite>/``: every figure comes from the results store, nothing is re-run.
 
 Writes ``index.html`` (suite leaderboard, statistical ranking, dataset list, provenance, how to
-cite), ``datasets/<dataset>.html`` (card, leaderboard, per-class recall, precision-recall curves,
-generated samples, tuning history, best configurations), ``leaderboard.csv``, ``results.json``,
-``leaderboard.tex`` and ``references.bib``. Pages are self-contained: styles, script and figures
-(SVG) are inline, nothing is fetched from a network, and the folder can be opened from disk,
-mailed or archived.
+cite), one page per dataset under ``datasets/`` (named by :func:`benchmark.report.pages.page_file`:
+card, leaderboard, per-class recall, precision-recall curves, generated samples, tuning history, best
+configurations), ``leaderboard.csv``, ``results.json``, ``leaderboard.tex``, ``metrics.json`` (the
+metric table: what each column means) and ``references.bib``. Pages are self-contained: styles,
+script and figures (SVG) are inline, nothing is fetched from a network, and the folder can be opened
+from disk, mailed or archived.
 
 Damaged or incomplete stores still give a report that says what is missing or wrong; only a store
 with no row at all for the suite is an error (after writing a page that says so).
@@ -17,8 +18,8 @@ import datetime as dt
 import errno
 import math
 import os
-import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -30,13 +31,14 @@ from markupsafe import Markup
 import benchmark
 from benchmark.errors import BenchmarkError
 from benchmark.methods.base import ordered_families
-from benchmark.metrics import DEFINITIONS, HEADLINE
+from benchmark.metrics import HEADLINE, METRICS
 from benchmark.report import pages, plots
-from benchmark.report.aggregation import LABELS, SHOTS, SHOWN, STATUS_TEXT, aggregate, defined_metrics
-from benchmark.report.cards import dataset_card, method_cards
-from benchmark.report.citation import report_bibtex, unique_entries
-from benchmark.report.exports import leaderboard_csv, leaderboard_tex, references_bib
+from benchmark.report.aggregation import STATUS_TEXT, Aggregate, aggregate
+from benchmark.report.cards import DatasetCard, MethodCard, dataset_card, method_cards
+from benchmark.report.citation import report_bibtex, tool_bibtex, unique_entries
+from benchmark.report.exports import leaderboard_csv, leaderboard_tex, metrics_json, references_bib
 from benchmark.report.history import TuningHistory, read_histories
+from benchmark.report.predictions import confusion_matrices, confusion_panels, fill_missing_metrics
 from benchmark.report.provenance import private_folders, public_store_url, scrub_paths, summarize
 from benchmark.report.records import (
     SCORES_DIGITS,
@@ -47,18 +49,13 @@ from benchmark.report.records import (
     results_hash,
     scores_hash,
 )
+from benchmark.report.scenarios import robustness_table
 from benchmark.report.unlabeled import LEGEND as UNLABELED_LEGEND
 from benchmark.report.unlabeled import MARK as UNLABELED_MARK
 from benchmark.report.unlabeled import legend_lines, unlabeled_uses
-from benchmark.store import OK, Store
+from benchmark.store import Store
 from benchmark.store.status import PENDING, RE_RUNNING, TUNING
 
-SHORT = {"minority_recall": "Min. recall", "minority_f1": "Min. F1", "minority_pr_auc": "Min. PR-AUC",
-         "balanced_accuracy": "bal. acc.", "macro_f1": "macro-F1", "accuracy": "accuracy", "gmean": "G-mean"}
-RANK_DEFINITION = ("Mean over datasets of the method's rank among the methods with a result on that dataset "
-                   "(1 = best; ties share the average rank).")
-PAGE_EXTRA = ("gmean", "ece")  # shown on dataset pages beside the suite's columns (definitions as tooltips)
-LOWER_BETTER = ("ece",)  # best is the lowest; sorted ascending first
 COST_DEFINITION = ("Device-seconds spent: the wall time of every tuning trial and every seed re-run on its device "
                    "(one CPU or GPU each), summed over datasets.")
 
@@ -115,10 +112,6 @@ def _asset(name: str) -> Markup:
     return Markup(resources.files("benchmark.report").joinpath("templates", name).read_text(encoding="utf-8"))
 
 
-def slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "dataset"
-
-
 def _write(path: Path, text: str, files: list[Path], private: list[str] = ()) -> None:
     """Write beside and rename, so a reader never sees a half-written page; a write that fails (a full
     disk) removes its temporary file and says which file and how much space it needed. The ``private``
@@ -167,38 +160,34 @@ def in_progress_note(pairs: list[Any]) -> str | None:
 
 
 def build_report(store: Store, suite: str, output: str | Path = "reports", *,
-                 data_root: str | None = None) -> BuiltReport:
+                 data_root: str | None = None, progress: Callable[[str], None] | None = None) -> BuiltReport:
     """Write the report of ``suite`` into ``<output>/<suite>/`` and return what was written.
 
     ``data_root`` (default ``$BENCHMARK_DATA`` when set) lets dataset cards show class counts the
-    store lacks: the split is rebuilt and its fingerprint checked against the stored one. Raises
+    store lacks: the split is rebuilt and its fingerprint checked against the stored one. ``progress``
+    is called with a few words before each step (reading the store, each dataset page, the index, the
+    exports): a report of many datasets takes tens of seconds, and the command line shows them. Raises
     :class:`BenchmarkError` only when the store holds nothing for the suite, after writing an
     ``index.html`` that says so.
     """
     from benchmark.suites import suite_registry
 
+    step = progress or (lambda _: None)
     data_root = data_root or os.environ.get("BENCHMARK_DATA") or None
-
+    step("reading the results store")
     run = read_run(store, suite)
     problems = list(run.problems)
     folder = Path(output) / suite
     shown_store = public_store_url(store.url)  # no absolute path of this machine in a page
     private = private_folders(_store_folder(store.url), output, data_root)
     if not run.pairs and not run.results:
-        stored = store.suites()
-        if suite not in suite_registry and suite not in stored:
-            known = ", ".join(stored) or "none"
-            raise BenchmarkError(f"suite '{suite}' is neither registered nor in the store {store.safe_url} "
-                                 f"(suites with results there: {known})", "check the --suite name")
-        problems.insert(0, f"the store {shown_store} holds no results for suite '{suite}' (it holds results for: "
-                           f"{', '.join(stored) or 'no suite'}); run `python -m benchmark run --suite {suite}` "
-                           "first, or pass the --storage it used")
-
+        problems.insert(0, _empty_store_problem(store, suite, shown_store, suite in suite_registry))
     if note := in_progress_note(run.pairs):
         problems.insert(0, note)
     histories = _histories(store, run, problems)
     digest = results_hash(run, {f"{d}::{m}": h.trials for (d, m), h in histories.items()})
     prov = summarize(run, histories, digest, scores_hash(run))
+    fill_missing_metrics(store, run, problems)  # after the hashes: they cover the scores as stored
 
     names = sorted({p.method for p in run.pairs} | {r.method for r in run.results})
     mcards = method_cards(names, problems)
@@ -212,73 +201,93 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
 
     suite_entry = suite_registry.get(suite) if suite in suite_registry else None
     report_bib = report_bibtex(suite, prov, len(agg.datasets), len(agg.methods))
+    tool_bib = tool_bibtex(prov.date.year if prov.finished else None)
     method_bibs = unique_entries([(m, mcards[m].paper) for m in agg.methods])
     dataset_bibs = unique_entries([(d, cards[d].citation) for d in agg.datasets])
-    colors = plots.method_colors(agg.methods)
-    now = dt.datetime.now(dt.timezone.utc)
-    from benchmark.store.provenance import git_commit
-
-    common = {
-        "suite": suite, "prov": prov, "labels": LABELS, "short": SHORT, "definitions": DEFINITIONS,
-        "status_text": STATUS_TEXT, "headline": HEADLINE, "cost_definition": COST_DEFINITION,
-        "lower_better": LOWER_BETTER, "scores_digits": SCORES_DIGITS,
-        "css": _asset("report.css"), "js": _asset("report.js"), "method_cards": mcards,
-        "families": ordered_families(c.family for c in mcards.values()),
-        "unlabeled": unlabeled, "unlabeled_symbol": UNLABELED_MARK, "unlabeled_legend": UNLABELED_LEGEND,
-        "built": {"version": benchmark.__version__, "commit": git_commit(), "store": shown_store,
-                  "at": now.strftime("%Y-%m-%d %H:%M UTC")},
-    }
+    common = _common_context(suite, prov, mcards, unlabeled, shown_store)
     env = environment()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "datasets").mkdir(exist_ok=True)
     files: list[Path] = []
-
-    dataset_rows = []
-    pages_written = set()
-    for d in agg.datasets:
-        split_0 = {p.method: p for p in run.pairs if p.dataset == d and p.split_seed == 0}  # its tuning is shown
-        page = pages.dataset_page(d, agg, cards[d], split_0, _rows_by_method(run, d), histories, colors,
-                                  {m: [p["name"] for p in c.parts] for m, c in mcards.items() if c.parts})
-        metrics = list(SHOWN) + defined_metrics(agg.entries[d], PAGE_EXTRA) + defined_metrics(agg.entries[d], SHOTS)
-        best = {m: (min if m in LOWER_BETTER else max)(
-                    (e.cells[m].mean for e in agg.entries[d].values() if e.cells[m].ok), default=None)
-                for m in metrics}
-        page_problems = [p for p in problems if d in p]
-        name = f"{slug(d)}.html"
-        html = env.get_template("dataset.html.j2").render(**common, **page, metrics=metrics, best=best,
-                                                          shots=agg.show_shots[d], problems=page_problems,
-                                                          objective=agg.objective,
-                                                          unlabeled_lines=legend_lines(unlabeled, page["methods_order"], d))
-        _write(folder / "datasets" / name, html, files, private)
-        pages_written.add(name)
-        winners = [r.method for r in agg.rows if d in r.datasets_won]
-        dataset_rows.append({"name": d, "href": f"datasets/{name}", "card": cards[d], "winners": winners,
-                             "covered": sum(1 for e in agg.entries[d].values() if e.status == OK)})
-    for old in (folder / "datasets").glob("*.html"):  # pages of datasets no longer in the results
-        if old.name not in pages_written:
-            old.unlink()
-
-    best = {m: max((r.cells[m].mean for r in agg.rows if r.cells[m].ok), default=None) for m in SHOWN}
-    best_rank = {m: min((r.ranks[m] for r in agg.rows if r.ranks[m] is not None), default=None) for m in HEADLINE}
-    budget_text = ", ".join(f"{b.get('trials')} trials, {b.get('seeds')} seeds" for b in prov.budgets)
+    _write_dataset_pages(env, common, folder, run, agg, cards, histories, mcards, problems, files, private, step,
+                         confusion_matrices(store, run, problems))
+    step("the index page")
     html = env.get_template("index.html.j2").render(
-        **common, agg=agg, shown=SHOWN, best=best, best_rank=best_rank, rankings=pages.rankings(agg),
-        methods=mcards, dataset_rows=dataset_rows, problems=problems, report_bib=report_bib,
-        method_bibs=method_bibs, dataset_bibs=dataset_bibs, budget_text=budget_text,
+        **common, **pages.index_page(agg, cards, prov.budgets), methods=mcards, problems=problems,
+        report_bib=report_bib, tool_bib=tool_bib, method_bibs=method_bibs, dataset_bibs=dataset_bibs,
         unlabeled_lines=legend_lines(unlabeled, agg.methods),
-        uncited=[m for m in agg.methods if not mcards[m].paper.strip()], rank_definition=RANK_DEFINITION,
+        uncited=[m for m in agg.methods if not mcards[m].paper.strip()],
+        robustness=robustness_table(run.results, suite_entry.objective if suite_entry else "minority_f1"),
         suite_description=(suite_entry.description if suite_entry else "This suite is not registered here; "
                            "its results are shown as stored."),
     )
-    _write(folder / "index.html", html, files, private)
+    _write(folder / "index.html", plots.unique_page_ids(html), files, private)
+    step("the exports (results.json, leaderboard.csv, leaderboard.tex, references.bib)")
     _write(folder / "results.json", records_json(records_from_run(run)), files, private)
     _write(folder / "leaderboard.csv", leaderboard_csv(agg, mcards, unlabeled), files, private)
-    _write(folder / "leaderboard.tex", leaderboard_tex(agg, suite, digest, unlabeled), files, private)
-    _write(folder / "references.bib", references_bib(report_bib, method_bibs + dataset_bibs), files, private)
+    _write(folder / "leaderboard.tex", leaderboard_tex(agg, suite, digest, unlabeled, mcards), files, private)
+    _write(folder / "metrics.json", metrics_json(), files, private)
+    _write(folder / "references.bib", references_bib(report_bib, [("the tool", tool_bib), *method_bibs, *dataset_bibs]), files, private)
     built = BuiltReport(folder / "index.html", digest, problems, files, prov.scores_hash)
     if not run.pairs and not run.results:
         raise BenchmarkError(problems[0] + f"; {built.index} says so", f"run `python -m benchmark run --suite {suite}`")
     return built
+
+
+def _empty_store_problem(store: Store, suite: str, shown_store: str, registered: bool) -> str:
+    """What the report of a suite without a stored row says; an error when the suite is also unknown."""
+    stored = store.suites()
+    if not registered and suite not in stored:
+        raise BenchmarkError(f"suite '{suite}' is neither registered nor in the store {store.safe_url} "
+                             f"(suites with results there: {', '.join(stored) or 'none'})", "check the --suite name")
+    return (f"the store {shown_store} holds no results for suite '{suite}' (it holds results for: "
+            f"{', '.join(stored) or 'no suite'}); run `python -m benchmark run --suite {suite}` first, or pass the "
+            "--storage it used")
+
+
+def _common_context(suite: str, prov: Any, mcards: dict[str, MethodCard], unlabeled: dict[str, Any],
+                    shown_store: str) -> dict[str, Any]:
+    """What every page's template reads: the metric table, status words, assets, provenance."""
+    from benchmark.store.provenance import git_commit
+
+    return {
+        "suite": suite, "prov": prov, "metric_table": METRICS, "headline": HEADLINE,
+        "status_text": STATUS_TEXT, "cost_definition": COST_DEFINITION, "scores_digits": SCORES_DIGITS,
+        "css": _asset("report.css"), "js": _asset("report.js"), "method_cards": mcards,
+        "families": ordered_families(c.family for c in mcards.values()),
+        "unlabeled": unlabeled, "unlabeled_symbol": UNLABELED_MARK, "unlabeled_legend": UNLABELED_LEGEND,
+        "built": {"version": benchmark.__version__, "commit": git_commit(), "store": shown_store,
+                  "at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")},
+    }
+
+
+def _write_dataset_pages(env: jinja2.Environment, common: dict[str, Any], folder: Path, run: StoredRun,
+                         agg: Aggregate, cards: dict[str, DatasetCard], histories: dict[tuple[str, str], TuningHistory],
+                         mcards: dict[str, MethodCard], problems: list[str], files: list[Path],
+                         private: list[str], step: Callable[[str], None],
+                         confusions: dict[str, dict[str, Any]] | None = None) -> None:
+    """One page per dataset, named by :func:`benchmark.report.pages.page_file`; pages of datasets no
+    longer in the results are removed. ``confusions``: each dataset's confusion matrices by method
+    (:func:`benchmark.report.predictions.confusion_matrices`)."""
+    confusions = confusions or {}
+    (folder / "datasets").mkdir(exist_ok=True)
+    colors = plots.method_colors(agg.methods)
+    parts_of = {m: [p["name"] for p in c.parts] for m, c in mcards.items() if c.parts}
+    written = set()
+    for i, d in enumerate(agg.datasets, 1):
+        step(f"dataset page {i}/{len(agg.datasets)}: {d}")
+        split_0 = {p.method: p for p in run.pairs if p.dataset == d and p.split_seed == 0}  # its tuning is shown
+        page = pages.dataset_page(d, agg, cards[d], split_0, _rows_by_method(run, d), histories, colors, parts_of)
+        labels = [cards[d].class_label(c) for c in range(cards[d].num_classes or 0)]
+        page.update(confusion_panels(confusions.get(d, {}), page["methods_order"], labels,
+                                     cards[d].head_to_tail(len(labels))))
+        html = env.get_template("dataset.html.j2").render(
+            **common, **page, problems=[p for p in problems if d in p], objective=agg.objective,
+            unlabeled_lines=legend_lines(common["unlabeled"], page["methods_order"], d))
+        _write(folder / "datasets" / page["file"], plots.unique_page_ids(html), files, private)
+        written.add(page["file"])
+    for old in (folder / "datasets").glob("*.html"):
+        if old.name not in written:
+            old.unlink()
 
 
 def _store_folder(url: str) -> Path | None:

@@ -70,6 +70,10 @@ class DatasetCard:
     fingerprints: list[str] = field(default_factory=list)
     counts_note: str = ""
     unlabeled: dict[str, Any] | None = None  # the unlabeled pool's record (Split.info["unlabeled"]), if any
+    # A dataset read from a file (a suite file's, --datasets file:): its card as the run stored it with
+    # its pairs (benchmark.run.pair.file_card: path, SHA-256, rows, classes, imbalance, duplicates)
+    file_card: dict[str, Any] | None = None
+    duplicates: dict[str, Any] | None = None  # the split's duplicates record, when stored
 
     @property
     def unlabeled_text(self) -> str:
@@ -138,11 +142,17 @@ def dataset_card(name: str, pairs: list[StoredPair], rows: list[StoredResult], d
     from benchmark.datasets import dataset_registry
 
     card = DatasetCard(name, registered=name in dataset_registry)
+    stored_card = next((p.info["dataset_card"] for p in pairs if isinstance(p.info.get("dataset_card"), dict)), None)
     if card.registered:
         entry = dataset_registry.get(name)
         card.modality, card.source, card.description = entry.modality, entry.source, entry.description
         card.license, card.citation = entry.license, entry.citation
         card.registry_classes = entry.num_classes
+    elif stored_card is not None:  # a user's own data: a dataset like any other, its card from the store
+        card.file_card = stored_card
+        card.modality, card.description = stored_card.get("modality", "unknown"), stored_card.get("description", "")
+        card.source, card.license = stored_card.get("spec") or stored_card.get("path", ""), stored_card.get("license", "")
+        card.registry_classes = stored_card.get("classes")
     else:
         problems.append(f"dataset '{name}' has stored results but is not in the dataset registry: its card is empty")
     card.split_seeds = sorted({p.info.get("split_seed") for p in pairs if p.info.get("split_seed") is not None}
@@ -166,6 +176,7 @@ def dataset_card(name: str, pairs: list[StoredPair], rows: list[StoredResult], d
         card.minority_classes = list(summary.get("minority_classes") or [])
         card.imbalance_ratio = summary.get("imbalance_ratio")
         card.unlabeled = summary.get("unlabeled") if isinstance(summary.get("unlabeled"), dict) else None
+        card.duplicates = summary.get("duplicates") if isinstance(summary.get("duplicates"), dict) else None
     else:
         card.counts_note = "not stored with the results; pass --data-root to rebuild them from the data"
         curves = next((r.artifacts.get("pr_curves") for r in rows if r.status == OK

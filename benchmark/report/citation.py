@@ -40,6 +40,23 @@ def report_bibtex(suite: str, prov: ProvenanceSummary, n_datasets: int, n_method
     return f"@misc{{{key},\n{body}\n}}"
 
 
+# The tool itself, as CITATION.cff at the repository's root states it (tests/test_packaging.py checks they agree).
+TOOL_TITLE = "imbalance-benchmark: a benchmark suite and leaderboard generator for class-imbalance and long-tail learning"
+TOOL_AUTHOR = "imbalance-benchmark contributors"
+TOOL_KEY = "imbalance_benchmark"
+
+
+def tool_bibtex(year: int | None = None) -> str:
+    """The software's own entry, with the version that is running (``benchmark.__version__``, the one
+    place the version is kept). ``year``: the report's date; default this year."""
+    import datetime as dt
+
+    year = year or dt.date.today().year
+    return (f"@software{{{TOOL_KEY},\n  title = {{{{{_braced(TOOL_TITLE)}}}}},\n  author = {{{{{TOOL_AUTHOR}}}}},\n"
+            f"  version = {{{benchmark.__version__}}},\n  year = {year},\n  license = {{MIT}},\n"
+            f"  note = {{Python package imbalance-benchmark}}\n}}")
+
+
 def split_entries(bib: str) -> list[str]:
     """The BibTeX entries of a text holding several (a combined row's paper is its parts' entries)."""
     starts = [m.start() for m in re.finditer(r"(?m)^\s*@\w+\s*\{", bib or "")]

@@ -1,4 +1,4 @@
-"""Files written next to the HTML: ``leaderboard.csv``, ``leaderboard.tex``, ``references.bib``.
+"""Files written next to the HTML: ``leaderboard.csv``, ``leaderboard.tex``, ``metrics.json``, ``references.bib``.
 
 (``results.json`` is :func:`benchmark.report.records.records_json`, the rows of ``python -m
 benchmark results``.) Missing figures are never zeros: the CSV leaves them empty and names the
@@ -11,22 +11,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 
-from benchmark.metrics import HEADLINE
-from benchmark.report.aggregation import EXPORTED, IN_PROGRESS, MISSING, SHOWN, STATUS_TEXT, Aggregate, Cell
+from benchmark.metrics import AGGREGATIONS, HEADLINE, METRICS, REPORTED, SUITE_COLUMNS
+from benchmark.report.aggregation import IN_PROGRESS, MISSING, STATUS_TEXT, Aggregate, Cell
 from benchmark.report.cards import MethodCard
+from benchmark.report.names import cite_keys, method_label
 from benchmark.report.records import CORRUPT
 from benchmark.report.unlabeled import MARK, UnlabeledUse
 from benchmark.store import DATA_ERROR, DATA_UNAVAILABLE, FAILED, NOT_APPLICABLE, OK, RESOURCE_UNAVAILABLE
-
-TEX_LABELS = {
-    "minority_recall": "Min.\\ recall",
-    "minority_f1": "Min.\\ F1",
-    "minority_pr_auc": "Min.\\ PR-AUC",
-    "balanced_accuracy": "Bal.\\ acc.",
-    "macro_f1": "Macro-F1",
-}
 
 
 def _num(value: float | None, digits: int = 6) -> str:
@@ -49,7 +43,7 @@ def leaderboard_csv(agg: Aggregate, methods: dict[str, MethodCard],
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     # ci95: the interval's half-width as computed; low/high: its ends clipped to the metric's range
-    metric_cols = [f"{m}_{part}" for m in EXPORTED for part in ("mean", "ci95", "low", "high")]
+    metric_cols = [f"{m}_{part}" for m in REPORTED for part in ("mean", "ci95", "low", "high")]
     writer.writerow(["scope", "method", "family", "status", "reason", "n", *metric_cols,
                      *[f"avg_rank_{m}" for m in HEADLINE], "datasets_won", "cost_device_seconds",
                      "uses_unlabeled", "unlabeled_rows"])
@@ -57,9 +51,8 @@ def leaderboard_csv(agg: Aggregate, methods: dict[str, MethodCard],
         status = OK if row.covered else next(iter(row.cells.values())).status
         reason = "" if row.covered else (next(iter(row.cells.values())).reason or "")
         values = []
-        for m in EXPORTED:
-            cell = row.cells.get(m)
-            values += _csv_cell(cell)
+        for m in REPORTED:
+            values += _csv_cell(row.cells.get(m))
         writer.writerow(["suite", row.method, methods[row.method].family, status, reason, row.covered, *values,
                          *[_num(row.ranks[m], 4) for m in HEADLINE], row.wins, _num(row.cost_seconds, 3),
                          *_unlabeled_cols(unlabeled.get(row.method))])
@@ -68,9 +61,8 @@ def leaderboard_csv(agg: Aggregate, methods: dict[str, MethodCard],
         for m in agg.methods:
             e = agg.entries[d][m]
             values = []
-            for metric in EXPORTED:
-                cell = e.cells[metric]
-                values += _csv_cell(cell)
+            for metric in REPORTED:
+                values += _csv_cell(e.cells[metric])
             writer.writerow([d, m, methods[m].family, e.status, e.reason or e.seed_note or "", e.seeds, *values,
                              "", "", "", int(d in won[m]),
                              _num(e.cost_seconds, 3), *_unlabeled_cols(unlabeled.get(m), d)])
@@ -116,16 +108,19 @@ def _tex_cell(cell: Cell, best: float | None) -> str:
     return f"${mean}${{\\scriptsize${half}$}}"
 
 
-def _tex_name(name: str, use: UnlabeledUse | None, dataset: str | None = None) -> str:
+def _tex_name(name: str, use: UnlabeledUse | None, dataset: str | None = None, paper: str = "") -> str:
+    """The method as a paper names it, with ``\\cite{}`` of its BibTeX keys (those of ``references.bib``)."""
     marked = use is not None and use.shown_on(dataset)
-    return tex_escape(name) + (f"\\textsuperscript{{{MARK}}}" if marked else "")
+    keys = cite_keys(paper)
+    cite = f"~\\cite{{{','.join(keys)}}}" if keys else ""
+    return tex_escape(method_label(name)) + (f"\\textsuperscript{{{MARK}}}" if marked else "") + cite
 
 
 TEX_UNLABELED_NOTE = f" {MARK}: learned from an unlabeled pool as well as the labels (not a label-only row)."
 
 
 def _tex_table(rows: list[tuple[str, dict[str, Cell]]], caption: str, label: str) -> str:
-    best = {m: max((c[m].mean for _, c in rows if c[m].ok), default=None) for m in SHOWN}
+    best = {m: METRICS[m].best(c[m].mean for _, c in rows if c[m].ok) for m in SUITE_COLUMNS}
     lines = [
         "\\begin{table}[htbp]",
         "\\centering",
@@ -133,23 +128,26 @@ def _tex_table(rows: list[tuple[str, dict[str, Cell]]], caption: str, label: str
         "\\setlength{\\tabcolsep}{4pt}",
         f"\\caption{{{caption}}}",
         f"\\label{{{label}}}",
-        "\\begin{tabular}{l" + "c" * len(SHOWN) + "}",
+        "\\begin{tabular}{l" + "c" * len(SUITE_COLUMNS) + "}",
         "\\toprule",
-        "Method & " + " & ".join(TEX_LABELS[m] for m in SHOWN) + " \\\\",
+        "Method & " + " & ".join(METRICS[m].tex for m in SUITE_COLUMNS) + " \\\\",
         "\\midrule",
     ]
     for name, cells in rows:
-        lines.append(name + " & " + " & ".join(_tex_cell(cells[m], best[m]) for m in SHOWN) + " \\\\")
+        lines.append(name + " & " + " & ".join(_tex_cell(cells[m], best[m]) for m in SUITE_COLUMNS) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}", ""]
     return "\n".join(lines)
 
 
 def leaderboard_tex(agg: Aggregate, suite: str, results_hash: str,
-                    unlabeled: dict[str, UnlabeledUse] | None = None) -> str:
+                    unlabeled: dict[str, UnlabeledUse] | None = None,
+                    methods: dict[str, MethodCard] | None = None) -> str:
     """Booktabs tables for papers: the suite leaderboard, then one table per dataset. Needs only
-    ``\\usepackage{booktabs}``; ``\\input`` the file or copy a table. Method names (escaped here)
-    carry a superscript U where the row learned from an unlabeled pool."""
+    ``\\usepackage{booktabs}``; ``\\input`` the file or copy a table. Methods are named as papers name
+    them (:mod:`benchmark.report.names`), each with ``\\cite{}`` of its papers' keys in
+    ``references.bib``, and carry a superscript U where the row learned from an unlabeled pool."""
     unlabeled = unlabeled or {}
+    papers = {m: card.paper for m, card in (methods or {}).items()}
     safe = "".join(ch if ch.isalnum() else "-" for ch in suite)
 
     def note(dataset: str | None = None) -> str:
@@ -161,7 +159,8 @@ def leaderboard_tex(agg: Aggregate, suite: str, results_hash: str,
         "% Needs \\usepackage{booktabs}. In percent: mean $\\pm$ half-width of the 95% interval; best per column in bold.",
         "",
         _tex_table(
-            [(_tex_name(r.method, unlabeled.get(r.method)), r.cells) for r in agg.rows],
+            [(_tex_name(r.method, unlabeled.get(r.method), paper=papers.get(r.method, "")), r.cells)
+             for r in agg.rows],
             f"Suite \\texttt{{{tex_escape(suite)}}}, in \\%: mean over {len(agg.datasets)} datasets of the "
             f"per-dataset means ({tex_escape(agg.interval_text())}), $\\pm$ 95\\% interval (propagated through the "
             "average). "
@@ -175,7 +174,7 @@ def leaderboard_tex(agg: Aggregate, suite: str, results_hash: str,
             parts.append(f"% No table for dataset '{d}': no method has a result on it.\n")
             continue
         parts.append(_tex_table(
-            [(_tex_name(m, unlabeled.get(m), d), agg.entries[d][m].cells) for m in agg.methods],
+            [(_tex_name(m, unlabeled.get(m), d, papers.get(m, "")), agg.entries[d][m].cells) for m in agg.methods],
             f"Dataset \\texttt{{{tex_escape(d)}}} (suite \\texttt{{{tex_escape(suite)}}}), in \\%: "
             f"{tex_escape(agg.interval_text(d))}. Best per column in bold. " + TEX_STATUS_NOTE + note(d),
             f"tab:{safe}-{''.join(ch if ch.isalnum() else '-' for ch in d)}",
@@ -186,3 +185,13 @@ def leaderboard_tex(agg: Aggregate, suite: str, results_hash: str,
 def references_bib(report_entry: str, entries: list[tuple[str, str]]) -> str:
     return "\n\n".join([report_entry] + [bib for _, bib in entries]) + "\n"
 
+
+
+def metrics_json() -> str:
+    """``metrics.json``: the metric table (:data:`benchmark.metrics.METRICS`) as data, so a reader of the
+    CSV or LaTeX files knows each column's label, direction, range, aggregation, definition and citation."""
+    table = [{"name": m.name, "label": m.label, "higher_is_better": m.higher_is_better, "range": list(m.range),
+              "needs_probabilities": m.needs_probabilities, "aggregation": m.aggregation,
+              "aggregation_text": AGGREGATIONS[m.aggregation], "definition": m.definition, "citation": m.citation,
+              "shown": m.shown, "headline": m.headline, "objective": m.objective, "compared": m.compared} for m in METRICS.values()]
+    return json.dumps(table, indent=1) + "\n"

@@ -7,8 +7,10 @@ parsed as mathtext or LaTeX), and the output is deterministic (fixed hash salt, 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,7 +51,46 @@ def to_svg(fig: plt.Figure) -> str:
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]  # drop the XML prologue and doctype: the SVG is inlined in HTML
     # Natural size, shrunk (never enlarged) by the page's CSS to fit narrow windows.
-    return svg.replace("<svg ", '<svg class="figure" ', 1)
+    return unique_ids(svg.replace("<svg ", '<svg class="figure" ', 1))
+
+
+SVG_ID = re.compile(r'\sid="([^"]+)"')
+SVG_REF = re.compile(r'(href="#|url\(#)([^")]+)')
+
+
+SVG_BLOCK = re.compile(r"<svg\b.*?</svg>", re.S)
+
+
+def unique_page_ids(html: str) -> str:
+    """A page's inlined figures with ids unique across the page: a figure drawn twice with the same content
+    (two metrics' critical-difference diagrams of equal ranks) repeats its ids, so each later copy gets a
+    numbered suffix on its ids and the references to them."""
+    seen: set[str] = set()
+    copies = 0
+
+    def renumber(block: re.Match) -> str:
+        nonlocal copies
+        svg = block.group(0)
+        ids = set(SVG_ID.findall(svg))
+        if ids & seen:
+            copies += 1
+            svg = SVG_ID.sub(lambda m: f' id="{m.group(1)}-{copies}"', svg)
+            svg = SVG_REF.sub(lambda m: f"{m.group(1)}{m.group(2)}-{copies}", svg)
+            ids = set(SVG_ID.findall(svg))
+        seen.update(ids)
+        return svg
+
+    return SVG_BLOCK.sub(renumber, html)
+
+
+def unique_ids(svg: str) -> str:
+    """Element ids that stay unique when several figures are inlined in one page: matplotlib numbers them
+    per figure (``axes_1``, ``patch_2``), so two figures repeat them and the HTML is invalid. Ids nothing
+    refers to are dropped; the referenced ones (clip paths, markers) get a prefix from the figure's content."""
+    referenced = {m.group(2) for m in SVG_REF.finditer(svg)}
+    prefix = "f" + hashlib.sha256(svg.encode()).hexdigest()[:10]
+    svg = SVG_ID.sub(lambda m: f' id="{prefix}-{m.group(1)}"' if m.group(1) in referenced else "", svg)
+    return SVG_REF.sub(lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
 
 
 def cd_diagram(names: Sequence[str], average_ranks: Sequence[float], cd: float,

@@ -31,6 +31,8 @@ class ProvenanceSummary:
     hosts: list[str] = field(default_factory=list)
     platforms: list[str] = field(default_factory=list)
     devices: list[str] = field(default_factory=list)
+    hardware: list[str] = field(default_factory=list)  # CPU model, cores, memory, GPU and its memory, per machine
+    plugins: list[str] = field(default_factory=list)  # plugin distributions that could have defined rows
     engines: list[str] = field(default_factory=list)
     budgets: list[dict[str, Any]] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
@@ -79,6 +81,8 @@ def summarize(run: StoredRun, histories: dict[tuple[str, str], TuningHistory], r
         hosts=_sorted_set(p.get("host") for p in prov),
         platforms=_sorted_set(p.get("platform") for p in prov),
         devices=_sorted_set(p.get("device_name") or p.get("device") for p in prov),
+        hardware=_sorted_set(hardware_text(p.get("hardware")) for p in prov),
+        plugins=_sorted_set(text for p in prov for text in plugin_texts(p.get("plugins"))),
         engines=_sorted_set([p.get("engine") for p in prov] + [p.engine for p in run.pairs]),
         budgets=[json.loads(b) for b, _ in budgets.most_common()],
         seeds=sorted({r.seed for r in run.results if r.seed is not None}),
@@ -89,6 +93,29 @@ def summarize(run: StoredRun, histories: dict[tuple[str, str], TuningHistory], r
         scores_hash=scores_hash,
         rows=len(run.results),
     )
+
+
+def hardware_text(facts: Any) -> str | None:
+    """``AMD EPYC 7763 (x86_64), 16 cores, 125.8 GiB memory; GPU NVIDIA H100 80GB HBM3, 79.1 GiB`` from a
+    row's ``hardware`` record (:func:`benchmark.store.provenance.hardware`); None for rows stored without one."""
+    if not isinstance(facts, dict) or not facts:
+        return None
+    text = f"{facts.get('cpu') or 'CPU'}" + (f" ({facts['machine']})" if facts.get("machine") else "")
+    text += f", {facts['cores']} cores" if facts.get("cores") else ""
+    text += f", {facts['memory_gib']:g} GiB memory" if isinstance(facts.get("memory_gib"), int | float) else ""
+    if facts.get("gpu"):
+        memory = facts.get("gpu_memory_gib")
+        text += f"; GPU {facts['gpu']}" + (f", {memory:g} GiB" if isinstance(memory, int | float) else "")
+    return text
+
+
+def plugin_texts(plugins: Any) -> list[str]:
+    """``my-plugin 0.1.0 (benchmark.methods:weighted-focal-loss)`` for each plugin distribution a row's
+    provenance lists: the packages whose entry points add methods, datasets or suites."""
+    if not isinstance(plugins, dict):
+        return []
+    return [f"{name} {info.get('version', '?')} ({', '.join(info.get('entry_points') or [])})"
+            for name, info in plugins.items() if isinstance(info, dict)]
 
 
 HIDDEN = "…"

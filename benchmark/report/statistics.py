@@ -142,8 +142,6 @@ def complete_blocks(table: Mapping[str, Mapping[str, float | None]], methods: Se
 
 
 # -- intervals over splits x seeds -------------------------------------------------------------------
-METRIC_RANGE = (0.0, 1.0)  # every figure the report shows (recalls, F1, PR-AUC, accuracies, G-mean, ECE)
-DIFFERENCE_RANGE = (-1.0, 1.0)  # a difference of two such figures
 
 
 @dataclass
@@ -182,8 +180,9 @@ class Interval:
         return text
 
 
-def clip(mean: float, half: float, bounds: tuple[float, float] = METRIC_RANGE) -> tuple[float, float, bool]:
-    """The interval mean +- half clipped to ``bounds``: (low, high, whether it was clipped)."""
+def clip(mean: float, half: float, bounds: tuple[float, float]) -> tuple[float, float, bool]:
+    """The interval mean +- half clipped to ``bounds`` (a metric's ``range`` or ``difference_range`` in
+    :data:`benchmark.metrics.METRICS`): (low, high, whether it was clipped)."""
     if not (math.isfinite(mean) and math.isfinite(half)):
         return math.nan, math.nan, False
     low, high = mean - half, mean + half
@@ -198,8 +197,7 @@ def t_half_width(values: Sequence[float], confidence: float = 0.95) -> float:
     return float(stats.t.ppf(0.5 + confidence / 2, arr.size - 1) * arr.std(ddof=1) / math.sqrt(arr.size))
 
 
-def split_seed_interval(by_split: Mapping[int, Sequence[float]],
-                        bounds: tuple[float, float] = METRIC_RANGE) -> Interval | None:
+def split_seed_interval(by_split: Mapping[int, Sequence[float]], bounds: tuple[float, float]) -> Interval | None:
     """Mean over splits of the per-split mean over seeds, with its 95% interval.
 
     Two or more splits: the Student-t interval over the per-split means (the splits are independent
@@ -221,7 +219,8 @@ def split_seed_interval(by_split: Mapping[int, Sequence[float]],
     return Interval(mean, half, len(splits), seeds, over, low, high, clipped)
 
 
-def paired_split_difference(a: Mapping[int, Sequence[float]], b: Mapping[int, Sequence[float]]) -> Interval | None:
+def paired_split_difference(a: Mapping[int, Sequence[float]], b: Mapping[int, Sequence[float]],
+                            bounds: tuple[float, float]) -> Interval | None:
     """Difference of two methods' figures over the splits both have (2 or more): the per-split
     differences of seed means, with the Student-t interval over them (the methods share each split,
     so the comparison is paired by split). None when fewer than 2 splits are shared."""
@@ -230,6 +229,6 @@ def paired_split_difference(a: Mapping[int, Sequence[float]], b: Mapping[int, Se
         return None
     diffs = [float(np.mean(a[k]) - np.mean(b[k])) for k in shared]
     mean, half = float(np.mean(diffs)), t_half_width(diffs)
-    low, high, clipped = clip(mean, half, DIFFERENCE_RANGE)
+    low, high, clipped = clip(mean, half, bounds)
     seeds = max(len(a[k]) for k in shared)
     return Interval(mean, half, len(shared), seeds, "splits", low, high, clipped)

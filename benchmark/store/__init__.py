@@ -3,8 +3,9 @@
 - :mod:`~benchmark.store.results`: the pair and seed-row tables and :class:`Store`, their only writer;
 - :mod:`~benchmark.store.status`: the statuses of pairs and seed rows;
 - :mod:`~benchmark.store.studies`: Optuna's storage on the same database, and study names;
-- :mod:`~benchmark.store.liveness`: worker identity, dead-process checks, heartbeats;
-- :mod:`~benchmark.store.provenance`: what produced a row (versions, commit, host, device).
+- :mod:`~benchmark.store.liveness`: worker and run identity, dead-process checks, heartbeats;
+- :mod:`~benchmark.store.provenance`: what produced a row (versions, commit, host, device);
+- :mod:`~benchmark.store.full_disk`: a full disk under the store, recognised and said in one line.
 """
 
 from benchmark.store.liveness import worker_id

@@ -2,11 +2,14 @@
 
 A worker is ``host:pid``. Trials and seed claims record the worker that runs them; another worker
 finds them orphaned at once when the process is gone from the same host, and, across machines, when
-the heartbeat kept by :func:`beating` stops for longer than a grace period.
+the heartbeat kept by :func:`beating` stops for longer than a grace period. A trial also records its
+*run* (:func:`run_id`), so that a dead worker tells whether its run stopped with it (the run's
+misfortune) or went on without it (the worker's own death).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import threading
@@ -17,6 +20,13 @@ from contextlib import contextmanager
 def worker_id(pid: int | None = None) -> str:
     """``host:pid`` of this process (or of process ``pid`` on this host)."""
     return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
+
+
+def run_id() -> str:
+    """``host:pid`` of the process whose end is this run's end: for a ``--workers`` process the pool's
+    parent that started it (multiprocessing's parent process), else this process itself."""
+    parent = multiprocessing.parent_process()
+    return worker_id(parent.pid if parent is not None and parent.pid is not None else None)
 
 
 def host_of(worker: str) -> str:

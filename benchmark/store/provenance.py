@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import socket
 import subprocess
@@ -66,6 +67,34 @@ def device_name(device: str) -> str:
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
+@functools.lru_cache(maxsize=4)
+def hardware(device: str = "cpu") -> dict[str, Any]:
+    """The machine a row ran on, as a methods section states it: the CPU's model, its cores (those this
+    process may use), the memory, and on CUDA the GPU's name and memory. Unknown facts are left out."""
+    facts: dict[str, Any] = {"machine": platform.machine()}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), None)
+    except OSError:
+        model = None
+    if model or platform.processor():
+        facts["cpu"] = model or platform.processor()
+    try:
+        facts["cores"] = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        facts["cores"] = os.cpu_count()
+    try:
+        facts["memory_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (AttributeError, ValueError, OSError):
+        pass
+    if device.startswith("cuda"):
+        import torch
+
+        props = torch.cuda.get_device_properties(torch.device(device))
+        facts.update(gpu=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1))
+    return facts
+
+
 def provenance(device: str = "cpu", commit: str | None = None) -> dict[str, Any]:
     """Versions, commit, host and device; ``commit`` is the run's (read when it started), else this
     process's first reading of the checkout."""
@@ -78,4 +107,5 @@ def provenance(device: str = "cpu", commit: str | None = None) -> dict[str, Any]
         "platform": platform.platform(),
         "device": device,
         "device_name": device_name(device),
+        "hardware": hardware(device),
     }

@@ -15,10 +15,11 @@ import time
 import warnings
 from typing import TYPE_CHECKING, NamedTuple
 
+from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 
 from benchmark.errors import StorageError
-from benchmark.store.results import Store, engine_options
+from benchmark.store.results import Store, engine_options, sqlite_pragmas
 
 if TYPE_CHECKING:
     import optuna
@@ -72,8 +73,12 @@ def optuna_storage(url: str, heartbeat: int) -> optuna.storages.RDBStorage:
         try:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what makes resuming safe
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
-                                                  engine_kwargs=engine_options(url))
+                storage = optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
+                                                     engine_kwargs=engine_options(url))
+            if url.startswith("sqlite"):  # our tables' settings; the connections made before them are closed
+                event.listen(storage.engine, "connect", sqlite_pragmas)
+                storage.engine.dispose()
+            return storage
         except Exception as exc:  # Optuna raises RuntimeError for a schema of another Optuna version
             if attempt < 2 and isinstance(exc, SQLAlchemyError):
                 # Workers starting together on a fresh database race to create Optuna's tables; the

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from benchmark.metrics import DEFINITIONS
+from benchmark.metrics import METRICS
 from benchmark.report import build_report
 from tests.report.test_report import NOT_APPLICABLE, QUALITY, SUITE, write_run
 
@@ -75,7 +75,7 @@ def test_leaderboard_in_chromium_shows_every_method_sorts_filters_and_screenshot
     for label in ("Minority recall", "Minority F1", "Minority PR-AUC"):
         th = header(browser, label)
         assert th.is_displayed() and th.size["width"] > 40
-        assert th.get_attribute("title") == DEFINITIONS[label.lower().replace(" ", "_").replace("-", "_")]
+        assert th.get_attribute("title") == METRICS[label.lower().replace(" ", "_").replace("-", "_")].tooltip
     # Each method row shows figures in the three headline columns (a method without one says why).
     cells = browser.find_elements(By.CSS_SELECTOR, "#suite-leaderboard tbody tr td:nth-child(4)")
     assert all(c.text.strip() for c in cells)

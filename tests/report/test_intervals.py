@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from benchmark.metrics import METRICS as TABLE
 from benchmark.report import build_report
 from benchmark.report.statistics import clip, paired_split_difference, split_seed_interval
 from benchmark.store import Store
@@ -19,28 +20,29 @@ SUITE = "intervals"
 BUDGET = {"trials": 2, "seeds": 2, "timeout": None, "objective": "minority_f1", "tune": []}
 METRICS = ("minority_recall", "minority_f1", "minority_pr_auc", "balanced_accuracy", "macro_f1", "accuracy", "gmean",
            "ece")
+RANGE, DIFFERENCE = TABLE["minority_f1"].range, TABLE["minority_f1"].difference_range  # [0, 1], [-1, 1]
 
 
 def test_several_splits_take_the_t_interval_over_the_per_split_means():
     by_split = {0: [0.70, 0.72], 1: [0.60, 0.64], 2: [0.80, 0.78]}
-    interval = split_seed_interval(by_split)
+    interval = split_seed_interval(by_split, RANGE)
     means = [0.71, 0.62, 0.79]
     expected = stats.t.interval(0.95, 2, loc=np.mean(means), scale=stats.sem(means))
     assert interval.mean == pytest.approx(np.mean(means))
     assert interval.half == pytest.approx((expected[1] - expected[0]) / 2)
     assert (interval.splits, interval.seeds, interval.over, interval.clipped) == (3, 2, "splits", False)
     assert "mean over 3 splits x 2 seeds" in interval.describe()
-    one = split_seed_interval({0: [0.5, 0.6, 0.7]})
+    one = split_seed_interval({0: [0.5, 0.6, 0.7]}, RANGE)
     assert one.over == "seeds" and one.half == pytest.approx(stats.t.ppf(0.975, 2) * stats.sem([0.5, 0.6, 0.7]))
-    assert split_seed_interval({0: [0.5]}).over == "" and split_seed_interval({0: [math.nan]}) is None
+    assert split_seed_interval({0: [0.5]}, RANGE).over == "" and split_seed_interval({0: [math.nan]}, RANGE) is None
 
 
 def test_two_values_give_an_interval_clipped_to_the_range_and_flagged():
-    interval = split_seed_interval({0: [0.1], 1: [0.9]})  # 0.5 +- 5.08 as computed
+    interval = split_seed_interval({0: [0.1], 1: [0.9]}, RANGE)  # 0.5 +- 5.08 as computed
     assert interval.half > 5 and interval.clipped and (interval.low, interval.high) == (0.0, 1.0)
     assert "leaves the metric's range" in interval.describe()
-    assert clip(0.747, 1.072) == (0.0, 1.0, True) and clip(0.5, 0.1) == pytest.approx((0.4, 0.6, False))
-    diff = paired_split_difference({0: [0.9], 1: [0.1]}, {0: [0.1], 1: [0.9]})
+    assert clip(0.747, 1.072, RANGE) == (0.0, 1.0, True) and clip(0.5, 0.1, RANGE) == pytest.approx((0.4, 0.6, False))
+    diff = paired_split_difference({0: [0.9], 1: [0.1]}, {0: [0.1], 1: [0.9]}, DIFFERENCE)
     assert diff.clipped and diff.low == -1.0 and diff.high == 1.0
 
 

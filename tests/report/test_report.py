@@ -253,7 +253,8 @@ def test_each_method_is_compared_with_the_baseline_by_welch_intervals_and_per_ta
     tail = ", ".join(f"{c}: {0.04 * c * (QUALITY['smote'] - QUALITY['baseline']):+.2f}" for c in (6, 7, 8, 9))
     assert tail in row
     # A recall of zero is a figure like any other, not a missing one.
-    from benchmark.report.aggregation import Cell, DatasetEntry, against_baseline
+    from benchmark.report.aggregation import Cell, DatasetEntry
+    from benchmark.report.comparisons import against_baseline
 
     def entry(name, recall):
         return DatasetEntry(name, "ok", None, {"minority_f1": Cell(0.5, 0.0, 2)}, values={"minority_f1": [0.5, 0.5]},
@@ -338,12 +339,14 @@ def test_latex_export_is_a_booktabs_table_with_the_best_in_bold(built, tmp_path)
     tex = (built.folder / "leaderboard.tex").read_text()
     assert tex.count("\\begin{table}") == 1 + 3 and "\\toprule" in tex and "\\bottomrule" in tex
     suite_table = tex.split("\\end{table}")[0]
-    best_f1 = re.search(r"^random-oversampling & (.*?) \\\\$", suite_table, re.M).group(1).split(" & ")[1]
+    # methods as papers name them, cited with the keys of references.bib
+    best_f1 = re.search(r"^Random oversampling~\\cite\{lemaitre2017imbalanced\} & (.*?) \\\\$", suite_table,
+                        re.M).group(1).split(" & ")[1]
     assert best_f1.startswith("$\\mathbf{") and "\\pm" in best_f1
-    baseline = re.search(r"^baseline & (.*?) \\\\$", suite_table, re.M).group(1).split(" & ")
+    baseline = re.search(r"^Baseline & (.*?) \\\\$", suite_table, re.M).group(1).split(" & ")
     assert baseline[2].startswith("$\\mathbf{") and not baseline[1].startswith("$\\mathbf{")  # best PR-AUC only
     assert "\\textit{n/a}" in tex and "\\textit{failed}" in tex and "% No table for dataset 'cifar10-lt'" in tex
-    assert "old-plugin" in tex
+    assert "Old plugin" in tex
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex is not installed: the LaTeX export was checked, not compiled")
     doc = tmp_path / "paper.tex"

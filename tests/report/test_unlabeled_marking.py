@@ -108,7 +108,7 @@ def test_exports_mark_rows_that_used_unlabeled_data(built):
     assert (rows[(DATASET, "tagged-x")]["uses_unlabeled"], rows[(DATASET, "tagged-x")]["unlabeled_rows"]) == ("1", "")
     assert rows[(DATASET, "baseline")]["uses_unlabeled"] == "0"
     tex = (built.folder / "leaderboard.tex").read_text()
-    assert "pseudo-x\\textsuperscript{U} &" in tex and "baseline &" in tex and "baseline\\textsuperscript" not in tex
+    assert "Pseudo x\\textsuperscript{U}" in tex and "Baseline &" in tex and "Baseline\\textsuperscript" not in tex
     assert "U: learned from an unlabeled pool" in tex
 
 
