@@ -1,0 +1,1 @@
+"""A template plugin for imbalance-benchmark: a method, a dataset and a suite (see the README)."""
