@@ -33,8 +33,12 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory):
 def data_root() -> Path:
     """The folder of real datasets (``$BENCHMARK_DATA``)."""
     value = os.environ.get("BENCHMARK_DATA")
-    if not value or not Path(value).is_dir():
-        pytest.skip("BENCHMARK_DATA is not set to the datasets folder (e.g. ../shared/datasets)")
+    if not value:
+        pytest.skip("BENCHMARK_DATA is not set: point it at a folder holding FashionMNIST/raw, sms_spam and keel "
+                    "(README, 'Data for the tests')")
+    if not Path(value).is_dir():
+        pytest.skip(f"BENCHMARK_DATA={value} is not a folder (from {os.getcwd()}): point it at a folder holding "
+                    "FashionMNIST/raw, sms_spam and keel (README, 'Data for the tests')")
     return Path(value).resolve()
 
 

@@ -173,13 +173,14 @@ def test_a_run_whose_pairs_lack_data_exits_1_and_quiet_prints_only_the_summary(t
     empty.mkdir()
     # keel-yeast4: keel-yeast3 ships in the package (the smoke suite's), so it never lacks data
     status, err = run_in_process(monkeypatch, capsys, tmp_path, "--datasets", "keel-yeast4", "--data-root",
-                                 str(empty), "--quiet")
+                                 str(empty), "--quiet", "--skip-missing-data")
     assert status == 1, err
     lines = err.splitlines()
     assert re.fullmatch(r"\d+ pairs: 0 already complete; \d+ data-unavailable; [\d.]+ s", lines[0]), err
     assert lines[1].startswith("report: ") and (tmp_path / "reports" / "smoke" / "index.html").exists()
     assert "did not finish (exit status 1)" in lines[2] and len(lines) == 3
-    status, err = run_in_process(monkeypatch, capsys, tmp_path, "--datasets", "keel-yeast4", "--data-root", str(empty))
+    status, err = run_in_process(monkeypatch, capsys, tmp_path, "--datasets", "keel-yeast4", "--data-root", str(empty),
+                                 "--skip-missing-data")
     assert status == 1 and "keel-yeast4 x baseline: data-unavailable" in err  # normal: a line per pair
 
 

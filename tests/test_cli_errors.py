@@ -48,6 +48,7 @@ SUBPROCESS_CASES = [
     (["frob"], "there is no command 'frob'"),
     (["list", "methods", "--bogus"], "has no option --bogus"),
     (["results", "--suite", "nope", "--storage", STORE], "suite 'nope' is neither registered nor in the store"),
+    (["speed", "--lr", "nan", "--device", "cpu"], "--lr nan is invalid"),  # issue 28: was a 46-line traceback
 ]
 
 IN_PROCESS_CASES = [
@@ -87,6 +88,12 @@ IN_PROCESS_CASES = [
     (["results", "--format", "xml", "--storage", STORE], "'xml' is not one of 'csv', 'json'"),
     (["report", "--suite", "nope", "--storage", STORE, "--output", "{tmp}/r"], "neither registered nor in the store"),
     (["report", "--storage", STORE, "--output", "{file}/r"], "is not a folder"),
+    (["speed", "--lr", "0", "--device", "cpu"], "--lr 0.0 is invalid"),
+    (["speed", "--repeats", "0", "--device", "cpu"], "--repeats 0 is invalid"),
+    (["speed", "--threads", "0", "--device", "cpu"], "--threads 0 is invalid"),
+    (["speed", "--epochs", "0", "--device", "cpu"], "--epochs 0 is invalid"),
+    (["speed", "--seed", "-1", "--device", "cpu"], "--seed -1 is invalid"),
+    (["speed", "--dataset", "keel-yeast33", "--device", "cpu"], "unknown dataset 'keel-yeast33'"),
 ]
 
 

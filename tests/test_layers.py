@@ -15,7 +15,7 @@ PACKAGE = Path(benchmark.__file__).resolve().parent
 # Each top-level module or subpackage of ``benchmark`` and its stage; a module may import only from
 # its own stage or earlier ones.
 STAGES = {
-    "benchmark": 0, "errors": 0, "registry": 0, "protocol": 0, "metrics": 0,
+    "benchmark": 0, "errors": 0, "limits": 0, "registry": 0, "protocol": 0, "metrics": 0,
     "datasets": 1,
     "models": 2,
     "methods": 3,
@@ -25,7 +25,7 @@ STAGES = {
     "tuning": 7,
     "run": 8,
     "report": 9,
-    "speed": 10, "testing": 10, "cli": 10, "__main__": 10,
+    "speed": 10, "testing": 10, "publish": 10, "cli": 10, "__main__": 10,
 }
 
 

@@ -16,7 +16,9 @@ from benchmark import __version__
 from benchmark.errors import BenchmarkError
 
 # The help comes from root()'s docstring: the description and the exit statuses.
-app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False)
+# rich_markup_mode=None: click's plain help, which re-wraps each paragraph to the width and never cuts a text
+# with "…" nor shows a value type for a flag (rich's panels did both at 80 columns).
+app = typer.Typer(add_completion=False, no_args_is_help=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 # Messages and progress go to stderr, data (tables, JSON, CSV) to stdout, so `> file` captures data only.
 # soft_wrap: a line written to a log file stays one line, whatever the width rich assumes there.
 console = Console(stderr=True, soft_wrap=True, highlight=False)

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from benchmark.cli.base import Format, app, console, out, output_width
+from benchmark.cli.base import Format, app, console, output_width
 
 GAP = "  "
 
@@ -35,7 +35,7 @@ class ShowKind(str, Enum):
 # (cut to the width) and the room it keeps before an optional column is left out.
 TABLE_COLUMNS = {
     "methods": (["name"], ["modalities", "family", "engines"], "summary", 30),
-    "datasets": (["name"], ["modality", "classes"], "source", 20),
+    "datasets": (["name"], ["rows", "imbalance", "classes"], "modality", 8),  # descriptions: `show dataset`
     "suites": (["name"], ["trials", "seeds", "datasets", "methods"], "description", 30),
 }
 
@@ -76,13 +76,24 @@ def list_records(kind: str, pattern: str | None) -> list[dict[str, Any]]:
     if kind == "datasets":
         from benchmark.datasets import dataset_registry
 
-        return [{"name": n, "modality": d.modality, "num_classes": d.num_classes, "source": d.source}
+        return [{"name": n, "modality": d.modality, "num_classes": d.num_classes, "rows": dataset_rows(d.stats),
+                 "imbalance_ratio": d.stats.imbalance_ratio, "description": d.description, "source": d.source}
                 for n, d in dataset_registry.items(pattern)]
     from benchmark.suites import suite_registry
 
     return [{"name": n, "datasets": len(s.datasets), "methods": len(s.methods) if s.methods else "all",
              "trials": s.budget.trials, "seeds": s.budget.seeds, "description": s.description}
             for n, s in suite_registry.items(pattern)]
+
+
+def dataset_rows(stats: Any) -> int | None:
+    """Every row a dataset has, from its card: a table's or text collection's, or a long-tail image set's
+    pool and official test set; None when the card does not say."""
+    if stats.class_counts:
+        return sum(stats.class_counts)
+    if stats.long_tail_counts:
+        return sum(stats.long_tail_counts) + sum(stats.test_counts)
+    return None
 
 
 def table_rows(kind: str, records: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -97,6 +108,9 @@ def table_rows(kind: str, records: list[dict[str, Any]]) -> list[dict[str, str]]
             row["engines"] = ",".join(rec["engines"])
         if kind == "datasets":
             row["classes"] = row.pop("num_classes")
+            row["rows"] = f"{rec['rows']:,}" if rec["rows"] else "?"
+            ratio = rec["imbalance_ratio"]
+            row["imbalance"] = f"{ratio:.1f}" if isinstance(ratio, int | float) else "?"
         rows.append(row)
     return rows
 
@@ -171,14 +185,18 @@ def show(
     if format == Format.json:
         sys.stdout.write(json.dumps(card, indent=2, default=str) + "\n")
         return
-    out.print(render_card(card), markup=False)
+    sys.stdout.write(render_card(card) + "\n")
 
 
-def render_card(card: dict[str, Any]) -> str:
-    """Key/value lines; a multi-line value (BibTeX, the search space) continues indented under its key.
-    A dataset's unlabeled pool gets its own line: the loaded split's (exact) when there is one, else the
-    one its card's statistics expect."""
-    from benchmark.cli.search_space import describe
+def render_card(card: dict[str, Any], width: int | None = None) -> str:
+    """The card as a two-column table (rich): a key, then its value; a nested record (statistics, class
+    counts per part, the search space, a suite's settings) as an inner table; an empty value as '-'. A
+    dataset's unlabeled pool gets its own line: the loaded split's (exact) when there is one, else the one
+    its card's statistics expect. Lines carry no trailing spaces (they are read by people and by grep)."""
+    import io
+
+    from rich.console import Console
+
     from benchmark.datasets.unlabeled import unlabeled_text
 
     stats = card.get("stats")
@@ -186,18 +204,50 @@ def render_card(card: dict[str, Any]) -> str:
         card = {**card, "stats": {k: v for k, v in stats.items() if k != "unlabeled"}}
         if "unlabeled" not in card:
             card["unlabeled (expected)"] = stats["unlabeled"]
-    key_width = max(len(k) for k in card) if card else 0
-    lines = []
+    table = _grid()
     for key, value in card.items():
-        if key == "search_space" and isinstance(value, dict):
-            text = "\n".join(describe(value)) or "(nothing to tune)"
-        elif key.startswith("unlabeled") and isinstance(value, dict):
-            text = unlabeled_text(value)
-        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            text = ", ".join(value)
+        if key.startswith("unlabeled") and isinstance(value, dict):
+            table.add_row(key, unlabeled_text(value))
         else:
-            text = value if isinstance(value, str) else json.dumps(value, default=str)
-        first, *rest = str(text).splitlines() or [""]
-        lines.append(f"{key.ljust(key_width)}  {first}")
-        lines.extend(f"{'':{key_width}}  {r}" for r in rest)
-    return "\n".join(lines)
+            table.add_row(key, _cell(key, value))
+    buffer = io.StringIO()
+    Console(file=buffer, width=width or output_width(), no_color=True, highlight=False, emoji=False,
+            markup=False).print(table)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+
+
+def _grid() -> Any:
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
+def _cell(key: str, value: Any) -> Any:
+    """One value as a table cell: text, or an inner table for a record."""
+    from benchmark.cli.search_space import describe
+
+    if value is None or (isinstance(value, dict | list | tuple | str) and not value):
+        return "-"
+    if key == "search_space" and isinstance(value, dict):
+        return "\n".join(describe(value))
+    if isinstance(value, dict):
+        inner = _grid()
+        for name, item in value.items():
+            inner.add_row(str(name), _cell(str(name), item))
+        return inner
+    if isinstance(value, list | tuple):
+        if all(not isinstance(v, dict | list | tuple) for v in value):
+            return ", ".join(_scalar(v) for v in value)
+        return "\n".join(json.dumps(v, default=str) for v in value)
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    return str(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from benchmark.run.cost import TO_RUN, RunCost
+from benchmark.run.cost import TO_RUN, RunCost, refused_by_reason
 
 COLUMNS = (("dataset", "<", 22), ("from", "<", 5), ("train", ">", 7), ("epochs x samples", ">", 17),
            ("step (model input batch)", "<", 26), ("pairs", ">", 5), ("fits", ">", 7),
@@ -24,12 +24,18 @@ def _hours(value: float | None) -> str:
 
 def format_plan(cost: RunCost) -> str:
     """The plan as aligned plain lines (one per dataset, then totals, assumptions and refusals)."""
+    lines = _plan_table(cost) + _plan_assumptions(cost) + _plan_calibration(cost) + _plan_refusals(cost)
+    lines.append(f"plan made in {cost.seconds:.1f} s")
+    return "\n".join(lines)
+
+
+def _plan_table(cost: RunCost) -> list[str]:
+    """The header, one row per dataset and the totals, with the card-counted datasets' notes."""
     plan = cost.plan
     budget = plan.budget
     counts: dict[str, int] = defaultdict(int)
     for p in cost.pairs:
         counts[p.status] += 1
-    share = cost.pruning[0] if cost.pruning else None
     lines = [
         f"plan of suite '{plan.suite.name}' on {cost.device}: {cost.device_name}; store {_store(plan.storage)}",
         f"budget per pair: {budget.trials} tuning trials + {budget.seeds} seed re-runs; {plan.split_seeds} split "
@@ -51,8 +57,16 @@ def format_plan(cost: RunCost) -> str:
     lines.append("")
     if card:
         lines += ["* counted from the dataset's card, its files being absent here (the plan never downloads):", *card]
+    return lines
+
+
+def _plan_assumptions(cost: RunCost) -> list[str]:
+    """What the figures include and leave out: stored fits, generators, pruning, bookkeeping, the GPU."""
+    plan = cost.plan
+    to_run = cost.to_run()
+    share = cost.pruning[0] if cost.pruning else None
     stored = sum(p.stored_trials + p.stored_seeds for p in cost.pairs)
-    lines.append(f"already stored: {stored:,} fits (tuning trials and seed re-runs), not counted above")
+    lines = [f"already stored: {stored:,} fits (tuning trials and seed re-runs), not counted above"]
     generators = [p for p in to_run if p.generator_samples]
     if generators:
         lines.append(f"generator pre-training (generative rows, not in the device-hours): "
@@ -62,14 +76,31 @@ def format_plan(cost: RunCost) -> str:
                  + (f"; this suite's {cost.pruning[1]} finished studies in the store trained {share:.0%} of their "
                     f"tuning epochs ({plan.pruner}): with that share, {_hours(cost.device_hours(share))} device-hours"
                     if share is not None else ""))
+    if cost.bookkeeping is not None:
+        b = cost.bookkeeping
+        lines.append(f"besides steps, measured here and included: {b.epoch_seconds * 1e3:.1f} ms per tuning epoch "
+                     f"(metrics, Optuna), {b.trial_seconds * 1e3:.0f} ms per trial, {b.seed_seconds * 1e3:.0f} ms per "
+                     "seed re-run (scores, its row; SQLite here)")
+    if plan.suite.intended_device == "gpu" and not cost.device.startswith("cuda"):
+        gpu = cost.gpu_hours()
+        lines.append(f"suite '{plan.suite.name}' is meant for a GPU: the estimate above is this {cost.device}'s; "
+                     + (f"on one H100 its training steps take about {_hours(gpu[0])} hours (docs/performance.md: "
+                        f"{'; '.join(gpu[1])})" if gpu else "no GPU figure covers its models"))
     unestimated = cost.unestimated()
     if unestimated:
         engines = sorted({p.engine or "?" for p in unestimated})
         lines.append(f"not in the device-hours (+): {len(unestimated)} pairs to run on the {'/'.join(engines)} "
                      "engine or with inputs the calibration does not synthesise")
-    if plan.options.stack_trials > 1:
+    if plan.options.stack_trials > 1 and not plan.stack_exact_only:
         lines.append(f"--stack-trials {plan.options.stack_trials}: calibrated one trial at a time; stacked trials "
                      "share steps, so the estimate is an upper bound")
+    return lines
+
+
+def _plan_calibration(cost: RunCost) -> list[str]:
+    """The measured steps each estimate rests on, the packing of trials per device and the workers."""
+    plan = cost.plan
+    lines: list[str] = []
     if cost.calibrations:
         lines.append(f"calibration on {cost.device_name} (synthetic tensors of each shape, the engine's step with "
                      "the suite's settings, validation in the split's proportion):")
@@ -90,12 +121,21 @@ def format_plan(cost: RunCost) -> str:
     if workers == "auto" and cost.packing is not None:  # what the run's --workers auto will start
         workers = f"auto: {cost.packing.per_device} per GPU"
     lines.append(f"workers: {workers}")
-    refused = [p for p in cost.pairs if p.status != TO_RUN and p.reason]
-    if refused:
-        lines += ["", f"not run ({len(refused)}), as a run records them:"]
-        lines += [f"  {p.dataset}{_split(p.split_seed)} x {p.method}: {p.status}: {p.reason}" for p in refused]
-    lines.append(f"plan made in {cost.seconds:.1f} s")
-    return "\n".join(lines)
+    return lines
+
+
+def _plan_refusals(cost: RunCost) -> list[str]:
+    """The pairs a run would not run, one line per rule with its count."""
+    lines: list[str] = []
+    groups = refused_by_reason(cost.pairs)
+    if groups:  # one line per rule; every pair with its own reason: --format json
+        lines += ["", f"not run ({sum(len(ps) for ps in groups.values())} pairs), as a run records them "
+                      "(--format json lists each pair):"]
+        for (status, reason), ps in groups.items():
+            names = sorted({p.method for p in ps}) if len({p.method for p in ps}) > 1 else sorted({p.dataset for p in ps})
+            shown = ", ".join(names[:4]) + (f", ... ({len(names) - 4} more)" if len(names) > 4 else "")
+            lines.append(f"  {len(ps)} {status}: {reason} [{shown}]")
+    return lines
 
 
 def _by_dataset(cost: RunCost) -> list[dict[str, Any]]:

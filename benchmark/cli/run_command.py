@@ -6,10 +6,11 @@ bars; a file or pipe gets plain lines only, never cut or wrapped (a log keeps on
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 from benchmark.cli.base import (
     Format,
@@ -29,6 +30,9 @@ from benchmark.store.status import DATA_ERROR, DATA_UNAVAILABLE, FAILED, RESOURC
 # A run whose pairs ended in one of these did not produce every row it was asked for: exit status 1.
 UNFINISHED = (str(FAILED), str(DATA_UNAVAILABLE), str(DATA_ERROR), str(RESOURCE_UNAVAILABLE))
 PAIRS_FAILED = 1
+
+if TYPE_CHECKING:  # for annotations only: the command line imports Optuna and torch when a run starts
+    from benchmark.tuning.budget import Spent
 
 
 @app.command()
@@ -55,10 +59,16 @@ def run(
     executor: str = typer.Option("local", help="local (worker processes here) or ray (tasks on a Ray cluster)."),
     ray_address: str | None = typer.Option(None, help="Ray cluster to join (e.g. ray://head:10001); default: a local Ray."),
     gpu_fraction: float | None = typer.Option(None, help="Share of one GPU per trial; default 1/(workers per GPU)."),
-    stack_trials: int = typer.Option(1, help="Deep-engine trials trained at once as one stacked model (GPU)."),
+    stack_trials: int | None = typer.Option(None, help="Deep-engine trials and seed re-runs trained at once as one "
+                                                       "stacked model; default: on a CPU 8 where each is exactly its "
+                                                       "own fit (MLPs), else 1."),
     plan_only: bool = typer.Option(False, "--plan", help="Train nothing: print the pairs, fits, training samples "
                                                           "and an estimate of device-hours from a short calibration "
                                                           "on this device, less what the store holds."),
+    skip_missing_data: bool = typer.Option(False, "--skip-missing-data",
+                                           help="With downloads off (BENCHMARK_OFFLINE=1): run the datasets whose "
+                                                "files are here and record the others data-unavailable, instead of "
+                                                "stopping before any work."),
     format: Format | None = typer.Option(None, "--format", help="With --plan: table (default) or json."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and the final summary."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print a line per trial and per seed."),
@@ -82,7 +92,7 @@ def run(
                           device=device, storage=storage, data_root=data_root,
                           objective=objective, pruner=pruner, executor=executor, ray_address=ray_address,
                           gpu_fraction=gpu_fraction, stack_trials=stack_trials, workers=parse_workers(workers),
-                          plan_only=plan_only).resolve()
+                          plan_only=plan_only, skip_missing_data=skip_missing_data).resolve()
         if plan_only:
             print_plan(plan, format or Format.table)
             return
@@ -95,6 +105,13 @@ def run(
         summary = run_with_display(plan, level)
     except KeyboardInterrupt as exc:  # typer would turn it into a bare 130; say how to resume instead
         raise Interrupted(signal_of(exc)) from None
+    finish_run(plan, summary, level, output, data_root, storage)
+
+
+def finish_run(plan: Any, summary: Any, level: Verbosity, output: str, data_root: str | None,
+               storage: str | None) -> None:
+    """After the run: its notes and one summary line, the report written, and exit status 1 when a pair
+    of this run did not finish (a report that cannot be written says how to build it again)."""
     from benchmark.cli.stored import write_report
 
     store = plan.open_store()
@@ -145,6 +162,17 @@ def print_plan(plan: Any, format: Format) -> None:
         out.print(format_plan(cost), markup=False, emoji=False)
 
 
+def progress_bars(live: bool, target: Any = None) -> Progress:
+    """The run's bars: pairs, and the current pair's trials. Only the description column gives way (cut
+    with an ellipsis) when the terminal is narrow: a long pair name never pushes out a bar's count,
+    elapsed time or ETA (at 80 columns rich cut those first)."""
+    fixed = {"table_column": Column(no_wrap=True)}
+    return Progress(TextColumn("{task.description}", table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+                    BarColumn(bar_width=16), MofNCompleteColumn(**fixed), TimeElapsedColumn(**fixed),
+                    TextColumn("{task.fields[eta]}", **fixed), console=target or console, transient=False,
+                    disable=not live, expand=True)
+
+
 def run_with_display(plan: Any, level: Verbosity) -> Any:
     """Run the plan with progress bars on a terminal, plain lines elsewhere, and lines per --verbose."""
     from benchmark.run import Progress as RunProgress
@@ -152,8 +180,7 @@ def run_with_display(plan: Any, level: Verbosity) -> Any:
 
     tracker = RunTracker(plan.budget)
     live = console.is_terminal and level >= Verbosity.normal
-    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("{task.fields[eta]}"), console=console, transient=False, disable=not live)
+    bars = progress_bars(live)
     with bars:
         pairs_task = bars.add_task("pairs", total=None, eta="")
         trial_task = bars.add_task("trials", total=None, visible=False, eta="")
@@ -162,14 +189,14 @@ def run_with_display(plan: Any, level: Verbosity) -> Any:
             eta = tracker.eta_seconds()
             bars.update(pairs_task, eta=f"eta {format_seconds(eta)}" if eta is not None else "eta -")
 
-        def on_trial(d: str, m: str, spent: dict[str, Any], best: float | None) -> None:
+        def on_trial(d: str, m: str, spent: Spent, best: float | None) -> None:
             tracker.trial(d, m, spent)
             best_text = f"{best:.3f}" if best is not None else "-"
-            counts = f"{spent['complete']} done, {spent['pruned']} pruned, {spent['failed']} failed, best {best_text}"
-            bars.update(trial_task, visible=True, total=plan.budget.trials, completed=spent["trials"] - spent["running"],
+            counts = f"{spent.complete} done, {spent.pruned} pruned, {spent.failed} failed, best {best_text}"
+            bars.update(trial_task, visible=True, total=plan.budget.trials, completed=spent.finished,
                         description=f"  {d} x {m}: {counts}")
             if level >= Verbosity.verbose:
-                console.print(f"  {d} x {m}: trial {spent['trials'] - spent['running']}/{plan.budget.trials}: {counts}")
+                console.print(f"  {d} x {m}: trial {spent.finished}/{plan.budget.trials}: {counts}")
             show_eta()
 
         def on_pair(d: str, m: str, status: str) -> None:
@@ -178,8 +205,8 @@ def run_with_display(plan: Any, level: Verbosity) -> Any:
             bars.update(trial_task, visible=False)
             if level >= Verbosity.normal and not status.startswith("skipped"):
                 used = tracker.spent.get((d, m))
-                budget = (f" ({used['trials']} trials: {used['complete']} complete, {used['pruned']} pruned, "
-                          f"{used['failed']} failed; {used['epochs']} epochs, {used['seconds']:.1f} device-s)"
+                budget = (f" ({used.trials} trials: {used.complete} complete, {used.pruned} pruned, "
+                          f"{used.failed} failed; {used.epochs} epochs, {used.seconds:.1f} device-s)"
                           if used else "")
                 console.print(f"  {d} x {m}: {status}{budget}")
             show_eta()

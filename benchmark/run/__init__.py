@@ -7,8 +7,8 @@
 - :mod:`~benchmark.run.pool`: the local worker processes (``--workers N``), replaced when they die;
 - :mod:`~benchmark.run.ray_tasks`: the pair steps as Ray tasks (``--executor ray``);
 - :mod:`~benchmark.run.progress`: callbacks for a front end, the ETA, the summary;
-- :mod:`~benchmark.run.cost`: the cost of a run before it runs (``--plan``), from
-  :mod:`~benchmark.run.dataset_sizes`, :mod:`~benchmark.run.resume` (what the store holds) and
+- :mod:`~benchmark.run.cost`: the cost of a run before it runs (``--plan``), from the datasets (their
+  files, else their cards: ``Dataset.card_split``), :mod:`~benchmark.run.resume` (what the store holds) and
   :mod:`~benchmark.run.calibration` (measured steps), and the packing of trials on a GPU
   (:mod:`~benchmark.run.packing`, the policy).
 """

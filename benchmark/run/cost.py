@@ -11,8 +11,8 @@ device-seconds, from a calibration of each distinct (model, input shape, batch s
 (:mod:`benchmark.run.calibration`).
 
 Datasets are read as a run reads them, but never downloaded: one whose files are absent is counted
-from its card (``Dataset.stats``: class counts, sizes and input shape are known without data), and the
-plan says so. The estimate assumes no pruning (an upper bound) and the baseline's step for every
+from its card (``Dataset.card_split``: class counts, sizes and input shape are known without data), and
+the plan says so. The estimate assumes no pruning (an upper bound) and the baseline's step for every
 method; where this suite's finished studies in the store show what share of their epochs pruned
 tuning trials trained, the estimate with that share is given too.
 """
@@ -23,10 +23,13 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from benchmark.datasets.base import Split
-from benchmark.errors import describe_failure
+from benchmark.datasets.base import Dataset, Split
+from benchmark.datasets.download import downloads_disabled, downloads_off
+from benchmark.errors import DataUnavailableError, describe_failure
 from benchmark.methods import method_registry
 from benchmark.run.calibration import (
+    GPU_REFERENCE,
+    Bookkeeping,
     Calibration,
     StepShape,
     Workload,
@@ -34,16 +37,104 @@ from benchmark.run.calibration import (
     calibrate_all,
     device_memory,
     device_name,
+    measure_bookkeeping,
 )
-from benchmark.run.dataset_sizes import NO_ESTIMATE, DatasetPlan, read_dataset
 from benchmark.run.packing import Packing, PackingInputs, choose_packing, measured_levels, memory_cap
 from benchmark.run.pair import applicability, check_pair_budget, model_config
 from benchmark.run.plan import AUTO, RunPlan, capped_workers, machine_capacity
 from benchmark.run.resume import StoredProgress, observed_pruning
-from benchmark.store.status import FINAL_PAIR_STATES
-from benchmark.training.base import resolve_device
+from benchmark.store.status import DATA_ERROR, DATA_UNAVAILABLE, FINAL_PAIR_STATES
+from benchmark.training.base import TrainingConfig, resolve_device
+from benchmark.training.deep import DEFAULT_MODELS
+from benchmark.training.epochs import epoch_compute
+from benchmark.training.features import make_featurizer
 
 TO_RUN = "to run"
+NO_ESTIMATE = "no estimate"  # data absent and no card to count from
+MINILM_WIDTH = 384  # all-MiniLM-L6-v2's embedding size: the MLP's input under text_features="minilm"
+
+
+# -- the datasets: read as a run reads them, else counted from their cards ---------------------------
+@dataclass
+class DatasetPlan:
+    """One dataset on one split seed, as the plan sees it: read from its files or counted from its card."""
+
+    name: str
+    split_seed: int
+    source: str  # "data" or "card"
+    note: str | None  # why the card: what a run would record now
+    modality: str
+    num_classes: int
+    train_rows: int
+    val_rows: int
+    config: TrainingConfig  # the suite's settings for the dataset, as a pair's come from them
+    shape: StepShape | None  # the deep engine's step; None: not calibrated (token features)
+
+    @property
+    def epoch_samples(self) -> int:
+        return epoch_compute(self.train_rows, self.config.batch_size)[0]
+
+
+def read_dataset(plan: RunPlan, name: str, split_seed: int) -> tuple[DatasetPlan, Split | None]:
+    """The dataset's split as a run would load it (never downloading), else the split its card predicts
+    (:meth:`Dataset.card_split`); the split is None when neither works (a run would record the load's status)."""
+    entry = plan.dataset_entry(name)
+    source, note = "data", None
+    may_download = not downloads_disabled()  # the run's setting, before the plan turns downloads off
+    with downloads_off():
+        try:
+            split = entry.load(plan.data_root, split_seed)
+        except Exception as exc:  # noqa: BLE001 - as a run: whatever a loader raises concerns this dataset only
+            if isinstance(exc, DataUnavailableError) and may_download:
+                note = "its files are absent; a run would try to download them"
+            elif isinstance(exc, DataUnavailableError):
+                note = f"its files are absent; a run now would record it {DATA_UNAVAILABLE} ({exc.message})"
+            else:
+                message = getattr(exc, "message", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+                note = f"its files cannot be read; a run now would record it {DATA_ERROR} ({message})"
+            source, split = "card", entry.card_split()
+    config = plan.suite.training_for(name, entry.modality)
+    if split is None:
+        return DatasetPlan(name, split_seed, NO_ESTIMATE, f"{note}; its card gives no class counts", entry.modality,
+                           entry.num_classes, 0, 0, config, None), None
+    deep = model_config(config, entry.default_model, "deep")  # the backbone a deep-engine pair trains
+    shape = step_shape(split, deep) if source == "data" else card_shape(entry, deep)
+    return DatasetPlan(name, split_seed, source, note, split.modality, split.num_classes, len(split.train),
+                       len(split.val), config, shape), split
+
+
+def step_shape(split: Split, config: TrainingConfig) -> StepShape | None:
+    """The calibrated shape of a loaded split's training step: the backbone's input after featurisation."""
+    model = config.model or DEFAULT_MODELS[split.modality]
+    if split.modality == "image":
+        return StepShape(model, tuple(int(d) for d in split.train.X.shape[1:]), config.batch_size, "image")
+    if split.modality == "tabular":
+        return StepShape(model, (int(split.train.X.shape[1]),), config.batch_size, "features")
+    width = text_width(config, split)
+    return None if width is None else StepShape(model, (width,), config.batch_size, "features")
+
+
+def card_shape(entry: Dataset, config: TrainingConfig) -> StepShape | None:
+    """The step shape from a dataset's card (:meth:`Dataset.input_shape`; text: the featuriser's width)."""
+    model = config.model or DEFAULT_MODELS[entry.modality]
+    if entry.modality == "text":
+        width = text_width(config, None)
+        return None if width is None else StepShape(model, (width,), config.batch_size, "features")
+    shape = entry.input_shape()
+    return None if shape is None else StepShape(model, shape, config.batch_size,
+                                                "image" if entry.modality == "image" else "features")
+
+
+def text_width(config: TrainingConfig, split: Split | None) -> int | None:
+    """The MLP's input width on text: TF-IDF terms (fitted on the training texts where they are here, else
+    the cap), the sentence encoder's size; token ids feed a sequence model, not calibrated here."""
+    if config.text_features == "tfidf":
+        if split is None:
+            return config.tfidf_max_features
+        return int(make_featurizer("text", config).fit(split.train.X).spec.shape[0])
+    if config.text_features == "minilm":
+        return MINILM_WIDTH
+    return None
 
 
 @dataclass
@@ -84,6 +175,7 @@ class RunCost:
     pruning: tuple[float, int] | None = None  # (share of tuning epochs trained, studies it comes from)
     packing: Packing | None = None
     aggregate: dict[int, float] = field(default_factory=dict)  # k processes at once -> samples/s (CUDA)
+    bookkeeping: Bookkeeping | None = None  # what a fit pays besides its steps (metrics, Optuna, the store)
     seconds: float = 0.0
 
     def to_run(self) -> list[PairPlan]:
@@ -95,8 +187,23 @@ class RunCost:
         if calibration is None or pair.status != TO_RUN:
             return None
         per_fit = pair.epochs * pair.epoch_samples
+        books = self.bookkeeping or Bookkeeping(0.0, 0.0, 0.0)
         return (pair.fits * calibration.overhead_seconds
-                + (pair.trials * share * per_fit + pair.seeds * per_fit) / calibration.samples_per_second)
+                + (pair.trials * share * per_fit + pair.seeds * per_fit) / calibration.samples_per_second
+                + pair.trials * (share * pair.epochs * books.epoch_seconds + books.trial_seconds)
+                + pair.seeds * books.seed_seconds)
+
+    def gpu_hours(self) -> tuple[float, list[str]] | None:
+        """For a suite meant for a GPU planned on a CPU: hours on one H100 from the performance note's
+        figures (:data:`GPU_REFERENCE`, training steps only), and the figures used; None otherwise or when
+        a pair's model has no figure."""
+        if self.plan.suite.intended_device != "gpu" or self.device.startswith("cuda"):
+            return None
+        pairs = [p for p in self.to_run() if p.samples]
+        if not pairs or any(p.shape is None or p.shape.model not in GPU_REFERENCE for p in pairs):
+            return None
+        used = sorted({GPU_REFERENCE[p.shape.model][1] for p in pairs})
+        return sum(p.samples / GPU_REFERENCE[p.shape.model][0] for p in pairs) / 3600, used
 
     def device_hours(self, share: float = 1.0) -> float:
         return sum(s for p in self.to_run() if (s := self.pair_seconds(p, share)) is not None) / 3600
@@ -106,8 +213,9 @@ class RunCost:
         return [p for p in self.to_run() if p.fits and self.pair_seconds(p) is None]
 
     def record(self) -> dict[str, Any]:
-        """Everything the plan found, as JSON (``--plan --format json``)."""
+        """Everything the plan found, as JSON (``--plan --format json``; every pair listed, with its reason)."""
         pairs = self.to_run()
+        gpu = self.gpu_hours()
         share = self.pruning[0] if self.pruning else None
         return {
             "suite": self.plan.suite.name, "device": self.device, "device_name": self.device_name,
@@ -129,7 +237,13 @@ class RunCost:
                        "generator_samples": sum(p.generator_samples for p in pairs),
                        "device_hours": round(self.device_hours(), 4),
                        "device_hours_pruned": round(self.device_hours(share), 4) if share is not None else None,
-                       "unestimated_pairs": len(self.unestimated())},
+                       "unestimated_pairs": len(self.unestimated()),
+                       "gpu_hours": round(gpu[0], 4) if gpu else None},
+            "intended_device": self.plan.suite.intended_device,
+            "gpu_reference": gpu[1] if gpu else None,
+            "bookkeeping": self.bookkeeping.record() if self.bookkeeping else None,
+            "not_run_by_reason": [{"status": s, "reason": r, "pairs": len(ps)} for (s, r), ps in refused_by_reason(
+                self.pairs).items()],
             "pruning": {"assumption": "no pruning: an upper bound", "observed_share": share,
                         "studies": self.pruning[1] if self.pruning else 0},
             "calibrations": [c.record() for c in self.calibrations.values()],
@@ -137,6 +251,19 @@ class RunCost:
             "aggregate": {str(k): round(v, 1) for k, v in self.aggregate.items()},
             "seconds": round(self.seconds, 2),
         }
+
+
+def refused_by_reason(pairs: list[PairPlan]) -> dict[tuple[str, str], list[PairPlan]]:
+    """The pairs a run would not run, grouped by status and rule: the reason up to its first ':' or ';' (the
+    rule; the details after it vary by dataset), the pair's own method and dataset names written as <method>
+    and <dataset>; largest group first."""
+    groups: dict[tuple[str, str], list[PairPlan]] = {}
+    for p in pairs:
+        if p.status != TO_RUN and p.reason:
+            rule = p.reason.replace(p.method, "<method>").replace(p.dataset, "<dataset>")
+            rule = rule.split(": ")[0].split("; ")[0]
+            groups.setdefault((p.status, rule), []).append(p)
+    return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
 
 
 def _round(value: float | None) -> float | None:
@@ -176,6 +303,9 @@ def plan_cost(plan: RunPlan, *, calibrate: bool = True) -> RunCost:
                      for d in datasets if d.shape is not None and any(
                          p.dataset == d.name and p.shape == d.shape and p.fits for p in cost.to_run())]
         cost.calibrations = calibrate_all(workloads, device)
+        if workloads:  # the largest validation split stands for all (test splits: about twice as large)
+            big = max(workloads, key=lambda w: w.val_rows)
+            cost.bookkeeping = measure_bookkeeping(big.num_classes, big.val_rows, 2 * big.val_rows)
         cost.device_name = device_name(device)  # on a CPU: the threads a trial trains on (the engine sets them)
         cost.packing, cost.aggregate = pack(cost, workloads)
     cost.seconds = time.perf_counter() - started
@@ -203,7 +333,7 @@ def pair_plan(plan: RunPlan, dataset: DatasetPlan, split: Split | None, method_n
         pair.samples = pair.fits * pair.epochs * pair.epoch_samples
         pair.shape = dataset.shape
         if generative(method):  # a study's trials share a generator; each seed re-run trains its own
-            pair.generator_samples = ((pair.trials > 0) + pair.seeds) * config.generator_epochs * dataset.train_rows
+            pair.generator_samples = ((pair.trials > 0) + pair.seeds) * config.generator_budget.samples(dataset.train_rows)
     return pair
 
 

@@ -10,24 +10,28 @@ is final, by whichever worker finishes last). The test split is read only by :fu
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, replace
 from typing import Any
 
 import optuna
 
-from benchmark.datasets.base import Split
+from benchmark.datasets.base import Dataset, Split
+from benchmark.datasets.scenarios import split_name
 from benchmark.errors import BenchmarkError, DataUnavailableError, ResourceUnavailableError, describe_failure
 from benchmark.methods import method_registry
 from benchmark.metrics import compute_metrics, pr_curves
 from benchmark.run.plan import RunPlan
 from benchmark.run.progress import SKIPPED, Progress
 from benchmark.store import Store
+from benchmark.store.full_disk import disk_full_as_error
 from benchmark.store.liveness import beating
+from benchmark.store.predictions import Predictions, as_stored, save_predictions
 from benchmark.store.provenance import provenance
-from benchmark.store.results import disk_full_as_error
 from benchmark.store.status import (
     COMPLETE,
     DATA_ERROR,
@@ -106,7 +110,8 @@ def prepare_split(plan: RunPlan, store: Store, dataset_name: str, split_seed: in
                             config=config, budget=plan.budget,
                             objective=plan.objective, tune=suite.tune, device=device, pruner=plan.pruner,
                             split_seed=split_seed, sampler_seed=split_seed, stack=plan.options.stack_trials,
-                            commit=plan.commit, width=suite.tuning_width))
+                            stack_exact_only=plan.stack_exact_only, commit=plan.commit, width=suite.tuning_width,
+                            prior_shift=suite.rescores_prior_shift and split_name(dataset_name)[1] is None))
     return jobs
 
 
@@ -168,18 +173,35 @@ def _run_pair(job: PairJob, store: Store, storage: optuna.storages.BaseStorage, 
 def start_pair(job: PairJob, store: Store, plan: RunPlan) -> None:
     store.update_pair(job.suite, job.dataset, job.method.name, split_seed=job.split_seed, status=TUNING,
                       engine=job.engine, study_name=job.study_name, budget=plan.pair_budget(job.dataset),
-                      info=split_record(job.split))
+                      info=split_record(job.split, plan.file_datasets.get(job.dataset)))
 
 
-def split_record(split: Split) -> dict[str, Any]:
+def split_record(split: Split, file_entry: Dataset | None = None) -> dict[str, Any]:
     """What a pair stores about its split, so that a report built from the store alone has the
     dataset card (class counts per part, names, imbalance ratio, minority classes) and can tell
-    results of different splits apart (seed and fingerprint)."""
+    results of different splits apart (seed and fingerprint). A dataset read from a file (the suite
+    file's, ``--datasets file:``) is in no registry: its card is stored too (:func:`file_card`)."""
     summary = split.summary()
     return {"split_fingerprint": summary["fingerprint"], "split_seed": split.info.get("split_seed"),
             **{key: summary[key] for key in ("class_names", "class_counts", "imbalance_ratio", "minority_classes")},
             **({"duplicates": summary["duplicates"]} if "duplicates" in summary else {}),
-            **({"unlabeled": summary["unlabeled"]} if "unlabeled" in summary else {})}  # the pool's record, no rows
+            **({"unlabeled": summary["unlabeled"]} if "unlabeled" in summary else {}),  # the pool's record, no rows
+            **({"dataset_card": file_card(file_entry, split)} if file_entry is not None else {})}
+
+
+def file_card(entry: Dataset, split: Split) -> dict[str, Any]:
+    """The card of a dataset read from a file, as its report shows it: where it lies, the SHA-256 of its
+    content (the table's bytes; for an image folder, of every image's size and SHA-256 in order), rows,
+    classes, imbalance, duplicates, modality and the options it was read with."""
+    sources = entry.source_record(None)
+    digest = sources[0][2] if len(sources) == 1 else hashlib.sha256(json.dumps(sources).encode()).hexdigest()
+    rows = sum(sum(split.class_counts(part)) for part in ("train", "val", "test"))
+    return {"spec": getattr(entry, "spec", ""), "path": entry.params.get("path", entry.source),
+            "sha256": digest, "files": len(sources), "rows": rows, "classes": split.num_classes,
+            "imbalance_ratio": round(split.imbalance_ratio, 3), "modality": entry.modality,
+            "description": entry.description, "license": entry.license,
+            "duplicates": split.info.get("duplicates"), "options": entry.options_record()
+            if hasattr(entry, "options_record") else {}}
 
 
 def finish_tuning(job: PairJob, store: Store, study: optuna.Study,
@@ -191,11 +213,12 @@ def finish_tuning(job: PairJob, store: Store, study: optuna.Study,
     best = best_trial(study, job.budget)
     suite, dataset, method, split_seed = job.suite, job.dataset, job.method.name, job.split_seed
     if best is None:
-        reason = "no tuning trial completed: " + ("; ".join(used["failures"]) or "all were pruned")
-        store.update_pair(suite, dataset, method, split_seed=split_seed, status=FAILED, reason=reason, spent=used)
+        reason = "no tuning trial completed: " + ("; ".join(used.failures) or "all were pruned")
+        store.update_pair(suite, dataset, method, split_seed=split_seed, status=FAILED, reason=reason,
+                          spent=used.record())
         return None
     params = trial_params(best)
-    store.update_pair(suite, dataset, method, split_seed=split_seed, status=RE_RUNNING, spent=used,
+    store.update_pair(suite, dataset, method, split_seed=split_seed, status=RE_RUNNING, spent=used.record(),
                       best_params=params, best_value=best.value)
     return params
 
@@ -209,35 +232,90 @@ def rerun_seeds(job: PairJob, store: Store, params: dict[str, Any], seeds: Itera
     prov.update(budget=job.budget.record(), split_seed=job.split.info.get("split_seed"),
                 split_fingerprint=job.split.fingerprint(), engine=job.engine,
                 config={k: v for k, v in asdict(job.config).items() if k != "extra"})
-    for seed in seeds:
-        if not store.claim_seed(suite, dataset, method, seed, **on_split):
-            continue
+    for group in claimed_groups(job, store, seeds):
         try:
-            with claim_heartbeat(store, (suite, dataset, method, seed), heartbeat, job.split_seed):
-                out = rerun_seed(job, params, seed)
+            with ExitStack() as claims:
+                for seed in group:
+                    claims.enter_context(claim_heartbeat(store, (suite, dataset, method, seed), heartbeat,
+                                                         job.split_seed))
+                outs = rerun_group(job, params, group)
         except KeyboardInterrupt:
-            store.release_seed(suite, dataset, method, seed, **on_split)
+            for seed in group:
+                store.release_seed(suite, dataset, method, seed, **on_split)
             raise
-        except Exception as exc:
-            release_device_memory(job.device)
-            store.finish_seed(suite, dataset, method, seed, **on_split, status=FAILED, reason=describe_failure(exc),
-                              params=params, provenance=prov)
-            progress.on_seed(job.label, method, seed, FAILED)
-            continue
-        store.finish_seed(suite, dataset, method, seed, **on_split, status=OK, reason=None, params=params,
-                          provenance=prov, **out)
-        progress.on_seed(job.label, method, seed, OK)
+        except Exception as exc:  # noqa: BLE001 - the group as a whole failed: each seed records why
+            outs = [exc] * len(group)
+        for seed, out in zip(group, outs, strict=True):
+            if isinstance(out, BaseException):
+                release_device_memory(job.device)
+                store.finish_seed(suite, dataset, method, seed, **on_split, status=FAILED,
+                                  reason=describe_failure(out), params=params, provenance=prov)
+                progress.on_seed(job.label, method, seed, FAILED)
+                continue
+            # The predictions first: a kill between the two leaves a claim that is re-run, never an ok row
+            # without the predictions its scores came from.
+            save_predictions(store, suite, dataset, method, seed, out.pop("predictions"), **on_split)
+            store.finish_seed(suite, dataset, method, seed, **on_split, status=OK, reason=None, params=params,
+                              provenance=prov, **out)
+            progress.on_seed(job.label, method, seed, OK)
+
+
+def claimed_groups(job: PairJob, store: Store, seeds: Iterable[int]) -> Iterator[list[int]]:
+    """The seeds this worker claims, in groups of up to ``job.stack`` (deep engine: trained as one stacked
+    model; a seed is claimed only when its group is about to train, so other workers share the rest)."""
+    size = job.stack if job.engine == "deep" else 1
+    group: list[int] = []
+    for seed in seeds:
+        if store.claim_seed(job.suite, job.dataset, job.method.name, seed, split_seed=job.split_seed):
+            group.append(seed)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def rerun_group(job: PairJob, params: dict[str, Any], seeds: list[int]) -> list[dict[str, Any] | BaseException]:
+    """Each seed's scores (:func:`rerun_seed`), or the exception that failed it. Several seeds train as one
+    stacked model (:func:`benchmark.training.stacked.fit_many`: on a CPU each the fit it would be alone)."""
+    if len(seeds) == 1:
+        try:
+            return [rerun_seed(job, params, seeds[0])]
+        except Exception as exc:  # noqa: BLE001 - recorded as the seed's failure
+            return [exc]
+    # imported here: it imports torch, which `import benchmark.run` does not need
+    from benchmark.training.stacked import fit_many
+
+    t0 = time.perf_counter()
+    built = [job.build(params, seed) for seed in seeds]
+    models = fit_many(job.split, [r for r, _ in built], [c for _, c in built], seeds, device=job.device,
+                      exact_only=job.stack_exact_only)
+    outs: list[dict[str, Any] | BaseException] = []
+    for model in models:
+        try:
+            outs.append(model if isinstance(model, BaseException) else score_seed(job, model, t0))
+        except Exception as exc:  # noqa: BLE001 - recorded as the seed's failure
+            outs.append(exc)
+    return outs
 
 
 def rerun_seed(job: PairJob, params: dict[str, Any], seed: int) -> dict[str, Any]:
     """Train the best configuration with ``seed`` on the training split; score validation and test."""
     t0 = time.perf_counter()
-    model = job.fit(params, seed)
+    return score_seed(job, job.fit(params, seed), t0)
+
+
+def score_seed(job: PairJob, model: Any, t0: float) -> dict[str, Any]:
+    """A trained seed re-run's scores on validation and test, its timings (from ``t0``) and artifacts."""
     split = job.split
     train_counts = split.class_counts("train")
     t_pred = time.perf_counter()
-    test_proba = model.predict_proba(split.test.X)
-    test_metrics, per_class = compute_metrics(split.test.y, test_proba, split.minority_classes, train_counts)
+    # Scored as stored (float16), so a later metric or a check recomputes these figures from the store.
+    # job.prior_shift: the same predictions, the test rows re-weighted to other class priors, as well.
+    predictions = Predictions(split.test.y, model.predict_proba(split.test.X), split.minority_classes,
+                              train_counts, job.prior_shift)
+    test_proba = as_stored(predictions.proba)
+    test_metrics, per_class = predictions.scores()
     val_metrics, _ = compute_metrics(split.val.y, model.predict_proba(split.val.X), split.minority_classes,
                                      train_counts)
     timings = dict(model.timings)
@@ -250,7 +328,7 @@ def rerun_seed(job: PairJob, params: dict[str, Any], seed: int) -> dict[str, Any
     if callable(getattr(adjust, "fitted", None)):  # what a post-hoc step chose on validation (tau, offsets)
         artifacts["fitted"] = adjust.fitted()
     return {"metrics": test_metrics, "val_metrics": val_metrics, "per_class": per_class, "timings": timings,
-            "artifacts": artifacts}
+            "artifacts": artifacts, "predictions": predictions}
 
 
 @contextmanager

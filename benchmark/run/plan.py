@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from benchmark.datasets import Dataset, dataset_registry, resolve_data_root
+from benchmark.datasets.download import OFFLINE_ENV, downloads_disabled
 from benchmark.datasets.files import is_file_spec, parse_file_spec
-from benchmark.errors import BenchmarkError, StorageError
+from benchmark.errors import BenchmarkError, DataUnavailableError, StorageError
 from benchmark.methods import method_registry
 from benchmark.protocol import Budget
 from benchmark.store import Store
@@ -57,9 +58,14 @@ class RunOptions:
     executor: str = "local"
     ray_address: str | None = None
     gpu_fraction: float | None = None  # device share of one trial; default 1/(workers per GPU)
-    stack_trials: int = 1  # deep-engine trials trained at once as one stacked model
+    # Deep-engine trials (and seed re-runs) trained at once as one stacked model; None (auto): on a CPU,
+    # up to CPU_STACK where each member is bit for bit its single fit (resolve_stacking), else 1.
+    stack_trials: int | None = None
     split_seeds: int | None = None  # splits 0..N-1, each tuned on its own; None: the suite's number
     plan_only: bool = False  # --plan: the store is read, never created or written
+    # --skip-missing-data: with downloads off, run the datasets whose files are here and record the others
+    # data-unavailable; without it a run that lacks files stops before any work (check_data_present).
+    skip_missing_data: bool = False
 
     def resolve(self) -> RunPlan:
         """Check every option before any work; errors name the bad value and the fix."""
@@ -74,7 +80,7 @@ class RunOptions:
         split_seeds = suite.split_seeds if self.split_seeds is None else self.split_seeds
         if not isinstance(split_seeds, int) or isinstance(split_seeds, bool) or split_seeds < 1:
             raise BenchmarkError(f"--split-seeds {split_seeds} is invalid", "use 1 or more split seeds")
-        if self.stack_trials < 1:
+        if self.stack_trials is not None and (not isinstance(self.stack_trials, int) or self.stack_trials < 1):
             raise BenchmarkError(f"--stack-trials {self.stack_trials} is invalid",
                                  "use 1 (one trial at a time) or more trials per stacked model")
         if self.heartbeat < 1:
@@ -96,6 +102,8 @@ class RunOptions:
         # Ray tasks pick their device on the cluster's nodes; the driver may have no GPU at all.
         device = resolve_device(self.device) if self.executor == "local" else None
         data_root = str(resolve_data_root(self.data_root)) if self.data_root is not None else None
+        if not (self.plan_only or self.skip_missing_data) and self.executor == "local":
+            check_data_present(datasets, file_datasets, data_root, split_seeds)
         if self.plan_only:
             store, url = store_for_reading(self.storage, 3 * self.heartbeat)
         else:
@@ -105,7 +113,12 @@ class RunOptions:
             optuna_storage(store.url, self.heartbeat)
             url = store.url
         options, notes = capped_workers(auto_workers(self, device))
-        plan = RunPlan(options=options, suite=suite, budget=budget, datasets=datasets, methods=methods,
+        if options.workers != self.workers and self.workers in (None, AUTO) and device == "cpu":
+            notes.insert(0, f"--workers auto: {options.workers} worker process(es), one per CPU core (capped by "
+                            "memory); scores do not depend on the number of workers")
+        stack, exact_only = resolve_stacking(self.stack_trials, device)
+        options = replace(options, stack_trials=stack)
+        plan = RunPlan(options=options, stack_exact_only=exact_only, suite=suite, budget=budget, datasets=datasets, methods=methods,
                        objective=objective, pruner=pruner, device=device, data_root=data_root,
                        storage=url, commit=git_commit(), notes=notes, split_seeds=split_seeds,
                        file_datasets=file_datasets)
@@ -133,6 +146,7 @@ class RunPlan:
     commit: str | None = None
     split_seeds: int = 1  # the run's splits are split seeds 0..split_seeds-1, each tuned on its own
     notes: list[str] = field(default_factory=list)  # what resolving changed (workers capped), for the front end
+    stack_exact_only: bool = False  # stack only where members equal their single fits (resolve_stacking)
     # Datasets read from files (the suite file's and --datasets file:...): not registered, so they travel
     # with the plan to every worker.
     file_datasets: dict[str, Dataset] = field(default_factory=dict)
@@ -194,10 +208,41 @@ def resolve_datasets(names: list[str], suite: Suite) -> tuple[list[str], dict[st
                                      "give one of them another name with ?name=...")
             files[entry.name] = entry
             name = entry.name
+        elif name not in files:
+            name = dataset_registry.canonical(name)  # any case: `--datasets KEEL-Yeast3`
         datasets.append(name)
     datasets = list(dict.fromkeys(datasets))
     dataset_registry.resolve([d for d in datasets if d not in files])
     return datasets, {d: files[d] for d in datasets if d in files}
+
+
+def check_data_present(datasets: list[str], file_datasets: dict[str, Dataset], data_root: str | None,
+                       split_seeds: int) -> None:
+    """With downloads off, a dataset whose files are absent would only be recorded data-unavailable after
+    the rest ran: say so before any work instead (exit status 2), naming the files and the fixes. Each
+    split is loaded as the run will load it (the loaders know which files, or which alternatives, they
+    need); a loaded split is cached, so the run reads it back. Damaged files stay the run's business: they
+    fail their own pairs only, with the reason."""
+    if not downloads_disabled():
+        return  # the loaders download what is missing
+    absent = {}
+    for name in datasets:
+        entry = file_datasets.get(name) or dataset_registry.get(name)
+        for split_seed in range(split_seeds):
+            try:
+                entry.load(data_root, split_seed)
+            except DataUnavailableError as exc:
+                absent[name] = f"{name} (needs {', '.join(exc.expected)} under {resolve_data_root(data_root)}; from {exc.source})"
+                break
+            except Exception:  # noqa: BLE001 - unreadable data fails its own pairs in the run, with the reason
+                break
+    if absent:
+        raise BenchmarkError(
+            f"downloads are off ({OFFLINE_ENV}=1) and {len(absent)} dataset(s) lack their files: "
+            + "; ".join(absent.values()),
+            "put the files under the data root (or point --data-root at a folder that has them), unset "
+            f"{OFFLINE_ENV} to download them, or add --skip-missing-data to run the rest and record these "
+            "pairs data-unavailable")
 
 
 def check_stored_settings(plan: RunPlan, store: Store) -> None:
@@ -276,11 +321,30 @@ def check_workers(workers: Any) -> None:
 
 def auto_workers(options: RunOptions, device: str | None) -> RunOptions:
     """``--workers auto`` (or not given): left to the packing policy for local trials on CUDA
-    (:func:`benchmark.run.cost.fill_device`), one worker elsewhere."""
+    (:func:`benchmark.run.cost.fill_device`); on a CPU one worker per core, capped by memory
+    (:func:`capped_workers`), since every trial runs on its suite's fixed thread count and the number of
+    workers changes no score (docs/performance.md, 'One thread per trial'); one for Ray's driver."""
     if options.workers is not None and options.workers != AUTO:
         return options
-    packs = options.executor == "local" and device is not None and device.startswith("cuda")
-    return replace(options, workers=AUTO if packs else 1)
+    if options.executor != "local" or device is None:
+        return replace(options, workers=1)
+    if device.startswith("cuda"):
+        return replace(options, workers=AUTO)
+    cpus, _ = machine_capacity()
+    return replace(options, workers=max(1, cpus))
+
+
+CPU_STACK = 8  # members of one stacked model on a CPU (measured: docs/performance.md, 'Stacking on the CPU')
+
+
+def resolve_stacking(asked: int | None, device: str | None) -> tuple[int, bool]:
+    """(members per stacked model, exact stacking only). ``--stack-trials N``: N, stacked on any path
+    (:func:`benchmark.training.stacked.fit_many`). Not given: on a CPU :data:`CPU_STACK`, but only where
+    each member is bit for bit the fit it would be alone (the MLP: no score changes, several times the
+    samples/s); elsewhere 1 (on a GPU stacking changes the rounding, so it stays a choice)."""
+    if asked is not None:
+        return asked, False
+    return (CPU_STACK, True) if device == "cpu" else (1, False)
 
 
 def capped_workers(options: RunOptions) -> tuple[RunOptions, list[str]]:

@@ -2,7 +2,9 @@
 
 Workers are processes, not threads: a crash, the out-of-memory killer or a SIGKILL ends one worker,
 never the run. The pool's monitor fails the dead worker's trial with the cause and starts a fresh
-process in its place. On one machine the workers share what it has: each trial runs on its suite's
+process in its place; a worker that died while the run went on is the worker's own death (charged
+after a slot's retries, :mod:`benchmark.tuning.budget`), one that stopped on a signal is the run's. On
+one machine the workers share what it has: each trial runs on its suite's
 fixed torch thread count (``cpu_threads``), GPUs are handed out round-robin, and on a shared GPU
 each worker's CUDA caching allocator is capped to its share of the memory (``--gpu-fraction``,
 default 1 / workers per GPU). Each worker starts its pass over the pairs at its own place in the
@@ -27,8 +29,12 @@ from benchmark.run.plan import RunPlan
 from benchmark.run.worker import run_worker, sigterm_as_interrupt
 from benchmark.store.liveness import worker_id
 from benchmark.store.studies import optuna_storage, suite_study_names
-from benchmark.tuning.budget import INTERRUPTED
+from benchmark.tuning.budget import INTERRUPTED, WORKER_DIED
 from benchmark.tuning.study import fail_trial
+
+SETTLE_SECONDS = 1.0  # how long the run must outlive a dead worker before its death is the worker's own
+# Exit statuses of a worker stopped by a signal meant for the run (Ctrl-C, SIGTERM: worker_main exits 130).
+STOPPED_BY_SIGNAL = (130, -signal.SIGINT, -signal.SIGTERM)
 
 
 class WorkerPool:
@@ -82,9 +88,13 @@ class WorkerPool:
                     if p.exitcode == 0 or self.stopping.is_set():
                         continue
                     cause = exit_cause(p.exitcode)
+                    # A kill of the whole run would have ended this process too by now: the run went on.
+                    if self.stopping.wait(SETTLE_SECONDS):
+                        continue
+                    kind = INTERRUPTED if p.exitcode in STOPPED_BY_SIGNAL else WORKER_DIED
                     try:
                         fail_worker_trials(storage, self.plan.suite.name, worker_id(p.pid),
-                                           f"{INTERRUPTED}: its worker process {p.pid} {cause}")
+                                           f"{kind}: its worker process {p.pid} {cause}")
                         death = f"worker {p.pid} {cause}: its trial was recorded failed"
                     except Exception as exc:  # the next worker to open the study fails the trial instead
                         death = f"worker {p.pid} {cause}: its trial is failed later ({exc!r:.200})"
@@ -113,18 +123,28 @@ class WorkerPool:
         self.stopping.set()
         self.monitor.join(timeout=10)
         if exc_type is not None:  # Ctrl-C or an error in the caller's loop: stop the others as Ctrl-C would
-            stop_processes(list(self.procs.values()))
+            procs = list(self.procs.values())
+            try:
+                stop_processes(procs)
+            except KeyboardInterrupt:  # a second signal while they stop: at once, else this process's exit
+                for p in procs:        # waits on the workers (not daemons) while they run on
+                    p.kill()
+                raise
 
 
 def stop_processes(procs: list[Any], grace: float = 2.0, patience: float = 30.0) -> None:
-    """Interrupt workers (their trials in flight are recorded interrupted), then kill what still runs."""
+    """Interrupt workers (their trials in flight are recorded interrupted), then kill what still runs.
+
+    The interrupt is SIGTERM, which every worker turns into Ctrl-C (:func:`worker_main`): a run started
+    in the background by a shell or a scheduler ignores SIGINT, and so do its workers, which then ran on
+    until killed after ``patience`` (a SIGTERM'd run took 30 s to stop, H10's report)."""
     deadline = time.monotonic() + grace
     for p in procs:  # a terminal's Ctrl-C reached them already: give them a moment before a second one
         p.join(timeout=max(0.0, deadline - time.monotonic()))
     for p in procs:
         if p.is_alive() and p.pid is not None:
             try:
-                os.kill(p.pid, signal.SIGINT)
+                os.kill(p.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
     deadline = time.monotonic() + patience

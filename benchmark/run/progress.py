@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from benchmark.protocol import Budget
 from benchmark.store.status import DATA_ERROR, DATA_UNAVAILABLE, NOT_APPLICABLE
+from benchmark.tuning.budget import Spent
 
 SKIPPED = "skipped"  # progress prefix of a pair found final at the start ("skipped (complete)")
 
@@ -19,7 +19,7 @@ class Progress:
 
     on_start: Callable[[int], None] = lambda total: None
     on_pair: Callable[[str, str, str], None] = lambda dataset, method, status: None
-    on_trial: Callable[[str, str, dict[str, Any], float | None], None] = lambda d, m, spent, best: None
+    on_trial: Callable[[str, str, Spent, float | None], None] = lambda d, m, spent, best: None
     on_seed: Callable[[str, str, int, str], None] = lambda d, m, seed, status: None
     # What a worker waits for (other workers' trials, with their workers), once per change.
     on_wait: Callable[[str, str, str], None] = lambda d, m, message: None
@@ -49,7 +49,7 @@ class RunTracker:
         self.total = 0
         self.pairs_done = 0
         self.units: dict[tuple[str, str], float] = {}
-        self.spent: dict[tuple[str, str], dict[str, Any]] = {}  # the last budget spent seen per pair
+        self.spent: dict[tuple[str, str], Spent] = {}  # the last budget spent seen per pair
         self.resumed_units = 0.0  # work that was done before this run started
 
     def start(self, total: int) -> None:
@@ -61,10 +61,10 @@ class RunTracker:
             self.resumed_units += self.per_pair - self.units.get((dataset, method), 0.0)
         self.units[(dataset, method)] = self.per_pair
 
-    def trial(self, dataset: str, method: str, used: dict[str, Any]) -> None:
+    def trial(self, dataset: str, method: str, used: Spent) -> None:
         self.spent[(dataset, method)] = used
-        done = used["trials"] - used.get("running", 0)
-        if used.get("stopped_by") not in (None, "trials"):  # a time cap ended tuning early
+        done = used.finished
+        if used.stopped_by not in (None, "trials"):  # a time cap ended tuning early
             done = self.trials
         self.units[(dataset, method)] = max(self.units.get((dataset, method), 0.0), float(done))
 

@@ -16,7 +16,7 @@ from benchmark.store import Store
 from benchmark.store.results import engine_options
 from benchmark.store.status import RUNNING
 from benchmark.store.studies import study_name
-from benchmark.tuning.budget import spent
+from benchmark.tuning.budget import Spent, spent
 
 MIN_STUDIES = 3  # finished studies needed before their pruning share is offered as an estimate
 
@@ -49,11 +49,11 @@ class StoredProgress:
         import optuna
 
         used = spent(optuna.load_study(study_name=name, storage=self.storage), plan.budget)
-        return used["trials"] - used["running"], used["stopped_by"] in ("timeout", "device_seconds")
+        return used.finished, used.stopped_by in ("timeout", "device_seconds")
 
     def done(self, plan: RunPlan, row: Any) -> tuple[int, int]:
         """(trials, seeds) stored for a pair that is final in the store."""
-        trials = int((row.spent or {}).get("trials") or 0)
+        trials = Spent.from_record(row.spent).trials
         return trials, self.seeds_done(plan, row.dataset, row.method, row.split_seed)
 
     def progress(self, plan: RunPlan, row: Any, method: str, dataset: Any) -> tuple[int, int, int]:
@@ -72,16 +72,16 @@ def observed_pruning(plan: RunPlan, store: Store) -> tuple[float, int] | None:
         return None
     trained = budgeted = studies = 0
     for row in store.pairs(plan.suite.name):
-        used = row.spent or {}
-        if row.engine != "deep" or not used.get("trials") or used.get("epochs") is None:
+        used = Spent.from_record(row.spent)
+        if row.engine != "deep" or not used.trials:
             continue
         try:
             entry = plan.dataset_entry(row.dataset)
             epochs = plan.suite.training_for(row.dataset, entry.modality).epochs
         except Exception:  # noqa: BLE001 - a stored dataset this version no longer knows: left out
             continue
-        trained += int(used["epochs"])
-        budgeted += int(used["trials"]) * epochs
+        trained += used.epochs
+        budgeted += used.trials * epochs
         studies += 1
     if studies < MIN_STUDIES or not budgeted:
         return None

@@ -13,6 +13,7 @@ import numpy as np
 from benchmark.datasets.base import standard_layout
 from benchmark.datasets.base import standard_strides as standard_strides  # re-exported: the layout tests
 from benchmark.errors import BenchmarkError
+from benchmark.limits import LIMITS, check_setting
 from benchmark.methods.base import GeneratorBudget, ResampleContext
 from benchmark.methods.base import fit_adjuster as fit_adjuster  # re-exported: the engines call it
 
@@ -54,15 +55,20 @@ class TrainingConfig:
     lr_steps: tuple[float, ...] = (0.8, 0.9)
     # The generative rows' budget (benchmark.methods.base.GeneratorBudget): passes of each generator over the
     # training rows and its batch size; the same for every generative method on a dataset, never tuned.
-    generator_epochs: int = 2
-    generator_batch_size: int = 64
+    generator_epochs: int = GeneratorBudget.epochs  # the defaults are GeneratorBudget's
+    generator_batch_size: int = GeneratorBudget.batch_size
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def generator_budget(self) -> GeneratorBudget:
+        """The budget of every generator trained under this configuration (generative rows)."""
+        return GeneratorBudget(self.generator_epochs, self.generator_batch_size)
+
     def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise BenchmarkError(f"epochs={self.epochs} is invalid", "train for at least 1 epoch")
-        if self.batch_size < 1:
-            raise BenchmarkError(f"batch_size={self.batch_size} is invalid", "use a positive batch size")
+        for name in CONFIG_LIMITS:  # every numeric setting's range: benchmark.limits, one home
+            check_setting(name, getattr(self, name))
+        for fraction in self.lr_steps:
+            check_setting("lr_steps", fraction)
         if self.optimizer not in ("adam", "sgd"):
             raise BenchmarkError(f"optimizer {self.optimizer!r} is unknown", "use 'adam' or 'sgd'")
         if self.precision not in ("auto", "bf16", "fp32"):
@@ -74,11 +80,11 @@ class TrainingConfig:
         if self.warmup_epochs < 0 or (self.warmup_epochs and self.warmup_epochs >= self.epochs):
             raise BenchmarkError(f"warmup_epochs={self.warmup_epochs} is invalid for {self.epochs} epochs",
                                  "use 0 or fewer warm-up epochs than epochs")
-        if isinstance(self.cpu_threads, bool) or not isinstance(self.cpu_threads, int) or self.cpu_threads < 1:
-            raise BenchmarkError(f"cpu_threads={self.cpu_threads!r} is invalid", "use a whole number of 1 or more")
-        if self.eval_batch_size < 1:
-            raise BenchmarkError(f"eval_batch_size={self.eval_batch_size} is invalid", "use a positive batch size")
 
+
+
+# The numeric fields of TrainingConfig whose range benchmark.limits declares (lr_steps is a list of them).
+CONFIG_LIMITS = tuple(name for name in TrainingConfig.__dataclass_fields__ if name in LIMITS and name != "lr_steps")
 
 def resample_context(split: Any, recipe: Any, config: TrainingConfig, device: Any,
                      backbone: str | None = None) -> ResampleContext | None:
@@ -88,7 +94,7 @@ def resample_context(split: Any, recipe: Any, config: TrainingConfig, device: An
     if not any(getattr(c, "wants_context", False) for c in parts):
         return None
     return ResampleContext(device=str(device), split_fingerprint=split.fingerprint(), backbone=backbone,
-                           budget=GeneratorBudget(config.generator_epochs, config.generator_batch_size))
+                           budget=config.generator_budget)
 
 
 def lr_factor(config: TrainingConfig, epoch: int, epochs: int, warmup: bool = True) -> float:

@@ -195,6 +195,53 @@ def make_normaliser(X_train: np.ndarray, modality: str, device: torch.device):
     return lambda x: torch.addcmul(shift, x, scale)
 
 
+@dataclass
+class _Run:
+    """One fit's working set, shared by its stages: the model, the device-resident data and the counters."""
+
+    split: Split
+    config: TrainingConfig
+    dev: torch.device
+    seed: int
+    model: Backbone
+    normalise: Any
+    state: TrainState
+    X_dev: torch.Tensor  # the training rows (after resample) on the device
+    y_dev: torch.Tensor
+    counts: torch.Tensor  # class counts of y_dev
+    X_val: torch.Tensor
+    timings: dict[str, float]
+    X_base: torch.Tensor | None = None  # the training rows, plus pool rows once a stage pseudo-labels them
+    y_base: torch.Tensor | None = None
+    epoch_samples: int = 0
+    context: ResampleContext | None = None
+    on_epoch: EpochCallback | None = None
+    epoch: int = 0
+    steps: int = 0
+    samples: int = 0
+
+
+def _on_device(split: Split, recipe: Recipe, config: TrainingConfig, seed: int, dev: torch.device, featurizer: Any,
+               F_train: np.ndarray, y: np.ndarray, timings: dict[str, float]) -> _Run:
+    """Build the model and put the training and validation data on the device for the whole trial."""
+    model = build_model(config.model or DEFAULT_MODELS[split.modality], featurizer.spec, split.num_classes).to(dev)
+    if config.channels_last and dev.type == "cuda" and F_train.ndim == 4:
+        model = model.to(memory_format=torch.channels_last)
+    X_dev = model_input(F_train, dev)
+    y_dev = torch.as_tensor(np.asarray(y, dtype=np.int64)).to(dev)
+    X_val = model_input(featurizer.transform(split.val.X), dev)
+    normalise = make_normaliser(F_train, split.modality, dev)
+    generator = torch.Generator(device=dev)
+    generator.manual_seed(seed)
+    counts = torch.bincount(y_dev, minlength=split.num_classes)
+    state = TrainState(y_dev, counts, split.num_classes, config.epochs, generator, dev, seed=seed)
+    if recipe.uses_unlabeled():  # the pool's features only: a split holds no labels for it
+        state.extra["unlabeled"] = unlabeled_pool(split, featurizer, dev)
+        timings["unlabeled_rows"] = int(state.extra["unlabeled"].shape[0])
+    return _Run(split, config, dev, seed, model, normalise, state, X_dev, y_dev, counts, X_val, timings,
+                X_base=X_dev, y_base=y_dev)
+
+
 class DeepEngine:
     """Runs every recipe hook at its point: resample, batch_sampler, augment, loss, stages, adjust."""
 
@@ -230,110 +277,111 @@ class DeepEngine:
         timings["resample_seconds"] = time.perf_counter() - t0
 
         # 2. data onto the device for the whole trial
-        model = build_model(config.model or DEFAULT_MODELS[split.modality], featurizer.spec, split.num_classes).to(dev)
-        if config.channels_last and dev.type == "cuda" and F_train.ndim == 4:
-            model = model.to(memory_format=torch.channels_last)
-        X_dev = model_input(F_train, dev)
-        y_dev = torch.as_tensor(np.asarray(y, dtype=np.int64)).to(dev)
-        X_val = model_input(featurizer.transform(split.val.X), dev)
-        y_val = split.val.y
-        normalise = make_normaliser(F_train, split.modality, dev)
-        generator = torch.Generator(device=dev)
-        generator.manual_seed(seed)
-        counts = torch.bincount(y_dev, minlength=split.num_classes)
-        state = TrainState(y_dev, counts, split.num_classes, config.epochs, generator, dev, seed=seed)
-        if recipe.uses_unlabeled():  # the pool's features only: a split holds no labels for it
-            state.extra["unlabeled"] = unlabeled_pool(split, featurizer, dev)
-            timings["unlabeled_rows"] = int(state.extra["unlabeled"].shape[0])
+        run = _on_device(split, recipe, config, seed, dev, featurizer, F_train, y, timings)
+        run.epoch_samples, run.context, run.on_epoch = epoch_samples, context, on_epoch
 
         # 3. the training schedule: the pretext stage (if any), then the supervised stages
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         stages = recipe.stages or [Stage("main", 1.0)]
         pretrain_epochs, stage_alloc = schedule_epochs(recipe.pretrain, stages, config.epochs)
         timings.update(feature_resample_seconds=0.0, feature_stage_seconds=0.0, graph_capture_seconds=0.0,
                        validation_seconds=0.0)
-        steps = samples = 0
         if recipe.pretrain is not None:  # on the original training rows (before any resample), without labels
-            X_pre = X_dev if recipe.resample is None else model_input(featurizer.transform(split.train.X), dev)
-            pre = train_pretext(model, recipe.pretrain, X_pre, featurizer.spec, normalise, state, config, dev,
-                                epoch_samples, pretrain_epochs)
-            steps, samples = pre.pop("steps"), pre["pretrain_samples"]
+            X_pre = run.X_dev if recipe.resample is None else model_input(featurizer.transform(split.train.X), dev)
+            pre = train_pretext(run.model, recipe.pretrain, X_pre, featurizer.spec, run.normalise, run.state, config,
+                                dev, epoch_samples, pretrain_epochs)
+            run.steps, run.samples = pre.pop("steps"), pre["pretrain_samples"]
             timings["graph_capture_seconds"] += pre.pop("graph_capture_seconds")
             timings.update(pre)
             del X_pre
-        epoch = pretrain_epochs  # the pretext epochs count in the run's epochs (and its samples)
-        X_base, y_base = X_dev, y_dev  # the training rows, plus pool rows once a stage pseudo-labels them
+        run.epoch = pretrain_epochs  # the pretext epochs count in the run's epochs (and its samples)
         for stage, n_epochs in zip(stages, stage_alloc, strict=True):
-            t_stage = time.perf_counter()
-            state.stage = stage.name
-            if stage.pseudo_label is not None:  # predicted by the model as the last stage left it
-                X_base, y_base, timings["pseudo_labelled_rows"] = pseudo_labelled(
-                    stage.pseudo_label, stage.name, lambda X: predict_logits(model, X, normalise, config, dev),
-                    state.extra["unlabeled"], X_dev, y_dev, split.num_classes, seed)
-            self._configure_stage(model, stage)
-            batch_sampler = stage.batch_sampler or recipe.batch_sampler
-            loss_fn = stage.loss or recipe.loss or default_loss
-            if stage.feature_resample is not None:
-                t_fr = time.perf_counter()
-                X_stage, y_stage = self._resample_embeddings(model, stage, X_base, y_base, normalise, config, dev,
-                                                             seed, context)
-                timings["feature_resample_seconds"] += time.perf_counter() - t_fr
-                val_emb = embed(model, X_val, normalise, config, dev)
-                # the stage's own augment (if any) sees embedding batches, e.g. penultimate-feature mixup
-                trained, stage_X, stage_norm, augment = model.head, X_stage, (lambda x: x), stage.augment
-                state.y, state.class_counts = y_stage, torch.bincount(y_stage, minlength=split.num_classes)
-            else:
-                trained, stage_X, stage_norm = model, X_base, normalise
-                augment = stage.augment or recipe.augment
-                state.y = y_stage = y_base
-                state.class_counts = counts if y_base is y_dev else torch.bincount(y_base, minlength=split.num_classes)
-            rate_changes = config.lr_schedule != "constant" or bool(config.warmup_epochs and stage is stages[0])
-            use_graphs = use_cuda_graphs(config, dev, (augment, loss_fn), rate_changes)
-            optimizer = make_optimizer([p for p in trained.parameters() if p.requires_grad], config, dev, use_graphs)
-            runner = StepRunner(trained, optimizer, stage_X, y_stage, stage_norm, augment, loss_fn, state, config,
-                                dev, use_graphs)
-            draws = epoch_draws(batch_sampler, state, stage_X.shape[0], epoch_samples, generator, dev)
-            for stage_epoch in range(n_epochs):
-                set_lr(optimizer, config.lr * lr_factor(config, stage_epoch, n_epochs, warmup=stage is stages[0]))
-                state.epoch = epoch
-                model.train()
-                if stage.train == "head" or stage.feature_resample is not None:
-                    model.features.eval()  # frozen features: no dropout noise, no batch-norm statistic updates
-                runner.run_epoch(draws.next_epoch())
-                check_finite(runner.total, state.epoch, state.stage)
-                t_val = time.perf_counter()
-                if stage.feature_resample is not None:
-                    val_logits = predict_logits(model.head, val_emb, lambda x: x, config, dev)
-                else:
-                    val_logits = predict_logits(model, X_val, normalise, config, dev)
-                timings["validation_seconds"] += time.perf_counter() - t_val
-                _, recall, f1 = per_class_scores(confusion(y_val, val_logits.argmax(1), split.num_classes))
-                state.val_per_class_f1, state.val_per_class_recall = f1, recall
-                if on_epoch is not None:
-                    on_epoch(epoch, softmax(val_logits))
-                epoch += 1
-            timings["graph_capture_seconds"] += runner.capture_seconds
-            steps, samples = steps + runner.steps, samples + runner.samples
-            del runner, optimizer  # frees the stage's captured graphs
-            if stage.head_wrapper is not None:
-                model.head = model.head.fold()  # back to a plain nn.Linear giving the same logits
-            if stage.feature_resample is not None:  # EOS-style step: embed, resample, re-train the head
-                timings["feature_stage_seconds"] += time.perf_counter() - t_stage
+            self._run_stage(run, recipe, stage, n_epochs, first=stage is stages[0])
         timings["train_seconds"] = time.perf_counter() - t0
-        timings["epochs"] = epoch
-        timings.update(epoch_samples=epoch_samples, train_samples=samples, train_steps=steps,
-                       training_rows=int(y_dev.shape[0]))
+        timings["train_cpu_seconds"] = time.process_time() - cpu0  # this process's CPU time: other load aside
+        timings["epochs"] = run.epoch
+        timings.update(epoch_samples=epoch_samples, train_samples=run.samples, train_steps=run.steps,
+                       training_rows=int(run.y_dev.shape[0]))
+        model, normalise = run.model, run.normalise
         for p in model.parameters():
             p.requires_grad_(True)
 
         # 4. post-hoc adjustment, fitted on validation logits only
-        fit_adjuster(recipe.adjust, predict_logits(model, X_val, normalise, config, dev), y_val,
+        fit_adjuster(recipe.adjust, predict_logits(model, run.X_val, normalise, config, dev), split.val.y,
                      split.class_counts("train"), model=model)
         if context is not None:  # generator_seconds, sampling_seconds; artifacts for the seed rows
             timings.update(context.timings)
         trained = DeepModel(model, featurizer, recipe.adjust, dev, config, normalise, timings)
         trained.artifacts = context.artifacts if context is not None else {}
         return trained
+
+    def _run_stage(self, run: _Run, recipe: Recipe, stage: Stage, n_epochs: int, first: bool) -> None:
+        """Train one supervised stage for ``n_epochs`` epochs (``first``: the stage that warms up)."""
+        t_stage = time.perf_counter()
+        model, config, dev, state, normalise = run.model, run.config, run.dev, run.state, run.normalise
+        num_classes = run.split.num_classes
+        state.stage = stage.name
+        if stage.pseudo_label is not None:  # predicted by the model as the last stage left it
+            run.X_base, run.y_base, run.timings["pseudo_labelled_rows"] = pseudo_labelled(
+                stage.pseudo_label, stage.name, lambda X: predict_logits(model, X, normalise, config, dev),
+                state.extra["unlabeled"], run.X_dev, run.y_dev, num_classes, run.seed)
+        self._configure_stage(model, stage)
+        batch_sampler = stage.batch_sampler or recipe.batch_sampler
+        loss_fn = stage.loss or recipe.loss or default_loss
+        val_emb = None
+        if stage.feature_resample is not None:
+            t_fr = time.perf_counter()
+            X_stage, y_stage = self._resample_embeddings(model, stage, run.X_base, run.y_base, normalise, config, dev,
+                                                         run.seed, run.context)
+            run.timings["feature_resample_seconds"] += time.perf_counter() - t_fr
+            val_emb = embed(model, run.X_val, normalise, config, dev)
+            # the stage's own augment (if any) sees embedding batches, e.g. penultimate-feature mixup
+            trained, stage_X, stage_norm, augment = model.head, X_stage, (lambda x: x), stage.augment
+            state.y, state.class_counts = y_stage, torch.bincount(y_stage, minlength=num_classes)
+        else:
+            trained, stage_X, stage_norm = model, run.X_base, normalise
+            augment = stage.augment or recipe.augment
+            state.y = y_stage = run.y_base
+            state.class_counts = (run.counts if run.y_base is run.y_dev
+                                  else torch.bincount(run.y_base, minlength=num_classes))
+        rate_changes = config.lr_schedule != "constant" or bool(config.warmup_epochs and first)
+        use_graphs = use_cuda_graphs(config, dev, (augment, loss_fn), rate_changes)
+        optimizer = make_optimizer([p for p in trained.parameters() if p.requires_grad], config, dev, use_graphs)
+        runner = StepRunner(trained, optimizer, stage_X, y_stage, stage_norm, augment, loss_fn, state, config,
+                            dev, use_graphs)
+        draws = epoch_draws(batch_sampler, state, stage_X.shape[0], run.epoch_samples, state.generator, dev)
+        for stage_epoch in range(n_epochs):
+            set_lr(optimizer, config.lr * lr_factor(config, stage_epoch, n_epochs, warmup=first))
+            state.epoch = run.epoch
+            model.train()
+            if stage.train == "head" or stage.feature_resample is not None:
+                model.features.eval()  # frozen features: no dropout noise, no batch-norm statistic updates
+            runner.run_epoch(draws.next_epoch())
+            check_finite(runner.total, state.epoch, state.stage)
+            self._validate(run, val_emb)
+            run.epoch += 1
+        run.timings["graph_capture_seconds"] += runner.capture_seconds
+        run.steps, run.samples = run.steps + runner.steps, run.samples + runner.samples
+        del runner, optimizer  # frees the stage's captured graphs
+        if stage.head_wrapper is not None:
+            model.head = model.head.fold()  # back to a plain nn.Linear giving the same logits
+        if stage.feature_resample is not None:  # EOS-style step: embed, resample, re-train the head
+            run.timings["feature_stage_seconds"] += time.perf_counter() - t_stage
+
+    @staticmethod
+    def _validate(run: _Run, val_emb: torch.Tensor | None) -> None:
+        """The epoch's validation pass: per-class scores for the hooks, probabilities for ``on_epoch``
+        (``val_emb``: the validation embeddings of a stage that trains the head on embeddings)."""
+        t_val = time.perf_counter()
+        if val_emb is not None:
+            val_logits = predict_logits(run.model.head, val_emb, lambda x: x, run.config, run.dev)
+        else:
+            val_logits = predict_logits(run.model, run.X_val, run.normalise, run.config, run.dev)
+        run.timings["validation_seconds"] += time.perf_counter() - t_val
+        _, recall, f1 = per_class_scores(confusion(run.split.val.y, val_logits.argmax(1), run.split.num_classes))
+        run.state.val_per_class_f1, run.state.val_per_class_recall = f1, recall
+        if run.on_epoch is not None:
+            run.on_epoch(run.epoch, softmax(val_logits))
 
     @staticmethod
     def _configure_stage(model: Backbone, stage: Stage) -> None:

@@ -19,6 +19,10 @@ epoch holds the same fixed sample count, as in the single-trial engine
 equal-compute. :func:`fit_many` is what the execution layer calls: it stacks what can be stacked and
 trains the rest one after another with :class:`~benchmark.training.deep.DeepEngine`.
 
+On a CPU, MLP trials take another path (:mod:`benchmark.training.stacked_mlp`): batched matrix products
+in which every member is bit for bit the fit ``DeepEngine.fit`` makes with its seed, so stacking changes no
+score there and is the CPU default (``RunOptions.stack_trials``, :func:`benchmark.run.plan.resolve_stacking`).
+
 The other way to share a GPU, concurrent worker processes (``--workers N``), needs no such
 conditions but pays one CUDA context per process and time-slices the GPU between them.
 """
@@ -64,6 +68,7 @@ from benchmark.training.deep import (
     stage_epochs,
 )
 from benchmark.training.epochs import epoch_compute
+from benchmark.training.stacked_mlp import exact_conflict, fit_exact
 from benchmark.training.step import autocast_for, capture_step, graph_safe
 
 # on_epoch(member, epoch, val_proba): may raise (optuna.TrialPruned, ...) to stop that member alone.
@@ -74,9 +79,10 @@ def stack_conflicts(recipes: list[Recipe], configs: list[TrainingConfig]) -> str
     """Why these trials cannot be trained as one stacked model, or None when they can."""
     if not recipes or len(recipes) != len(configs):
         return f"{len(recipes)} recipes for {len(configs)} configurations"
-    base = replace(configs[0], lr=0.0, weight_decay=0.0, extra={})
-    for c in configs[1:]:
-        if replace(c, lr=0.0, weight_decay=0.0, extra={}) != base:
+    first = configs[0]
+    base = replace(first, extra={})
+    for c in configs[1:]:  # compared with the first one's lr and weight decay put in (settings are validated)
+        if replace(c, lr=first.lr, weight_decay=first.weight_decay, extra={}) != base:
             return "their training configurations differ in more than lr and weight_decay"
     shapes = set()
     for r in recipes:
@@ -102,17 +108,24 @@ def stack_conflicts(recipes: list[Recipe], configs: list[TrainingConfig]) -> str
 
 def fit_many(split: Split, recipes: list[Recipe], configs: list[TrainingConfig], seeds: list[int], *,
              device: str = "auto", on_epoch: MemberCallback | None = None,
-             stack: bool = True) -> list[DeepModel | BaseException]:
+             stack: bool = True, exact_only: bool = False) -> list[DeepModel | BaseException]:
     """Train several trials of one split; stacked into one model when they allow it (see module doc).
 
+    MLP trials on a CPU take the exact path (:mod:`benchmark.training.stacked_mlp`: every member
+    the fit ``DeepEngine`` makes with its seed); other stackable trials the ``vmap`` path of this
+    module, unless ``exact_only`` (then they train one after another, as without stacking).
     Returns one entry per trial: its :class:`DeepModel`, or the exception that ended it (a pruned
     or diverged trial ends alone; the others go on).
     """
     if stack and len(recipes) > 1 and stack_conflicts(recipes, configs) is None:
-        try:
-            return fit_stacked(split, recipes, configs, seeds, device=device, on_epoch=on_epoch)
-        except StackingRefused:
-            pass  # e.g. resampled sets of unequal size: fall back to one trial at a time
+        dev = torch.device(resolve_device(device))
+        if exact_conflict(split, configs[0], dev) is None:
+            return fit_exact(split, recipes, configs, seeds, dev, on_epoch)
+        if not exact_only:
+            try:
+                return fit_stacked(split, recipes, configs, seeds, device=device, on_epoch=on_epoch)
+            except StackingRefused:
+                pass  # e.g. resampled sets of unequal size: fall back to one trial at a time
     results: list[DeepModel | BaseException] = []
     engine = DeepEngine()
     for m, (recipe, config, seed) in enumerate(zip(recipes, configs, seeds, strict=True)):

@@ -6,12 +6,21 @@ trial holds) and its configuration is a function of the slot alone (:mod:`benchm
 so slot k is the same configuration whichever trial number, worker or run ends up running it. A
 trial holds its slot while it runs and, once finished, for good; the trials that count are the slots'
 holders. Three kinds of trial hold no slot: one refused because every slot was taken ("over budget"),
-one released before any work so that an earlier slot could be run first ("released"), and one whose
-worker was stopped (Ctrl-C, a killed process, a lost machine): that is the run's misfortune, not the
-method's, so its slot is free again and the next trial re-runs the same configuration. So that a
-configuration that kills its worker (the kernel's out-of-memory killer looks like any other SIGKILL)
-cannot retry forever, a slot's first ``RETRIES_PER_SLOT`` interruptions are forgiven; a later one
-holds the slot, counted as failed.
+one released before any work so that an earlier slot could be run first ("released"), and one the
+run's own stop interrupted ("interrupted": Ctrl-C or SIGTERM, a run killed as a whole, a machine
+lost, found by a resumed run): that is the run's misfortune, never the method's, so its slot is free
+again, whatever the number of times, and the next trial re-runs the same configuration.
+
+A trial whose worker process died while its run went on ("worker died": the run's pool saw the
+process end, or another worker of the live run found it gone) is what an out-of-memory kill of one
+configuration looks like. So that such a configuration cannot retry forever, a slot's first
+``RETRIES_PER_SLOT`` worker deaths are forgiven (the slot is run again); a later one holds the slot,
+counted as failed. The two kinds carry distinct reasons, so :class:`Spent` and the report count them
+apart.
+
+What a study spent is one typed record, :class:`Spent`, stored as JSON in the pair's row and read
+back with :meth:`Spent.from_record` (rows written before a field existed read it as its default). The
+cost of a leaderboard row in device-seconds is :func:`row_cost_seconds`.
 
 Time caps are measured from the trials themselves, so they hold across workers, machines and resumed
 runs: wall-clock seconds are the union of the trials' intervals (pauses between runs do not count),
@@ -21,7 +30,8 @@ device-seconds their sum.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import optuna
@@ -30,13 +40,16 @@ from optuna.trial import FrozenTrial, TrialState
 from benchmark.protocol import Budget
 
 OVER_BUDGET = "over budget"
-INTERRUPTED = "interrupted"
+INTERRUPTED = "interrupted"  # the run stopped (signal, whole run killed, machine lost): never charged
+WORKER_DIED = "worker died"  # its worker died while the run went on: forgiven RETRIES_PER_SLOT times
 RELEASED = "released"
 SLOT = "slot"  # user attribute: the budget slot (and so the configuration) a trial runs
-# Interruptions of one slot forgiven before the next one counts as a failure: enough that random kills
-# of a run (20 in issue 16's check) do not reach it, few enough that a configuration that kills its
-# worker every time is charged after a handful of tries.
-RETRIES_PER_SLOT = 5
+RUN = "run"  # user attribute: the process whose end is the run's end (benchmark.store.liveness.run_id)
+# Worker deaths of one slot forgiven before the next one counts as a failure. Kills of the run never
+# count here, so only a worker's own deaths do: one or two may be a neighbour's doing (the kernel's
+# out-of-memory killer picks the largest process, not the guilty one); a configuration that kills its
+# worker every time is charged on its third.
+RETRIES_PER_SLOT = 2
 
 
 def failure_reason(t: FrozenTrial) -> str:
@@ -45,7 +58,13 @@ def failure_reason(t: FrozenTrial) -> str:
 
 
 def interrupted(t: FrozenTrial) -> bool:
+    """Interrupted by the run's own stop: never charged (its slot runs again)."""
     return t.state == TrialState.FAIL and failure_reason(t).startswith(INTERRUPTED)
+
+
+def worker_died(t: FrozenTrial) -> bool:
+    """Its worker died while the run went on: charged once its slot's retries are used up."""
+    return t.state == TrialState.FAIL and failure_reason(t).startswith(WORKER_DIED)
 
 
 def never_ran(t: FrozenTrial) -> bool:
@@ -57,7 +76,8 @@ def slots(trials: Iterable[FrozenTrial]) -> list[tuple[FrozenTrial, int | None, 
     """Each trial in number order with its slot (None: none) and whether it holds that slot.
 
     A study written before slots were recorded (no trial has the attribute) gets them replayed in
-    number order by the same rule, so its budget reads as it did then."""
+    number order by the same rule. Interruptions stored before the two kinds were told apart all read
+    as the run's ("interrupted"), so none of them is charged."""
     ordered = sorted(trials, key=lambda t: t.number)
     legacy = not any(SLOT in t.user_attrs for t in ordered)
     forgiven: dict[int, int] = {}
@@ -74,12 +94,12 @@ def slots(trials: Iterable[FrozenTrial]) -> list[tuple[FrozenTrial, int | None, 
                 slot = free.pop(0)
             else:
                 slot, fresh = fresh, fresh + 1
-        holds = True
-        if interrupted(t) and forgiven.get(slot, 0) < RETRIES_PER_SLOT:
+        holds = not interrupted(t)
+        if holds and worker_died(t) and forgiven.get(slot, 0) < RETRIES_PER_SLOT:
             forgiven[slot] = forgiven.get(slot, 0) + 1
             holds = False
-            if legacy:
-                free = sorted([*free, slot])
+        if not holds and legacy:
+            free = sorted([*free, slot])
         out.append((t, slot, holds))
     return out
 
@@ -139,30 +159,84 @@ def wall_seconds(intervals: list[tuple[dt.datetime, dt.datetime]]) -> float:
     return total
 
 
-def spent(study: optuna.Study, budget: Budget) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Spent:
+    """What a pair's study was charged: its budget's trials by outcome, their compute and time, and the
+    trials run again uncharged. Stored as JSON in the pair's row (:meth:`record`) and read back with
+    :meth:`from_record`, which also reads rows written before a field existed."""
+
+    trials: int = 0  # slots held (charged trials), running ones included
+    complete: int = 0
+    pruned: int = 0
+    failed: int = 0
+    running: int = 0
+    seconds: float = 0.0  # device-seconds: the sum of the charged trials' working intervals
+    wall_seconds: float = 0.0  # the union of those intervals
+    epochs: int = 0
+    samples: int | None = None  # training samples (deep engine; None where no trial trains in epochs)
+    steps: int | None = None  # optimiser steps (likewise)
+    failures: tuple[str, ...] = ()  # the charged failures' distinct reasons
+    interrupted: int = 0  # trials the run's own stops interrupted: run again, never charged
+    worker_deaths: int = 0  # trials whose worker died while the run went on (charged ones also in failed)
+    stopped_by: str | None = None  # why no further trial may start (see stop_reason)
+
+    @property
+    def finished(self) -> int:
+        """Charged trials that have ended."""
+        return self.trials - self.running
+
+    def record(self) -> dict[str, Any]:
+        """The JSON form stored in the pair's row."""
+        return {**asdict(self), "failures": list(self.failures)}
+
+    @classmethod
+    def from_record(cls, record: Any) -> Spent:
+        """The record stored in a pair's row (``{}`` for a pair that never tuned; an older row lacks the
+        newer fields, which read as their defaults). Stored data is input: a value of the wrong type
+        reads as the field's default, and unknown keys are left out."""
+        if not isinstance(record, Mapping):
+            return cls()
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if record.get(f.name) is None:
+                continue
+            value = record[f.name]
+            try:
+                if f.name == "failures":
+                    values[f.name] = tuple(str(v) for v in value) if isinstance(value, list | tuple) else ()
+                elif f.name == "stopped_by":
+                    values[f.name] = str(value)
+                elif f.name in ("seconds", "wall_seconds"):
+                    values[f.name] = float(value)
+                else:
+                    values[f.name] = int(value)
+            except (TypeError, ValueError):
+                continue
+        return cls(**values)
+
+
+def spent(study: optuna.Study, budget: Budget) -> Spent:
     """The budget a pair has used: trials by outcome, device and wall-clock seconds, epochs, failures."""
     every = study.get_trials(deepcopy=False)
     trials = charged_trials(every, budget.trials)
     now = dt.datetime.now()  # Optuna stores naive local times
     intervals = [i for t in trials if (i := _interval(t, now)) is not None]
-    count = {s: sum(t.state == s for t in trials) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
-    used = {
-        "trials": len(trials),
-        "complete": count[TrialState.COMPLETE],
-        "pruned": count[TrialState.PRUNED],
-        "failed": count[TrialState.FAIL],
-        "running": sum(t.state == TrialState.RUNNING for t in trials),
-        "seconds": round(sum((b - a).total_seconds() for a, b in intervals), 3),  # device-seconds
-        "wall_seconds": round(wall_seconds(intervals), 3),
-        "epochs": sum(int(t.user_attrs.get("epochs", 0)) for t in trials),
-        # training samples and optimiser steps (deep engine; None where no trial trains in epochs)
-        "samples": _total(trials, "samples"),
-        "steps": _total(trials, "steps"),
-        "failures": sorted({failure_reason(t) for t in trials if t.state == TrialState.FAIL}),
-        "interrupted": sum(interrupted(t) for t in every),  # run again, not charged
-    }
-    used["stopped_by"] = stop_reason(used, budget)
-    return used
+    used = Spent(
+        trials=len(trials),
+        complete=sum(t.state == TrialState.COMPLETE for t in trials),
+        pruned=sum(t.state == TrialState.PRUNED for t in trials),
+        failed=sum(t.state == TrialState.FAIL for t in trials),
+        running=sum(t.state == TrialState.RUNNING for t in trials),
+        seconds=round(sum((b - a).total_seconds() for a, b in intervals), 3),
+        wall_seconds=round(wall_seconds(intervals), 3),
+        epochs=sum(int(t.user_attrs.get("epochs", 0)) for t in trials),
+        samples=_total(trials, "samples"),
+        steps=_total(trials, "steps"),
+        failures=tuple(sorted({failure_reason(t) for t in trials if t.state == TrialState.FAIL})),
+        interrupted=sum(interrupted(t) for t in every),
+        worker_deaths=sum(worker_died(t) for t in every),
+    )
+    return replace(used, stopped_by=stop_reason(used, budget))
 
 
 def _total(trials: list[FrozenTrial], attr: str) -> int | None:
@@ -170,19 +244,35 @@ def _total(trials: list[FrozenTrial], attr: str) -> int | None:
     return sum(values) if values else None
 
 
-def stop_reason(used: dict[str, Any], budget: Budget) -> str | None:
+def stop_reason(used: Spent, budget: Budget) -> str | None:
     """Why no further trial may start: 'trials', 'timeout', 'device_seconds', or None."""
-    if used["trials"] >= budget.trials:
+    if used.trials >= budget.trials:
         return "trials"
-    if budget.timeout is not None and used["wall_seconds"] >= budget.timeout:
+    if budget.timeout is not None and used.wall_seconds >= budget.timeout:
         return "timeout"
-    if budget.device_seconds is not None and used["seconds"] >= budget.device_seconds:
+    if budget.device_seconds is not None and used.seconds >= budget.device_seconds:
         return "device_seconds"
     return None
 
 
-def time_left(used: dict[str, Any], budget: Budget) -> float | None:
+def time_left(used: Spent, budget: Budget) -> float | None:
     """Seconds a trial starting now may run before a time cap is reached (None: no cap)."""
-    left = [cap - used[key] for cap, key in ((budget.timeout, "wall_seconds"), (budget.device_seconds, "seconds"))
+    left = [cap - value for cap, value in ((budget.timeout, used.wall_seconds), (budget.device_seconds, used.seconds))
             if cap is not None]
     return min(left) if left else None
+
+
+# -- the cost of a leaderboard row -------------------------------------------------------------------
+GENERATOR_CACHED_SECONDS = "generator_cached_seconds"  # timings key: a reused generator's training time
+
+
+def rerun_seconds(timings: Mapping[str, Any]) -> float:
+    """Device-seconds charged to one seed re-run: its total time, plus the training time of a generator
+    it took from the cache instead of training (a user without that cache would pay it)."""
+    return float(timings.get("total_seconds") or 0.0) + float(timings.get(GENERATOR_CACHED_SECONDS) or 0.0)
+
+
+def row_cost_seconds(tuning: Iterable[Spent], reruns: Iterable[Mapping[str, Any]]) -> float:
+    """Device-seconds a leaderboard row cost: what its studies spent tuning (one per split seed) plus
+    each seed re-run's charge (:func:`rerun_seconds`, given the re-runs' timings)."""
+    return sum(s.seconds for s in tuning) + sum(rerun_seconds(t) for t in reruns)

@@ -37,9 +37,12 @@ class PairJob:
     pruner: str = "hyperband"
     split_seed: int = 0  # which of the suite's splits ``split`` is; each split has its own study
     sampler_seed: int = 0  # the study's sampler seed: the split seed (each split's study draws its own stream)
-    stack: int = 1  # trials trained at once as one stacked model (deep engine; see benchmark.tuning.trials)
+    stack: int = 1  # trials (and seed re-runs) trained at once as one stacked model (deep engine)
+    # Stack only where every member is bit for bit its single fit (benchmark.training.stacked_mlp): the CPU default.
+    stack_exact_only: bool = False
     commit: str | None = None  # the code's commit when the run started (provenance of its rows)
     width: int = 4  # tuning width W: slot k conditions on slots 0..k-W (Suite.tuning_width)
+    prior_shift: bool = False  # seed rows also store test scores under shifted priors (the prior-shift scenario)
 
     @property
     def label(self) -> str:

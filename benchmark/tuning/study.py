@@ -11,10 +11,12 @@ again, with the same configuration) all give slot k the same parameters, the sam
 so the same score. The shared training parameters (``Suite.tune``) are drawn first, so every method of
 a suite sees the same startup values of them.
 
-A trial that was running when its worker died is failed ("interrupted") by the next worker that looks
-at the study: at once for a dead process on the same host, after the heartbeat grace period for a lost
-machine, and, for a trial that never recorded its worker or a heartbeat (its process was killed just as
-Optuna created it), once it has been seen that way for the grace period.
+A trial that was running when its worker died is failed by the next worker that looks at the study:
+at once for a dead process on the same host whose run stopped too ("interrupted": never charged),
+:data:`SETTLE_SECONDS` later for one whose run went on without it ("worker died": the worker's own
+death, charged after a slot's retries), after the heartbeat grace period for a lost machine
+("interrupted"), and, for a trial that never recorded its worker or a heartbeat (its process was killed
+just as Optuna created it), once it has been seen that way for the grace period ("interrupted").
 """
 
 from __future__ import annotations
@@ -31,11 +33,24 @@ from optuna.trial import FrozenTrial, TrialState
 from benchmark.errors import BenchmarkError
 from benchmark.protocol import Budget
 from benchmark.store.liveness import worker_gone
-from benchmark.tuning.budget import INTERRUPTED, RELEASED, SLOT, budget_trials, open_slot, slot_holders
+from benchmark.tuning.budget import (
+    INTERRUPTED,
+    RELEASED,
+    RUN,
+    SLOT,
+    WORKER_DIED,
+    budget_trials,
+    open_slot,
+    slot_holders,
+)
 from benchmark.tuning.job import PairJob
+from benchmark.tuning.writes import batched
 
 PRUNERS = ("hyperband", "successive-halving", "median", "none")
 DEFAULT_GRACE = 30.0  # seconds; storages without heartbeats (in memory) have no grace period of their own
+# Seconds a dead worker's run must outlive it before the death counts as the worker's own: a kill of the
+# whole run (a process group's SIGKILL) reaches its every process well within this.
+SETTLE_SECONDS = 5.0
 
 optuna.logging.set_verbosity(optuna.logging.CRITICAL)  # trial outcomes are recorded in the store instead
 
@@ -67,10 +82,27 @@ def history(trials: list[FrozenTrial], slot: int, width: int, budget: int
 
 
 class _HistoryStorage:
-    """A storage whose study holds only ``trials``; everything else (writes included) is the real one."""
+    """A storage whose study holds only ``trials``; everything else (writes included) is the real one.
 
-    def __init__(self, storage: optuna.storages.BaseStorage, trials: list[FrozenTrial]):
-        self._real, self._trials = storage, trials
+    The study's id and directions are those of ``study`` (a view is made without reading the store), and
+    a system attribute written for a trial of ``tracked`` (the slot pruner's rungs of a running trial) is
+    also kept there, so that the pruner reads it back without the store."""
+
+    def __init__(self, study: optuna.Study, trials: list[FrozenTrial],
+                 tracked: dict[int, dict[str, Any]] | None = None):
+        self._real, self._trials, self._tracked = study._storage, trials, tracked
+        self._study_id, self._directions = study._study_id, study.directions
+
+    def get_study_id_from_name(self, study_name: str) -> int:
+        return self._study_id
+
+    def get_study_directions(self, study_id: int) -> list[optuna.study.StudyDirection]:
+        return list(self._directions)
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        self._real.set_trial_system_attr(trial_id, key, value)
+        if self._tracked is not None and trial_id in self._tracked:
+            self._tracked[trial_id][key] = value
 
     def get_all_trials(self, study_id: int, deepcopy: bool = True,
                        states: Container[TrialState] | None = None) -> list[FrozenTrial]:
@@ -84,9 +116,11 @@ class _HistoryStorage:
         return getattr(self._real, name)
 
 
-def history_view(study: optuna.Study, trials: list[FrozenTrial]) -> optuna.Study:
-    """``study`` as a sampler or pruner should see it: holding only ``trials``."""
-    return optuna.Study(study.study_name, _HistoryStorage(study._storage, trials),  # type: ignore[arg-type]
+def history_view(study: optuna.Study, trials: list[FrozenTrial],
+                 tracked: dict[int, dict[str, Any]] | None = None) -> optuna.Study:
+    """``study`` as a sampler or pruner should see it: holding only ``trials`` (see :class:`_HistoryStorage`
+    for ``tracked``)."""
+    return optuna.Study(study.study_name, _HistoryStorage(study, trials, tracked),  # type: ignore[arg-type]
                         sampler=study.sampler, pruner=study.pruner)
 
 
@@ -133,18 +167,35 @@ class TrialSeededTPE(optuna.samplers.BaseSampler):
 
 class SlotPruner(optuna.pruners.BasePruner):
     """A pruner that judges slot k against the finished slots 0..k-W only, numbered by slot (so
-    Hyperband's brackets and the median of earlier trials are the same in every run)."""
+    Hyperband's brackets and the median of earlier trials are the same in every run).
+
+    It is asked after every epoch of every trial, and reading the study each time cost a small model's
+    trial more than its training (issue 26). So an epoch reads nothing from the store: the history of
+    slot k is read once it is final (every slot 0..k-W held by a finished trial: the trial loop waits for
+    that before it trains, :func:`await_history`; it never changes after), and a running trial's system
+    attributes (the rungs Hyperband and successive halving record) once per trial, then kept as the
+    pruner writes them (it alone writes them). The decisions are those of a fresh read each epoch."""
 
     def __init__(self, inner: optuna.pruners.BasePruner, width: int, budget: int):
         self.inner, self.width, self.budget = inner, width, budget
+        self._final: dict[tuple[int, int], optuna.Study] = {}  # (study id, slot) -> its final history's view
+        self._attrs: dict[int, dict[str, Any]] = {}  # running trial id -> its system attributes
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         study = _real_study(study)
         slot = slot_of(trial)
-        visible, _, _ = history(study.get_trials(deepcopy=False), slot, self.width, self.budget)
+        view = self._final.get((study._study_id, slot))
+        if view is None:
+            visible, missing, running = history(study.get_trials(deepcopy=False), slot, self.width, self.budget)
+            view = history_view(study, visible, self._attrs)
+            if not missing and not running:
+                self._final[(study._study_id, slot)] = view
         renumbered = copy.copy(trial)
         renumbered.number = slot
-        return self.inner.prune(history_view(study, visible), renumbered)
+        if trial._trial_id not in self._attrs:
+            self._attrs[trial._trial_id] = dict(trial.system_attrs)  # the one read of the store per trial
+        renumbered.system_attrs = self._attrs[trial._trial_id]
+        return self.inner.prune(view, renumbered)
 
 
 def make_pruner(name: str, max_epochs: int, engine: str = "deep") -> optuna.pruners.BasePruner:
@@ -166,7 +217,7 @@ def open_study(job: PairJob, storage: optuna.storages.BaseStorage) -> optuna.Stu
     if not isinstance(pruner, optuna.pruners.NopPruner):
         pruner = SlotPruner(pruner, job.width, job.budget.trials)
     study = optuna.create_study(
-        storage=storage,
+        storage=batched(storage),  # a training trial's writes in batches (benchmark.tuning.writes)
         study_name=job.study_name,
         direction="maximize",
         sampler=TrialSeededTPE(job.sampler_seed, min(10, job.budget.trials), job.width, job.budget.trials),
@@ -218,19 +269,22 @@ def grace_seconds(storage: optuna.storages.BaseStorage) -> float:
 
 
 _first_seen: dict[tuple[int, int], float] = {}  # (storage, trial id) -> when first seen without a worker
+_death_seen: dict[tuple[int, int], float] = {}  # (storage, trial id) -> when its worker was first seen dead
 
 
 def fail_interrupted_trials(study: optuna.Study, grace: float | None = None) -> list[int]:
-    """Fail the trials whose worker is gone: a dead process on this host at once, a silent worker on
-    another machine once its heartbeat is older than the storage's grace period, and a trial that has
-    shown neither a worker nor a heartbeat for the grace period (its process died as Optuna created
-    it: the loop records a heartbeat and its worker right after). Returns the numbers failed."""
+    """Fail the trials whose worker is gone: a dead process on this host (see :func:`dead_worker_reason`),
+    a silent worker on another machine once its heartbeat is older than the storage's grace period, and
+    a trial that has shown neither a worker nor a heartbeat for the grace period (its process died as
+    Optuna created it: the loop records a heartbeat and its worker right after). Returns the numbers
+    failed."""
     grace = grace_seconds(study._storage) if grace is None else grace
     now, failed = time.monotonic(), []
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = t.user_attrs.get("worker")
         if worker_gone(worker):
-            if fail_trial(study, t, f"{INTERRUPTED}: its worker process {worker.rpartition(':')[2]} died"):
+            reason = dead_worker_reason(study, t, now)
+            if reason is not None and fail_trial(study, t, reason):
                 failed.append(t.number)
         elif worker is None:
             seen = _first_seen.setdefault((id(study._storage), t._trial_id), now)
@@ -242,6 +296,20 @@ def fail_interrupted_trials(study: optuna.Study, grace: float | None = None) -> 
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # no-op without heartbeats
     return failed
+
+
+def dead_worker_reason(study: optuna.Study, t: FrozenTrial, now: float) -> str | None:
+    """Why a trial whose worker process is gone (on this host) ended: its run stopped as well (its run's
+    process is gone too, or none was recorded): "interrupted"; its run went on without it for
+    :data:`SETTLE_SECONDS`: "worker died"; None while the run has not yet outlived it that long."""
+    worker, run = t.user_attrs["worker"], t.user_attrs.get(RUN)
+    pid = worker.rpartition(":")[2]
+    if run is None or run == worker or worker_gone(run) is not False:
+        return f"{INTERRUPTED}: its worker process {pid} died and its run stopped"
+    seen = _death_seen.setdefault((id(study._storage), t._trial_id), now)
+    if now - seen < SETTLE_SECONDS:
+        return None
+    return f"{WORKER_DIED}: its worker process {pid} died while its run (process {run.rpartition(':')[2]}) went on"
 
 
 def fail_trial(study: optuna.Study, trial: FrozenTrial, reason: str) -> bool:

@@ -31,15 +31,25 @@ import optuna
 from optuna.trial import TrialState
 
 from benchmark.errors import BenchmarkError, describe_failure
-from benchmark.metrics import compute_metrics
+from benchmark.metrics import compute_metric, compute_metrics
 from benchmark.protocol import trial_seed
-from benchmark.store.liveness import beating, worker_id
-from benchmark.store.results import disk_full
+from benchmark.store.full_disk import disk_full
+from benchmark.store.liveness import beating, run_id, worker_id
 from benchmark.training import get_engine
 from benchmark.training.epochs import epoch_compute
-from benchmark.tuning.budget import INTERRUPTED, OVER_BUDGET, SLOT, STARTED, budget_trials, spent, time_left
+from benchmark.tuning.budget import (
+    INTERRUPTED,
+    OVER_BUDGET,
+    RUN,
+    SLOT,
+    STARTED,
+    budget_trials,
+    spent,
+    time_left,
+)
 from benchmark.tuning.job import PairJob, suggest_params
 from benchmark.tuning.study import Waiter, await_history, fail_interrupted_trials, open_study, take_slot
+from benchmark.tuning.writes import hold
 
 
 class TimeCapReached(optuna.TrialPruned):
@@ -71,10 +81,11 @@ def run_trials(job: PairJob, storage: optuna.storages.BaseStorage,
     study = open_study(job, storage)
     waiter = Waiter(study, on_wait)
     me = worker_id()
+    carried: optuna.Trial | None = None  # slotted, but its history holds a member of this worker's last stack
     while True:
         fail_interrupted_trials(study)
         used = spent(study, job.budget)
-        if used["stopped_by"] is not None:
+        if used.stopped_by is not None and carried is None:
             running = [t for t in budget_trials(study, job.budget.trials) if t.state == TrialState.RUNNING]
             if not running:
                 break
@@ -83,14 +94,28 @@ def run_trials(job: PairJob, storage: optuna.storages.BaseStorage,
         waiter.done()
         members: list[Member] = []
         asked: list[optuna.Trial] = []
+        slots: list[int] = []
         with heartbeats(storage, []) as beat:
             try:
-                for _ in range(min(group, job.budget.trials - used["trials"])):
-                    trial = ask(study, beat, me)
+                for _ in range(max(carried is not None, min(group, job.budget.trials - used.trials))):
+                    if carried is not None:
+                        trial, carried = carried, None
+                        beat(trial._trial_id)
+                        slots.append(int(trial.user_attrs[SLOT]))
+                    else:
+                        trial = ask(study, beat, me)
+                        slot = take_slot(study, trial, job.budget.trials, waiter)
+                        if slot is None:  # other workers took the last
+                            finish(study, trial, TrialState.FAIL, failure=OVER_BUDGET)
+                            break
+                        # With other workers slots interleave: a slot whose history holds a member of this
+                        # stack would wait on it forever; it trains first in the next stack instead.
+                        if any(s <= slot - job.width for s in slots):
+                            carried = trial
+                            asked.append(trial)
+                            break
+                        slots.append(slot)
                     asked.append(trial)
-                    if take_slot(study, trial, job.budget.trials, waiter) is None:  # other workers took the last
-                        finish(study, trial, TrialState.FAIL, failure=OVER_BUDGET)
-                        break
                     if not await_history(study, trial, job.width, job.budget.trials, waiter):
                         break
                     trial.set_user_attr(STARTED, dt.datetime.now().isoformat())  # waiting is not compute
@@ -110,12 +135,14 @@ def run_trials(job: PairJob, storage: optuna.storages.BaseStorage,
 
 
 def ask(study: optuna.Study, beat: Callable[[int], None], worker: str) -> optuna.Trial:
-    """A new trial, with a heartbeat and then its worker recorded at once: a trial found without
-    either for the grace period is an orphan (its process died here) and is failed as interrupted."""
+    """A new trial, with a heartbeat and then its worker and run recorded at once: a trial found without
+    either for the grace period is an orphan (its process died here) and is failed as interrupted; a
+    trial whose worker died is charged only when its run went on (benchmark.tuning.budget)."""
     with warnings.catch_warnings():  # the loop keeps each trial's heartbeat itself (heartbeats())
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
         trial = study.ask()
     beat(trial._trial_id)
+    trial.set_user_attr(RUN, run_id())
     trial.set_user_attr("worker", worker)
     return trial
 
@@ -148,18 +175,16 @@ def train(job: PairJob, study: optuna.Study, storage, members: list[Member], sec
           stacked: bool) -> None:
     """Train the members (stacked, or the single one with its engine) and tell Optuna each outcome."""
     started = time.monotonic()
+    for m in members:  # from here to its end a trial's reports and attributes are written in batches
+        hold(study, m.trial._trial_id)
 
     def on_epoch(m: int, epoch: int, val_proba: np.ndarray) -> None:
         member = members[m]
         member.epochs = epoch + 1
-        member.trial.set_user_attr("epochs", member.epochs)
-        if job.engine == "deep":  # the compute trained so far: every epoch is the same fixed sample count
-            samples, steps = epoch_compute(len(job.split.train), member.config.batch_size)
-            member.trial.set_user_attr("samples", member.epochs * samples)
-            member.trial.set_user_attr("steps", member.epochs * steps)
-        metrics, _ = compute_metrics(job.split.val.y, val_proba, job.split.minority_classes)
-        if math.isfinite(metrics[job.objective]):
-            member.trial.report(metrics[job.objective], member.epochs)
+        # the objective alone: the rest of the metric table is computed once, for the trained model
+        value = compute_metric(job.objective, job.split.val.y, val_proba, job.split.minority_classes)
+        if math.isfinite(value):
+            member.trial.report(value, member.epochs)
         if seconds_left is not None and time.monotonic() - started >= seconds_left:
             raise TimeCapReached(f"the pair's time cap was reached after epoch {member.epochs}")
         # After the last epoch the trial is as good as complete: pruning it would only discard its value.
@@ -177,6 +202,7 @@ def train(job: PairJob, study: optuna.Study, storage, members: list[Member], sec
             raise
         release_device_memory(job.device)
         for m in members:
+            stamp_compute(job, m)
             finish(study, m.trial, TrialState.FAIL, failure=describe_failure(exc))
         return
     for member, result in zip(members, results, strict=True):
@@ -189,7 +215,8 @@ def fit_members(job: PairJob, members: list[Member], on_epoch, stacked: bool) ->
         from benchmark.training.stacked import fit_many
 
         return fit_many(job.split, [m.recipe for m in members], [m.config for m in members],
-                        [m.seed for m in members], device=job.device, on_epoch=on_epoch)
+                        [m.seed for m in members], device=job.device, on_epoch=on_epoch,
+                        exact_only=job.stack_exact_only)
     (member,) = members
     try:
         return [get_engine(job.engine).fit(job.split, member.recipe, member.config, seed=member.seed,
@@ -201,8 +228,26 @@ def fit_members(job: PairJob, members: list[Member], on_epoch, stacked: bool) ->
         return [exc]
 
 
+def stamp_compute(job: PairJob, member: Member, timings: dict[str, Any] | None = None) -> None:
+    """Record, once, as its trial ends (complete, pruned, capped or failed), the epochs, training
+    samples and optimiser steps it trained: the engine's own count where its fit returned one, else
+    (the fit ended early) the epochs done times an epoch's fixed compute (deep engine)."""
+    trial, timings = member.trial, timings or {}
+    trial.set_user_attr("epochs", member.epochs)
+    if "train_samples" in timings:
+        trial.set_user_attr("samples", int(timings["train_samples"]))
+        trial.set_user_attr("steps", int(timings.get("train_steps") or 0))
+    elif job.engine == "deep" and member.epochs:  # every epoch trains the same fixed sample count
+        samples, steps = epoch_compute(len(job.split.train), member.config.batch_size)
+        trial.set_user_attr("samples", member.epochs * samples)
+        trial.set_user_attr("steps", member.epochs * steps)
+
+
 def tell_result(job: PairJob, study: optuna.Study, member: Member, result: Any) -> None:
     trial = member.trial
+    if not isinstance(result, BaseException):  # a trained model: at least one epoch, counted by the engine
+        member.epochs = max(member.epochs, 1)
+    stamp_compute(job, member, None if isinstance(result, BaseException) else result.timings)
     if isinstance(result, optuna.TrialPruned):
         trial.set_user_attr("pruned", str(result))
         finish(study, trial, TrialState.PRUNED)
@@ -222,10 +267,6 @@ def tell_result(job: PairJob, study: optuna.Study, member: Member, result: Any) 
     except Exception as exc:
         finish(study, trial, TrialState.FAIL, failure=describe_failure(exc))
         return
-    trial.set_user_attr("epochs", max(member.epochs, 1))
-    for attr, key in (("samples", "train_samples"), ("steps", "train_steps")):  # what the engine counted
-        if key in result.timings:
-            trial.set_user_attr(attr, int(result.timings[key]))
     trial.set_user_attr("val_metrics", metrics)
     finish(study, trial, TrialState.COMPLETE, value)
 

@@ -2,18 +2,20 @@
 and read back everything a run stores except timings, for comparison with an uninterrupted run.
 
 Kills are timed by what the run has done, read from its SQLite store (trials finished, seed rows
-written), not by the clock alone, so they land whatever the machine's speed or load:
+written, trials training), not by the clock alone, so they land whatever the machine's speed or load:
 
-- a *working* kill (3 in 4) waits until the process has finished at least one unit of work (a trial
+- a *training* kill (1 in 2) waits until a tuning trial of the process is training (running, past
+  its wait for a slot), then a random delay of up to half the time a unit has taken so far: it lands
+  while pairs are training, where a kill costs the most;
+- a *working* kill (1 in 4) waits until the process has finished at least one unit of work (a trial
   or a seed row), then a random delay of up to twice the time a unit has taken so far in this run:
   it lands in a trial, a seed re-run, between them or in the store's bookkeeping;
 - an *early* kill lands at a random moment before the process's first finished unit (importing,
   loading the splits, opening the studies, creating the first trial).
 
-A kill never lands while a slot that was already interrupted ``MAX_INTERRUPTS`` times is running
-again (it waits for that trial to end, up to a bound): the budget rule charges a slot's sixth
-interruption as a failure on purpose (a configuration that kills its worker every time), and a run
-charged that way rightly differs from the uninterrupted one.
+Every kill takes the whole run (its process group), so none may be charged to a method however often
+one slot is hit (issue 28): :func:`stored` asserts that every study was charged exactly its budget and
+that no charged trial is an interruption or a worker's death.
 """
 
 from __future__ import annotations
@@ -33,14 +35,14 @@ import optuna
 from optuna.trial import TrialState
 
 from benchmark.store import Store, optuna_storage
-from benchmark.tuning.budget import RETRIES_PER_SLOT, charged_trials
+from benchmark.store.liveness import worker_gone
+from benchmark.tuning.budget import STARTED, Spent, charged_trials, interrupted, worker_died
 
-MAX_INTERRUPTS = RETRIES_PER_SLOT - 2  # a margin below the budget rule's forgiveness
 POLL = 0.1  # seconds between two looks at the store
 STALL = 900.0  # seconds without any finished unit before the harness gives up on a process
 # What may differ between an interrupted and an uninterrupted run: times, who ran what, how often
 # a slot was interrupted. Everything else a run stores must be equal, bit for bit.
-TIMING_KEYS = ("seconds", "wall_seconds", "interrupted", "started", "finished", "worker", "heartbeat")
+TIMING_KEYS = ("seconds", "wall_seconds", "interrupted", "started", "finished", "worker", "run", "heartbeat")
 
 
 @dataclass
@@ -50,7 +52,7 @@ class KillLog:
     working: int = 0
     early: int = 0
     starts: int = 0
-    guarded: int = 0  # kills delayed because a much-interrupted slot was running
+    in_training: int = 0  # kills that landed while a tuning trial was training
     unit_seconds: list[float] = field(default_factory=list)
     startup_seconds: list[float] = field(default_factory=list)
 
@@ -88,22 +90,15 @@ def finished_units(path: Path) -> int:
     return (trials[0][0] if trials else 0) + (rows[0][0] if rows else 0)
 
 
-def much_interrupted_slot_running(path: Path) -> bool:
-    """Whether a running trial's slot has been interrupted MAX_INTERRUPTS times or more (a killed
-    trial stays RUNNING until the next process finds it, so RUNNING ones count as interrupted too)."""
-    rows = _query(path, """
-        SELECT t.study_id, s.value_json, t.state, f.value_json FROM trials t
-        JOIN trial_user_attributes s ON s.trial_id = t.trial_id AND s.key = 'slot'
-        LEFT JOIN trial_user_attributes f ON f.trial_id = t.trial_id AND f.key = 'failure'""")
-    tries: dict[tuple, int] = {}
-    running = set()
-    for study, slot, state, failure in rows:
-        reason = json.loads(failure) if failure else ""
-        if state == "RUNNING" or (state == "FAIL" and (not reason or reason.startswith("interrupted"))):
-            tries[(study, slot)] = tries.get((study, slot), 0) + 1
-        if state == "RUNNING":
-            running.add((study, slot))
-    return any(tries[key] > MAX_INTERRUPTS for key in running)
+def training(path: Path) -> bool:
+    """Whether a tuning trial is training: running in a live process, past its wait for a slot and its
+    history (a killed process's trials stay RUNNING until the next process fails them: left out)."""
+    rows = _query(path, f"""
+        SELECT w.value_json FROM trials t
+        JOIN trial_user_attributes a ON a.trial_id = t.trial_id AND a.key = '{STARTED}'
+        JOIN trial_user_attributes w ON w.trial_id = t.trial_id AND w.key = 'worker'
+        WHERE t.state = 'RUNNING'""")
+    return any(not worker_gone(json.loads(worker)) for (worker,) in rows)
 
 
 def run_with_kills(cmd: list[str], url: str, kills: int, rng: random.Random, log: KillLog,
@@ -116,7 +111,8 @@ def run_with_kills(cmd: list[str], url: str, kills: int, rng: random.Random, log
     target = log.landed + kills
     while log.landed < target:
         assert time.monotonic() < deadline, f"{log.landed} kills landed, the run still not done after {limit} s"
-        early = rng.random() < 0.25
+        draw = rng.random()
+        early, in_training = draw < 0.25, draw >= 0.5
         startup = statistics.median(log.startup_seconds) if log.startup_seconds else 6.0
         unit = statistics.median(log.unit_seconds) if log.unit_seconds else 2.0
         before = finished_units(path)
@@ -127,7 +123,7 @@ def run_with_kills(cmd: list[str], url: str, kills: int, rng: random.Random, log
         log.starts += 1
         started = time.monotonic()
         kill_at = started + rng.uniform(0.2, 1.0) * startup if early else None
-        guard_since = None
+        give_up = started + STALL  # a training kill waits this long for a trial to train (tuning may be over)
         first = last = None  # when this process finished its first and its latest unit
         done = before
         while process.poll() is None:
@@ -137,24 +133,24 @@ def run_with_kills(cmd: list[str], url: str, kills: int, rng: random.Random, log
                 if first is None:
                     first = now
                     log.startup_seconds.append(now - started)
-                    if not early:
+                    if not early and not in_training:
                         kill_at = now + rng.uniform(0.0, 2.0 * unit)
+                    give_up = now + 4 * unit + 30
                 elif last is not None:
                     log.unit_seconds.append((now - last) / (seen - done))
                 done, last = seen, now
+            if in_training and kill_at is None and (training(path) or now >= give_up):
+                kill_at = now + rng.uniform(0.0, 0.5 * unit)
             if kill_at is not None and now >= kill_at:
-                if much_interrupted_slot_running(path) and now - (guard_since or now) < 600:
-                    guard_since = guard_since or now
-                    log.guarded += guard_since == now
-                    kill_at = now + 1.0  # let that trial end first
+                was_training = training(path)
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                log.in_training += was_training
+                if early:
+                    log.early += 1
                 else:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-                    if early:
-                        log.early += 1
-                    else:
-                        log.working += 1
-                    break
+                    log.working += 1
+                break
             assert now - (last or started) < STALL, f"no trial or seed row finished in {STALL:.0f} s: {cmd}"
             time.sleep(POLL)
         else:
@@ -173,7 +169,8 @@ def stored(url: str, suite: str) -> dict:
     test and validation scores, per-class scores and artifacts; every pair's status, budget, what it
     spent (counts, not seconds), best configuration and value; every charged trial's slot, parameters,
     value, state, per-epoch reports and attributes (timings and workers left out). Asserts on the way
-    that no row is duplicated, no trial is left running and every study spent exactly its budget."""
+    that no row is duplicated, no trial is left running, every study was charged exactly its budget and
+    no interruption was charged or counted as a worker's own death (every kill took the whole run)."""
     store = Store(url)
     rows = store.results(suite, include_running=True)
     keys = [(r.dataset, r.method, r.split_seed, r.seed) for r in rows]
@@ -186,7 +183,10 @@ def stored(url: str, suite: str) -> dict:
             trials = optuna.load_study(study_name=p.study_name, storage=storage).get_trials(deepcopy=False)
             assert not [t for t in trials if t.state == TrialState.RUNNING], f"{p.study_name} has a running trial"
             charged = charged_trials(trials, p.budget["trials"])
-            assert len(charged) == p.budget["trials"] == p.spent["trials"], f"{p.study_name} spent {p.spent}"
+            used = Spent.from_record(p.spent)
+            assert len(charged) == p.budget["trials"] == used.trials, f"{p.study_name} spent {used}"
+            assert not [t.number for t in charged if interrupted(t) or worker_died(t)], f"{p.study_name}: {used}"
+            assert used.worker_deaths == 0 == sum(worker_died(t) for t in trials), f"{p.study_name}: {used}"
             history = [(t.user_attrs.get("slot"), t.params, t.value, t.state.name, t.intermediate_values,
                         untimed(t.user_attrs)) for t in charged]
         pairs[(p.dataset, p.method, p.split_seed)] = (str(p.status), p.reason, p.budget, untimed(p.spent),
@@ -202,7 +202,7 @@ def untimed(record: dict) -> dict:
 
 def interruptions(url: str, suite: str) -> int:
     """Trials that were interrupted and run again (not charged), over every pair."""
-    return sum(int((p.spent or {}).get("interrupted", 0)) for p in Store(url).pairs(suite))
+    return sum(Spent.from_record(p.spent).interrupted for p in Store(url).pairs(suite))
 
 
 def integrity(url: str) -> str:

@@ -55,6 +55,7 @@ class ClassWeightedFocalLoss:
     "__NAME__", family="loss", modalities=ALL_MODALITIES, engines=("deep",),
     summary="Focal loss with inverse-frequency class weights.", paper=PAPER,
     search_space=lambda trial, ctx: {"gamma": trial.suggest_float("gamma", 0.5, 5.0)},
+    neutral_params={"gamma": 0.0},
 )
 def build(params, ctx):
     """Class-weighted focal loss (Lin et al. 2017) with tuned gamma."""
@@ -65,7 +66,7 @@ PLUGIN_TEST = '''
 from benchmark.testing import parametrize_with_checks
 
 
-@parametrize_with_checks(["__NAME__"], neutral_params={"__NAME__": {"gamma": 0.0}})
+@parametrize_with_checks(["__NAME__"])
 def test_plugin_method(method, check):
     check(method)
 '''

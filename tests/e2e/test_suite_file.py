@@ -10,7 +10,7 @@ import textwrap
 
 import pandas as pd
 
-from benchmark.datasets.keel import read_keel
+from benchmark.datasets._keel_format import read_keel
 from benchmark.store import Store
 from tests.test_cli import cli
 

@@ -10,7 +10,15 @@ import pytest
 
 from benchmark.errors import BenchmarkError
 from benchmark.run import RunOptions
-from benchmark.run.calibration import StepShape, Workload, aggregate_rates, calibrate, synthetic_split
+from benchmark.run.calibration import (
+    CALIBRATION_EPOCHS,
+    CPU_STEPS,
+    StepShape,
+    Workload,
+    aggregate_rates,
+    calibrate,
+    synthetic_split,
+)
 from benchmark.run.packing import (
     CUDA_CONTEXT,
     GIB,
@@ -78,10 +86,12 @@ def small_workload(batch: int = 16, rows: int = 200) -> Workload:
 def test_calibration_measures_the_engine_on_synthetic_tensors():
     workload = small_workload()
     split = synthetic_split(workload, "cpu")
-    assert split.train.X.shape == (32, 1, 8, 8) and split.train.X.dtype.name == "uint8"  # 2 steps of 16
-    assert len(split.val) == 8  # the real split's proportion (50 of 200)
+    rows = CPU_STEPS * 16  # CPU_STEPS steps of 16 an epoch
+    assert split.train.X.shape == (rows, 1, 8, 8) and split.train.X.dtype.name == "uint8"
+    assert len(split.val) == rows // 4  # the real split's proportion (50 of 200)
     result = calibrate(workload, "cpu")
-    assert result.samples_per_second > 0 and result.steps == 4 and result.seconds > 0
+    assert result.samples_per_second > 0 and result.seconds > 0
+    assert result.steps == CPU_STEPS * (CALIBRATION_EPOCHS - 1)  # the epochs after the first are timed
     assert result.overhead_seconds >= 0 and result.peak_allocated is None  # no device memory on a CPU
     assert result.fit_seconds(1000) == pytest.approx(result.overhead_seconds + 1000 / result.samples_per_second)
     features = Workload(StepShape("mlp", (12,), 32, "features"), 2, 500, 100, TrainingConfig(batch_size=32))

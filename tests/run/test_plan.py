@@ -18,6 +18,7 @@ from benchmark.run import RunOptions
 from benchmark.run import cost as cost_module
 from benchmark.run.calibration import StepShape, Workload, calibrate
 from benchmark.run.cost import TO_RUN, plan_cost
+from benchmark.run.plan import WORKER_MEMORY, machine_capacity
 from benchmark.training.base import TrainingConfig
 from benchmark.training.epochs import epoch_compute
 
@@ -87,15 +88,28 @@ def test_plan_of_vision_lt_counts_what_the_suite_implies(data_root, tmp_path, mo
     assert pairs[("mnist-lt", "horizontal-flip")]["status"] == "not-applicable"
     assert {pairs[(d, "horizontal-flip")]["status"] for d in ("fashion-mnist-lt", "cifar10-lt")} == {TO_RUN}
     assert all(pairs[(d, "baseline")]["status"] == TO_RUN for d in epochs)
-    # device-hours: every fit's start-up plus its samples at the calibrated rate
-    calibration = record["calibrations"][0]
+    # device-hours: every fit's start-up plus its samples at the calibrated rate, plus its bookkeeping
+    # (per tuning epoch and trial, per seed re-run), measured on this machine
+    calibration, books = record["calibrations"][0], record["bookkeeping"]
     rate, overhead = calibration["samples_per_second"], calibration["overhead_seconds"]
-    expected = sum(p["fits"] * overhead + p["samples"] / rate for p in
-                   ({"fits": q["trials"] + q["seeds"], "samples": q["samples"]} for q in to_run)) / 3600
+    assert all(books[k] > 0 for k in ("epoch_seconds", "trial_seconds", "seed_seconds"))
+    expected = sum((q["trials"] + q["seeds"]) * overhead + q["samples"] / rate
+                   + q["trials"] * (epochs[q["dataset"]] * books["epoch_seconds"] + books["trial_seconds"])
+                   + q["seeds"] * books["seed_seconds"] for q in to_run) / 3600
     assert record["totals"]["device_hours"] == pytest.approx(expected, rel=1e-3)
+    # a GPU suite planned on a CPU: said so, with the H100 figures' estimate of its training steps
+    assert record["intended_device"] == "gpu" and record["gpu_reference"]
+    gpu_rates = {"mnist-lt": 176_000, "fashion-mnist-lt": 176_000, "cifar10-lt": 34_700, "cifar100-lt": 34_700}
+    assert record["totals"]["gpu_hours"] == pytest.approx(
+        sum(q["samples"] / gpu_rates[q["dataset"]] for q in to_run) / 3600, rel=1e-3)
+    # the pairs not run, one line per rule with its count; every pair is in the JSON with its own reason
+    groups = {(g["status"], g["reason"]): g["pairs"] for g in record["not_run_by_reason"]}
+    assert sum(groups.values()) == len(record["pairs"]) - len(to_run)
+    assert groups[("not-applicable", "this loss is defined for binary tasks")] == 4 * len(
+        [m for m in methods if pairs[("mnist-lt", m)]["reason"] and "binary" in pairs[("mnist-lt", m)]["reason"]])
     assert {c["shape"] for c in record["calibrations"]} == {"small-cnn 1x28x28 b128", "resnet32 3x32x32 b128"}
     assert record["pruning"]["assumption"] == "no pruning: an upper bound"
-    assert record["packing"]["per_device"] == 1 and record["workers"] == 1
+    assert record["packing"]["per_device"] == 1 and record["workers"] == min(machine_capacity()[0], capped())
 
 
 def test_plan_subtracts_what_a_run_stored_and_writes_nothing(data_root, tmp_path, monkeypatch, capsys):
@@ -159,12 +173,20 @@ def test_plan_refuses_bad_input_with_one_line(args, needle, tmp_path, monkeypatc
     assert out == "" and not store.exists()
 
 
-def test_workers_auto_is_one_worker_off_cuda(tmp_path):
+def capped() -> int:
+    """Local workers the memory allows now (one per GiB available)."""
+    _, available = machine_capacity()
+    return 10**6 if available is None else max(1, available // WORKER_MEMORY)
+
+
+def test_workers_auto_is_one_per_core_on_a_cpu(tmp_path):
     url = f"sqlite:///{tmp_path / 's.db'}"
     for workers in (None, "auto"):
         plan = RunOptions(suite="smoke", workers=workers, device="cpu", storage=url).resolve()
-        assert plan.options.workers == 1
+        assert plan.options.workers == min(machine_capacity()[0], capped())
         assert cost_module.fill_device(plan) is plan  # nothing to pack on a CPU
+        assert any("one per CPU core" in note for note in plan.notes) or plan.options.workers == 1
+    assert RunOptions(suite="smoke", workers=1, device="cpu", storage=url).resolve().options.workers == 1
 
 
 def test_fill_device_takes_the_packing_policys_count(tmp_path, monkeypatch):
@@ -210,3 +232,37 @@ def test_the_pruned_share_comes_from_the_suites_finished_studies(tmp_path):
                       spent={"trials": 2, "epochs": 0})  # no epochs to prune on the classical engine
     assert observed_pruning(plan, store) == pytest.approx((0.5, 3))
     assert observed_pruning(replace(plan, pruner="none"), store) is None
+
+
+def test_a_cpu_calibration_is_the_median_of_repeats_after_a_discarded_warm_up(monkeypatch):
+    from benchmark.run import calibration as cal
+
+    shape = StepShape("mlp", (8,), 64, "features")
+    rates = iter([10.0, 500.0, 90.0, 110.0, 100.0, 95.0, 105.0, 99.0, 101.0])  # the first is the warm-up
+    made = []
+
+    def fake(workload, device):
+        made.append(1)
+        return cal.Calibration(shape, device, next(rates), 0.5, 24, 0.2)
+
+    monkeypatch.setattr(cal, "calibrate", fake)
+    result = cal.calibrate_stable(Workload(shape, 2, 780, 200, TrainingConfig()), "cpu")
+    # warm-up (10) dropped; repeats until 3 and 1 s timed: 5 runs of 0.2 s -> 500, 90, 110, 100, 95 -> median 100
+    assert (result.samples_per_second, result.repeats, len(made)) == (100.0, 5, 6)
+    assert result.seconds == pytest.approx(1.0) and result.steps == 5 * 24
+
+
+def test_the_plan_table_summarises_refusals_by_rule_and_names_the_gpu_suite(tmp_path, monkeypatch):
+    from benchmark.cli.plan_table import format_plan
+
+    monkeypatch.setattr(cost_module, "calibrate_all", tiny_calibrations)
+    plan = RunOptions(suite="vision-lt", device="cpu", datasets=["mnist-lt", "cifar10-lt"], plan_only=True,
+                      storage=f"sqlite:///{tmp_path / 'absent.db'}").resolve()
+    cost = plan_cost(plan)
+    text = format_plan(cost)
+    refused = [p for p in cost.pairs if p.status != TO_RUN]
+    rules = [line for line in text.splitlines() if line.startswith("  ") and "not-applicable:" in line]
+    assert len(refused) > 3 * len(rules)  # one line per rule, not one per pair
+    assert sum(int(line.split()[0]) for line in rules) == len(refused)
+    assert "suite 'vision-lt' is meant for a GPU" in text and "on one H100" in text
+    assert "per tuning epoch" in text

@@ -28,6 +28,7 @@ from benchmark.tuning.budget import (
     RELEASED,
     RETRIES_PER_SLOT,
     SLOT,
+    WORKER_DIED,
     charged_trials,
     open_slot,
     spent,
@@ -157,7 +158,7 @@ def test_trial_k_is_the_same_with_one_worker_two_workers_and_after_interruptions
                       for t in resumed.get_trials(deepcopy=False) if t.state == TrialState.FAIL)
     assert failures == [f"{INTERRUPTED}:3", f"{INTERRUPTED}:3", f"{INTERRUPTED}:None"]  # slot 3 freed twice
     used = spent(resumed, job.budget)
-    assert (used["trials"], used["interrupted"], used["running"]) == (TRIALS, 3, 0)
+    assert (used.trials, used.interrupted, used.running) == (TRIALS, 3, 0)
     # The re-run slots trained with the slot's seed, as they first did.
     seeds = {}
     for slot, seed in fits:
@@ -243,12 +244,12 @@ def test_slot_rules_interrupted_slots_reopen_refused_hold_nothing_and_retries_ar
 
     study = optuna.create_study(direction="maximize")
     for _ in range(RETRIES_PER_SLOT + 1):  # a configuration that kills its worker every time
-        add_trial(study, 0, TrialState.FAIL, f"{INTERRUPTED}: its worker process 1 died")
+        add_trial(study, 0, TrialState.FAIL, f"{WORKER_DIED}: its worker process 1 was killed by SIGKILL")
     trials = study.get_trials(deepcopy=False)
     assert [t.number for t in charged_trials(trials, 1)] == [RETRIES_PER_SLOT]  # the last one counts
     used = spent(study, Budget(trials=1, seeds=1))
-    assert (used["trials"], used["failed"], used["interrupted"], used["stopped_by"]) == (
-        1, 1, RETRIES_PER_SLOT + 1, "trials")
+    assert (used.trials, used.failed, used.interrupted, used.worker_deaths, used.stopped_by) == (
+        1, 1, 0, RETRIES_PER_SLOT + 1, "trials")
 
     # Slots in order of slot, not of trial number: the re-run slot 0 (trial 2) comes first.
     study = optuna.create_study(direction="maximize")
@@ -293,4 +294,4 @@ def test_time_a_trial_spends_waiting_for_its_slot_is_not_charged_as_compute():
     trial.set_user_attr(STARTED, dt.datetime.now().isoformat())
     study.tell(trial, 0.5)
     used = spent(study, Budget(trials=1, seeds=1))
-    assert used["seconds"] < 0.2 and used["wall_seconds"] < 0.2
+    assert used.seconds < 0.2 and used.wall_seconds < 0.2

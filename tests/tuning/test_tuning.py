@@ -61,10 +61,10 @@ def test_study_spends_exactly_the_budget_and_resumes_without_new_trials():
     job = job_for(make_tabular_split(), trials=3, tune=("lr",))
     study = run_trials(job, storage)
     used = spent(study, job.budget)
-    assert used["trials"] == 3 and used["complete"] + used["pruned"] + used["failed"] == 3
-    assert used["running"] == 0 and used["stopped_by"] == "trials"
-    assert used["epochs"] == sum(t.user_attrs["epochs"] for t in study.trials) and 3 <= used["epochs"] <= 6
-    assert used["seconds"] >= used["wall_seconds"] > 0
+    assert used.trials == 3 and used.complete + used.pruned + used.failed == 3
+    assert used.running == 0 and used.stopped_by == "trials"
+    assert used.epochs == sum(t.user_attrs["epochs"] for t in study.trials) and 3 <= used.epochs <= 6
+    assert used.seconds >= used.wall_seconds > 0
     best = best_trial(study, job.budget)
     assert set(trial_params(best)) == {"train.lr"} and best.value == max(t.value for t in study.trials
                                                                         if t.state == TrialState.COMPLETE)
@@ -76,7 +76,7 @@ def test_tuning_never_reads_the_test_split_and_the_guard_works():
     split = guarded(make_tabular_split())
     job = job_for(split, "random-oversampling", trials=2)
     study = run_trials(job, optuna.storages.InMemoryStorage())
-    assert spent(study, job.budget)["complete"] >= 1
+    assert spent(study, job.budget).complete >= 1
     params = trial_params(best_trial(study, job.budget))
     with pytest.raises(AssertionError, match="test split was read"):
         rerun_seed(job, params, seed=0)  # scoring does read it: the guard is live
@@ -94,9 +94,9 @@ def test_failing_trials_are_recorded_with_their_reason_and_counted():
     job = job_for(make_tabular_split(), method_with("sometimes-crashes", lambda t, c: {}, build), trials=4)
     study = run_trials(job, optuna.storages.InMemoryStorage())
     used = spent(study, job.budget)
-    assert (used["trials"], used["failed"], used["complete"] + used["pruned"]) == (4, 2, 2)
-    assert used["failures"] == ["RuntimeError: simulated crash at seed 10001",
-                                "RuntimeError: simulated crash at seed 10003"]
+    assert (used.trials, used.failed, used.complete + used.pruned) == (4, 2, 2)
+    assert used.failures == ("RuntimeError: simulated crash at seed 10001",
+                             "RuntimeError: simulated crash at seed 10003")
 
 
 @pytest.mark.parametrize("space, message", [
@@ -109,8 +109,8 @@ def test_an_invalid_search_space_value_fails_the_trials_with_a_clear_reason(spac
     job = job_for(make_tabular_split(), method_with("bad-space", space), trials=2)
     study = run_trials(job, optuna.storages.InMemoryStorage())
     used = spent(study, job.budget)
-    assert used["failed"] == 2 and best_trial(study, job.budget) is None
-    assert message in used["failures"][0]
+    assert used.failed == 2 and best_trial(study, job.budget) is None
+    assert message in used.failures[0]
 
 
 def test_unknown_objective_and_pruner_and_zero_budgets_are_refused():
@@ -164,8 +164,8 @@ def test_hyperband_spends_fewer_epochs_than_no_pruning_at_the_same_trials():
         job = job_for(split, trials=8, config=config, pruner=pruner, tune=("lr",))
         study = run_trials(job, optuna.storages.InMemoryStorage())
         used = spent(study, job.budget)
-        assert used["trials"] == 8 and used["failed"] == 0
-        epochs[pruner] = used["epochs"], used["pruned"]
+        assert used.trials == 8 and used.failed == 0
+        epochs[pruner] = used.epochs, used.pruned
     assert epochs["none"] == (72, 0)
     assert epochs["hyperband"][1] >= 1 and epochs["hyperband"][0] < 72
 
@@ -177,8 +177,8 @@ def test_time_caps_stop_tuning_at_an_epoch_boundary():
         job = job_for(split, trials=5, config=config, pruner="none", **cap)
         study = run_trials(job, optuna.storages.InMemoryStorage())
         used = spent(study, job.budget)
-        assert used["stopped_by"] == reason and used["trials"] == 1 and used["pruned"] == 1
-        assert 1 <= used["epochs"] < 50
+        assert used.stopped_by == reason and used.trials == 1 and used.pruned == 1
+        assert 1 <= used.epochs < 50
         assert "time cap" in study.trials[0].user_attrs["pruned"]
 
 
@@ -196,10 +196,10 @@ def test_stacked_trials_spend_exactly_the_budget_with_an_outcome_per_member(monk
     from benchmark.training import stacked as stacked_engine
 
     stacks = []
-    real_fit_stacked = stacked_engine.fit_stacked
-    monkeypatch.setattr(stacked_engine, "fit_stacked",
-                        lambda split, recipes, *a, **kw: stacks.append(len(recipes)) or real_fit_stacked(
-                            split, recipes, *a, **kw))
+    for name in ("fit_stacked", "fit_exact"):  # the MLP on a CPU takes the exact path
+        real = getattr(stacked_engine, name)
+        monkeypatch.setattr(stacked_engine, name, lambda split, recipes, *a, real=real, **kw: stacks.append(
+            len(recipes)) or real(split, recipes, *a, **kw))
 
     def build(params, ctx):
         if ctx.seed == 10_003:
@@ -212,8 +212,8 @@ def test_stacked_trials_spend_exactly_the_budget_with_an_outcome_per_member(monk
     stacked = job_for(split, method, trials=5, config=config, pruner="none", tune=("lr", "weight_decay"), stack=2)
     study = run_trials(stacked, optuna.storages.InMemoryStorage())
     used = spent(study, stacked.budget)
-    assert (used["trials"], used["complete"], used["failed"], used["epochs"]) == (5, 4, 1, 12)
-    assert used["failures"] == ["RuntimeError: simulated crash in trial 3"]
+    assert (used.trials, used.complete, used.failed, used.epochs) == (5, 4, 1, 12)
+    assert used.failures == ("RuntimeError: simulated crash in trial 3",)
     assert stacks == [2]  # trials 0 and 1 as one model; trial 3 failed alone, so 2 and 4 ran by themselves
     one_by_one = run_trials(job_for(split, method, trials=5, config=config, pruner="none", tune=("lr", "weight_decay")),
                             optuna.storages.InMemoryStorage())
@@ -241,5 +241,5 @@ def test_a_study_without_recorded_slots_reads_by_the_old_rule():
     add(TrialState.COMPLETE)                                  # 4: slot 2, beyond the budget
     assert [t.number for t in budget_trials(study, 2)] == [0, 3]
     used = spent(study, Budget(trials=2, seeds=1))
-    assert (used["trials"], used["complete"], used["failed"], used["interrupted"], used["stopped_by"]) == (
+    assert (used.trials, used.complete, used.failed, used.interrupted, used.stopped_by) == (
         2, 1, 1, 1, "trials")
