@@ -27,7 +27,7 @@ import optuna
 
 from benchmark.run.plan import RunPlan
 from benchmark.run.worker import run_worker, sigterm_as_interrupt
-from benchmark.store.liveness import worker_id
+from benchmark.store.liveness import join_run, worker_id
 from benchmark.store.studies import optuna_storage, suite_study_names
 from benchmark.tuning.budget import INTERRUPTED, WORKER_DIED
 from benchmark.tuning.study import fail_trial
@@ -72,7 +72,8 @@ class WorkerPool:
 
     def _start(self, index: int) -> None:
         p = self.ctx.Process(target=worker_main,
-                             args=(self.plan, self.device_of(index), self.gpu_fraction, index, self.count),
+                             args=(self.plan, self.device_of(index), self.gpu_fraction, index, self.count,
+                                   os.getpid()),
                              name=f"benchmark-worker-{index}", daemon=False)
         p.start()
         self.procs[index] = p
@@ -193,8 +194,12 @@ def staggered(plan: RunPlan, index: int, count: int) -> RunPlan:
     return replace(plan, methods=[*plan.methods[offset:], *plan.methods[:offset]])
 
 
-def worker_main(plan: RunPlan, device: str, gpu_fraction: float | None, index: int = 0, count: int = 1) -> None:
-    """Entry point of an extra worker process (``index`` of the run's ``count`` workers)."""
+def worker_main(plan: RunPlan, device: str, gpu_fraction: float | None, index: int = 0, count: int = 1,
+                run: int | None = None) -> None:
+    """Entry point of an extra worker process (``index`` of the run's ``count`` workers; ``run``: the pool's
+    process id, whose end is the run's end)."""
+    if run is not None:
+        join_run(run)
     with sigterm_as_interrupt():
         try:
             run_worker(staggered(plan, index, count), None, device=device, gpu_fraction=gpu_fraction)

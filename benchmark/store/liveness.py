@@ -9,7 +9,6 @@ misfortune) or went on without it (the worker's own death).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import socket
 import threading
@@ -22,11 +21,21 @@ def worker_id(pid: int | None = None) -> str:
     return f"{socket.gethostname()}:{os.getpid() if pid is None else pid}"
 
 
+_RUN_PID: int | None = None  # set in a --workers process: the pool's process, whose end is the run's end
+
+
+def join_run(pid: int) -> None:
+    """Called first in a ``--workers`` process: its run is the pool's process ``pid``. Told, not guessed
+    from multiprocessing's parent: a run started inside any other multiprocessing child (a test harness,
+    a user's own pool) is its own run."""
+    global _RUN_PID
+    _RUN_PID = pid
+
+
 def run_id() -> str:
     """``host:pid`` of the process whose end is this run's end: for a ``--workers`` process the pool's
-    parent that started it (multiprocessing's parent process), else this process itself."""
-    parent = multiprocessing.parent_process()
-    return worker_id(parent.pid if parent is not None and parent.pid is not None else None)
+    process that started it (:func:`join_run`), else this process itself."""
+    return worker_id(_RUN_PID)
 
 
 def host_of(worker: str) -> str:

@@ -10,6 +10,7 @@ import signal
 import time
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
 from benchmark.protocol import Budget
@@ -67,9 +68,18 @@ def running_trial(url: str, suite: str, exclude: str | None = None, before_epoch
     training rather than in Optuna's bookkeeping), in a study other than ``exclude``."""
     for name, trials in trials_of(url, suite).items():
         for t in trials:
-            if name != exclude and t.state == RUNNING and 1 <= t.user_attrs.get("epochs", 0) <= before_epoch:
+            if name != exclude and t.state == RUNNING and 1 <= len(t.intermediate_values) <= before_epoch:
                 return name, t
     return None
+
+
+@pytest.fixture(autouse=True)
+def live_reports(monkeypatch):
+    """These tests watch a trial train from another process: its per-epoch reports reach the store at once
+    (benchmark.tuning.writes batches them for up to 5 s otherwise, and these trials take less). They run
+    trials one at a time (stack_trials=1) because they assert the exact trial numbers a resume asks for;
+    stacked trials under kills are checked by tests/e2e/test_fault_injection.py."""
+    monkeypatch.setenv("BENCHMARK_FLUSH_SECONDS", "0")
 
 
 def test_sigkill_in_a_trial_and_in_a_seed_rerun_then_restart(tmp_path, data_root):
@@ -78,7 +88,7 @@ def test_sigkill_in_a_trial_and_in_a_seed_rerun_then_restart(tmp_path, data_root
     # could finish between two looks at the store.
     suite = suite_of("resume-kill", ("keel-glass1",), ("baseline",), trials=2, seeds=2, epochs=120)
     options = RunOptions(suite=suite, storage=f"sqlite:///{tmp_path / 'results.db'}", data_root=str(data_root),
-                         device="cpu", pruner="none")
+                         device="cpu", pruner="none", stack_trials=1)
     store_url = options.storage
 
     first = start(options)
@@ -101,7 +111,7 @@ def test_sigkill_in_a_trial_and_in_a_seed_rerun_then_restart(tmp_path, data_root
     assert sorted(t.number for t in trials) == [0, 1, 2]
     failed = [t for t in trials if t.state == FAIL]
     assert [(t.number, t.user_attrs["failure"]) for t in failed] == [
-        (trial.number, f"interrupted: its worker process {first.pid} died")]
+        (trial.number, f"interrupted: its worker process {first.pid} died and its run stopped")]
     store = Store(store_url)
     rows = store.results("resume-kill", include_running=True)
     assert sorted((r.seed, r.status) for r in rows) == [(0, "ok"), (1, "ok")]
@@ -126,7 +136,7 @@ def test_ctrl_c_then_restart_completes_a_smoke_like_run_without_losing_or_repeat
                      trials=2, seeds=2, epochs=120)
     # No pruning: with two trials, one interrupted and one pruned would leave a pair without a result.
     options = RunOptions(suite=suite, storage=f"sqlite:///{tmp_path / 'results.db'}", data_root=str(data_root),
-                         device="cpu", pruner="none")
+                         device="cpu", pruner="none", stack_trials=1)
     url = options.storage
 
     child = start(options)

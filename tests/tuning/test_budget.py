@@ -113,19 +113,27 @@ def test_a_dead_worker_is_the_runs_interruption_unless_its_run_went_on_without_i
 
 
 def test_a_trial_records_its_run_a_pool_worker_its_parent():
+    """A --workers process is told its run (the pool's process); any other multiprocessing child that runs
+    a suite (a test harness, a user's own pool) is its own run, so killing it is a kill of the run."""
     import multiprocessing
 
     assert run_id() == worker_id()  # this process runs itself
     ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_report_run_id, args=(queue,))
-    child.start()
-    got = queue.get(timeout=120)
-    child.join(timeout=60)
-    assert got == worker_id()  # the pool's parent
+    got = {}
+    for told in (True, False):
+        queue = ctx.Queue()
+        child = ctx.Process(target=_report_run_id, args=(queue, os.getpid() if told else None))
+        child.start()
+        got[told] = queue.get(timeout=120)
+        child.join(timeout=60)
+        assert got[told] == (worker_id() if told else worker_id(child.pid))
 
 
-def _report_run_id(queue) -> None:
+def _report_run_id(queue, run: int | None) -> None:
+    from benchmark.store.liveness import join_run
+
+    if run is not None:
+        join_run(run)  # what benchmark.run.pool.worker_main does first
     queue.put(run_id())
 
 
