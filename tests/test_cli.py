@@ -22,6 +22,7 @@ def cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subproc
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_list_methods_json():
     result = cli("list", "methods", "--format", "json")
     assert result.returncode == 0, result.stderr
@@ -41,6 +42,7 @@ def test_list_datasets_json_with_pattern():
     assert all(r["modality"] == "tabular" and r["num_classes"] == 2 and r["source"] for r in records)
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_show_method_card():
     result = cli("show", "method", "focal-loss", "--format", "json")
     card = json.loads(result.stdout)
@@ -81,6 +83,7 @@ def test_bad_input_exits_with_one_clear_line_and_touches_no_store(tmp_path, monk
         assert Store(f"sqlite:///{db}").results() == [] and Store(f"sqlite:///{db}").pairs() == []
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_a_report_that_cannot_be_written_after_a_run_says_the_results_are_stored(tmp_path, monkeypatch, capsys,
                                                                                data_root):
     """A long run must not end in a traceback because its report broke: the error says the results are
@@ -167,6 +170,7 @@ def run_in_process(monkeypatch, capsys, tmp_path, *args: str) -> tuple[int, str]
     return exit_info.value.code, capsys.readouterr().err
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_a_run_whose_pairs_lack_data_exits_1_and_quiet_prints_only_the_summary(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("BENCHMARK_OFFLINE", "1")
     empty = tmp_path / "no-data"
@@ -184,6 +188,7 @@ def test_a_run_whose_pairs_lack_data_exits_1_and_quiet_prints_only_the_summary(t
     assert status == 1 and "keel-yeast4 x baseline: data-unavailable" in err  # normal: a line per pair
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_verbose_prints_a_line_per_trial_and_seed_never_wrapped(tmp_path, monkeypatch, capsys, data_root):
     status, err = run_in_process(monkeypatch, capsys, tmp_path, "--datasets", "keel-yeast3", "--trials", "1",
                                  "--seeds", "1", "--data-root", str(data_root), "--verbose")

@@ -85,6 +85,7 @@ def test_an_oversized_file_is_refused_before_parsing(tmp_path):
         load_suite_file(path)
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_the_command_line_refuses_the_same_values_fast(tmp_path):
     """`run --plan` on a hostile file ends at once with exit 2 (it ran for minutes before)."""
     path = suite_file(tmp_path, TRIALS=str(HUGE), EPOCHS=str(HUGE))

@@ -180,6 +180,7 @@ def test_broken_plugin_is_reported_with_its_name(monkeypatch):
     assert "broken" in reg.plugin_errors
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_names_are_found_in_any_case_and_stored_in_the_registered_spelling(tmp_path):
     """`--methods SMOTE` and `--datasets KEEL-Yeast3` name the registered rows (issue 29): the pairs a run
     plans carry the registered spelling, so the store never holds a row twice under two spellings."""

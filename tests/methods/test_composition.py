@@ -180,6 +180,7 @@ def test_combined_rows_pass_the_shipped_checks(method, check):
     check(method)
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_a_conflict_on_the_command_line_exits_2_with_one_line(tmp_path):
     result = cli("run", "--suite", "smoke", "--methods", "focal-loss+ldam",
                  "--storage", f"sqlite:///{tmp_path / 'store.db'}", cwd=tmp_path)

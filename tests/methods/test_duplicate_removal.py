@@ -80,6 +80,7 @@ def test_the_row_never_removes_the_splits_minority_classes():
     assert np.bincount(y_out)[1:].tolist() == [25, 8] and np.bincount(y_out)[0] < 60
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_it_passes_the_shipped_checks_and_is_listed_with_its_paper():
     assert set(check_method("duplicate-removal-undersampling").values()) == {"passed"}
     method = method_registry.get("duplicate-removal-undersampling")

@@ -112,6 +112,7 @@ def test_plan_of_vision_lt_counts_what_the_suite_implies(data_root, tmp_path, mo
     assert record["packing"]["per_device"] == 1 and record["workers"] == min(machine_capacity()[0], capped())
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_plan_subtracts_what_a_run_stored_and_writes_nothing(data_root, tmp_path, monkeypatch, capsys):
     store = tmp_path / "store.db"
     common = ["--suite", "smoke", "--datasets", "keel-yeast3", "--storage", f"sqlite:///{store}", "--data-root",

@@ -8,6 +8,8 @@ import multiprocessing
 import signal
 import time
 
+import pytest
+
 from benchmark.run.pool import STOPPED_BY_SIGNAL, stop_processes
 from benchmark.run.worker import sigterm_as_interrupt
 
@@ -24,6 +26,7 @@ def background_worker(ready) -> None:
             raise SystemExit(130) from None
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_workers_that_ignore_sigint_stop_at_once_as_interrupted():
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Event()

@@ -154,6 +154,7 @@ def kill_first_foreign_trial(url: str, study_name: str, killed: list, stop: thre
         time.sleep(0.1)
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_a_killed_worker_is_replaced_and_the_study_spends_exactly_its_budget(tmp_path, data_root, monkeypatch):
     suite = tiny_suite("exec-kill", ("baseline",), trials=6, seeds=2, epochs=20)
     # one trial per worker at a time (stacked trials would all die with their worker): one death, one trial

@@ -97,6 +97,7 @@ def test_bad_speed_options_are_errors_before_any_work(data_root):
             run_speed(options)
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_speed_tuning_times_whole_trials_of_a_real_study(data_root):
     """``--tuning``: the engine inside tabular-cpu's study (its 8 trials, stacked), every trial's samples
     over the whole study's time; no test score (tuning never reads the test split)."""

@@ -112,6 +112,7 @@ def test_a_dead_worker_is_the_runs_interruption_unless_its_run_went_on_without_i
     assert (used.interrupted, used.worker_deaths, used.failed, used.trials) == (3, 1, 0, 0)
 
 
+@pytest.mark.slow  # starts processes (the CLI or workers): seconds, kept out of -m 'not slow'
 def test_a_trial_records_its_run_a_pool_worker_its_parent():
     """A --workers process is told its run (the pool's process); any other multiprocessing child that runs
     a suite (a test harness, a user's own pool) is its own run, so killing it is a kill of the run."""
