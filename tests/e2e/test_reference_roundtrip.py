@@ -30,8 +30,10 @@ def test_smoke_round_trip_run_publish_verify_and_an_edited_score_fails(tmp_path,
     done = cli("scripts/reference-run", "smoke", env=env)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     bundle = tmp_path / "results" / "smoke"
-    assert (tmp_path / "reports" / "smoke" / "index.html").is_file()
-    assert "ROC-AUC" in (tmp_path / "reports" / "smoke" / "datasets" / "keel-yeast3.html").read_text()
+    assert (tmp_path / "results" / "smoke" / "report" / "index.html").is_file()
+    assert "ROC-AUC" in (tmp_path / "results" / "smoke" / "report" / "datasets" / "keel-yeast3.html").read_text()
+    index = (tmp_path / "reports" / "index.html").read_text()  # links the bundle's report, not a copy of it
+    assert 'href="../results/smoke/report/index.html"' in index and not (tmp_path / "reports" / "smoke").exists()
     assert "Spearman" in (tmp_path / "reports" / "modalities.html").read_text()  # smoke spans three modalities
     summary = (tmp_path / "work" / "smoke.summary").read_text()
     assert "36 cells" in summary and "scores hash sha256:" in summary
