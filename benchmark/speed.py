@@ -347,6 +347,7 @@ def tuning_loop(split: Split, model_name: str, options: SpeedOptions, dev: torch
     from benchmark.run.plan import RunOptions, resolve_stacking
     from benchmark.store.studies import optuna_storage
     from benchmark.suites import suite_registry
+    from benchmark.training.stacked_mlp import sparse_rows
     from benchmark.tuning.job import PairJob
     from benchmark.tuning.trials import run_trials
 
@@ -367,6 +368,8 @@ def tuning_loop(split: Split, model_name: str, options: SpeedOptions, dev: torch
         storage.engine.dispose()
     samples = sum(int(t.user_attrs.get("samples") or 0) for t in trials)
     group = min(stack, suite.tuning_width)
+    if exact_only and sparse_rows(split, [Recipe()], [job.config], dev):
+        group = 1  # trials on sparse TF-IDF rows train one by one under the run's stacking (fit_many)
     return LoopResult(f"tuning: {len(trials)} trials ({suite.name}, {group} stacked)",
                       options.batch_size, len(trials), seconds, samples, [], cpu_seconds=cpu_seconds)
 

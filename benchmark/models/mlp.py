@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from benchmark.models.base import Backbone, register_model
+from benchmark.models.sparse_rows import SparseInputLinear
 
 
 class NominalOneHot(nn.Module):
@@ -29,14 +30,16 @@ class NominalOneHot(nn.Module):
 
 @register_model("mlp")
 def mlp(spec, num_classes: int, hidden: int = 128, dropout: float = 0.1) -> Backbone:
-    """Two hidden layers of ``hidden`` units with ReLU and dropout; nominal columns one-hot encoded."""
+    """Two hidden layers of ``hidden`` units with ReLU and dropout; nominal columns one-hot encoded. Without
+    nominal columns the first layer also takes sparse rows (:class:`SparseInputLinear`)."""
     (num_features,) = spec.shape
     layers: list[nn.Module] = []
     width = num_features
+    first: type[nn.Linear] = SparseInputLinear  # takes sparse TF-IDF rows too (models/sparse_rows.py)
     if spec.nominal_cardinalities:
         encoder = NominalOneHot(num_features, spec.nominal_cardinalities)
         layers.append(encoder)
-        width = encoder.out_features
-    layers += [nn.Linear(width, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout)]
+        width, first = encoder.out_features, nn.Linear
+    layers += [first(width, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout)]
     layers += [nn.Linear(hidden, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout)]
     return Backbone(nn.Sequential(*layers), nn.Linear(hidden, num_classes))

@@ -167,10 +167,16 @@ def model_input(array: Any, device: Any) -> Any:
     the cache). Torch reads the first as channels-last and convolves it with another oneDNN kernel
     (brgconv NHWC rather than the direct NCHW one), whose sums round differently in the last digit:
     the cause of scores that differed between an uninterrupted run and its resume. A standard layout
-    makes the kernel depend on the shape alone.
+    makes the kernel depend on the shape alone. A scipy sparse matrix (TF-IDF rows on the sparse path)
+    becomes :class:`~benchmark.models.sparse_rows.SparseRows`.
     """
+    import scipy.sparse as sp
     import torch
 
+    if sp.issparse(array):
+        from benchmark.models.sparse_rows import SparseRows
+
+        return SparseRows.from_scipy(array, device)
     return torch.as_tensor(standard_layout(np.ascontiguousarray(array))).to(device)
 
 

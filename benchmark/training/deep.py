@@ -6,7 +6,8 @@ every method, the original training split's size (:mod:`benchmark.training.epoch
 are repeated, longer ones cut, resampled sets visited in permutation chunks); each batch is gathered by indexing,
 converted and normalised on the device, augmented on the device, and fed to the model (the step
 itself is :mod:`benchmark.training.step`). Validation is one batched pass per epoch. No
-``DataLoader`` is involved.
+``DataLoader`` is involved. TF-IDF rows train as sparse CSR rows on the CPU where no hook needs them
+dense (:mod:`benchmark.training.sparse_input` holds the rule).
 
 Where each recipe hook runs (``benchmark/methods/base.py`` has the full contract):
 ``resample`` once on the training rows before featurisation (``space="input"``) or after it
@@ -60,6 +61,7 @@ from benchmark.training.base import (
 from benchmark.training.epochs import epoch_compute, epoch_draws
 from benchmark.training.features import make_featurizer
 from benchmark.training.pretext import check_pretext, train_pretext
+from benchmark.training.sparse_input import as_csr, as_dense, dense_input_reason
 from benchmark.training.step import (
     StepRunner,
     autocast_for,
@@ -272,8 +274,10 @@ class DeepEngine:
         # 1. resample (training split only), before and after featurisation as the sampler asks
         epoch_samples, _ = epoch_compute(len(split.train), config.batch_size)  # fixed before any resampling
         t0 = time.perf_counter()
-        context = resample_context(split, recipe, config, dev, config.model or DEFAULT_MODELS[split.modality])
-        featurizer, F_train, y = prepare_training_data(split, recipe, config, seed, context)
+        name = config.model or DEFAULT_MODELS[split.modality]
+        context = resample_context(split, recipe, config, dev, name)
+        sparse = dense_input_reason(split, recipe, config, dev, name) is None  # sparse TF-IDF rows, once per fit
+        featurizer, F_train, y = prepare_training_data(split, recipe, config, seed, context, sparse=sparse)
         timings["resample_seconds"] = time.perf_counter() - t0
 
         # 2. data onto the device for the whole trial
@@ -301,7 +305,7 @@ class DeepEngine:
         timings["train_cpu_seconds"] = time.process_time() - cpu0  # this process's CPU time: other load aside
         timings["epochs"] = run.epoch
         timings.update(epoch_samples=epoch_samples, train_samples=run.samples, train_steps=run.steps,
-                       training_rows=int(run.y_dev.shape[0]))
+                       training_rows=int(run.y_dev.shape[0]), **({"sparse_input": 1} if sparse else {}))
         model, normalise = run.model, run.normalise
         for p in model.parameters():
             p.requires_grad_(True)
@@ -422,14 +426,16 @@ class DeepEngine:
 
 
 def prepare_training_data(split: Split, recipe: Recipe, config: TrainingConfig, seed: int,
-                          context: ResampleContext | None = None):
-    """The ``resample`` hook around featurisation: returns (fitted featuriser, training features, labels)."""
+                          context: ResampleContext | None = None, *, sparse: bool = False):
+    """The ``resample`` hook around featurisation: returns (fitted featuriser, training features, labels).
+    With ``sparse`` (:func:`~benchmark.training.sparse_input.dense_input_reason` allowed it) the featuriser
+    gives CSR rows and the training features are CSR; a feature-space resampler still gets dense rows."""
     X, y = split.train.X, split.train.y
     sampler = recipe.resample
     if sampler is not None and getattr(sampler, "space", "features") == "input":
         X, y = call_resample(sampler, X, y, seed, context)
-    featurizer = make_featurizer(split.modality, config, split.feature_kinds).fit(X)
+    featurizer = make_featurizer(split.modality, config, split.feature_kinds, dense=not sparse).fit(X)
     F_train = featurizer.transform(X)
     if sampler is not None and getattr(sampler, "space", "features") == "features":
-        F_train, y = call_resample(sampler, F_train, y, seed, context)
-    return featurizer, np.asarray(F_train), np.asarray(y, dtype=np.int64)
+        F_train, y = call_resample(sampler, as_dense(F_train), y, seed, context)
+    return featurizer, as_csr(F_train) if sparse else np.asarray(F_train), np.asarray(y, dtype=np.int64)

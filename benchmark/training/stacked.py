@@ -68,7 +68,7 @@ from benchmark.training.deep import (
     stage_epochs,
 )
 from benchmark.training.epochs import epoch_compute
-from benchmark.training.stacked_mlp import exact_conflict, fit_exact
+from benchmark.training.stacked_mlp import exact_conflict, fit_exact, sparse_rows
 from benchmark.training.step import autocast_for, capture_step, graph_safe
 
 # on_epoch(member, epoch, val_proba): may raise (optuna.TrialPruned, ...) to stop that member alone.
@@ -113,13 +113,18 @@ def fit_many(split: Split, recipes: list[Recipe], configs: list[TrainingConfig],
 
     MLP trials on a CPU take the exact path (:mod:`benchmark.training.stacked_mlp`: every member
     the fit ``DeepEngine`` makes with its seed); other stackable trials the ``vmap`` path of this
-    module, unless ``exact_only`` (then they train one after another, as without stacking).
+    module, unless ``exact_only`` (then they train one after another, as without stacking). With
+    ``exact_only`` MLP trials on sparse TF-IDF rows train one after another too: their stack took 0.74x
+    the samples per CPU second of one-by-one fits (docs/performance.md, 'Sparse TF-IDF input').
     Returns one entry per trial: its :class:`DeepModel`, or the exception that ended it (a pruned
     or diverged trial ends alone; the others go on).
     """
     if stack and len(recipes) > 1 and stack_conflicts(recipes, configs) is None:
         dev = torch.device(resolve_device(device))
-        if exact_conflict(split, configs[0], dev) is None:
+        exact = exact_conflict(split, configs[0], dev) is None
+        if exact and exact_only and sparse_rows(split, recipes, configs, dev):
+            exact = False  # sparse TF-IDF rows train faster one by one: stacked only when asked for, exactly
+        if exact:
             return fit_exact(split, recipes, configs, seeds, dev, on_epoch)
         if not exact_only:
             try:

@@ -21,7 +21,9 @@ Why it changes no score: each member repeats the single-trial fit exactly.
 What stacks here (:func:`exact_conflict` says why not): CPU, no image inputs, a backbone made of
 ``nn.Linear``, ``nn.ReLU``, ``nn.Dropout`` and row-wise encoders without parameters (the MLP), plus
 everything :func:`benchmark.training.stacked.stack_conflicts` requires. Resampled training sets may
-differ in length (each member draws indices into its own rows).
+differ in length (each member draws indices into its own rows). Sparse TF-IDF rows
+(:func:`sparse_rows`) keep each member's rows and run the first layer member by member with the single
+fit's functions (:class:`~benchmark.training.stacked_ops.StackedSparseLinear`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.datasets.base import Split
-from benchmark.errors import DivergedError
+from benchmark.errors import BenchmarkError, DivergedError
 from benchmark.methods.base import Recipe, Stage
 from benchmark.metrics import confusion, per_class_scores
 from benchmark.models.base import build_model
@@ -60,7 +62,8 @@ from benchmark.training.deep import (
     stage_epochs,
 )
 from benchmark.training.epochs import epoch_compute
-from benchmark.training.stacked_ops import ALIGN, StackedLinear, StackedOptimizer
+from benchmark.training.sparse_input import dense_input_reason
+from benchmark.training.stacked_ops import ALIGN, StackedLinear, StackedOptimizer, StackedSparseLinear
 from benchmark.training.step import default_loss
 
 ROW_WISE = (NominalOneHot, nn.Identity, nn.Flatten)  # parameter-free, deterministic, one row at a time
@@ -98,18 +101,30 @@ def exact_conflict(split: Split, config: TrainingConfig, device: torch.device) -
     return None
 
 
+def sparse_rows(split: Split, recipes: list[Recipe], configs: list[TrainingConfig], dev: torch.device) -> bool:
+    """Whether the stack trains on sparse TF-IDF rows: each member where its single fit would
+    (:func:`~benchmark.training.sparse_input.dense_input_reason`, the engine's rule)."""
+    name = configs[0].model or DEFAULT_MODELS[split.modality]
+    verdicts = {dense_input_reason(split, r, c, dev, name) is None for r, c in zip(recipes, configs, strict=True)}
+    if len(verdicts) > 1:  # stack_conflicts keeps apart the hooks the rule reads; a new rule must too
+        raise BenchmarkError("stacked trials disagree on sparse input rows",
+                             "add the hook that decides it to benchmark.training.stacked.stack_conflicts")
+    return verdicts.pop()
+
+
 class _Member:
     """One trial of the stack: its recipe, settings, seed, data, module and random streams."""
 
     def __init__(self, split: Split, recipe: Recipe, config: TrainingConfig, seed: int, dev: torch.device,
-                 shared: tuple | None):
+                 shared: tuple | None, sparse: bool):
         self.recipe, self.config, self.seed = recipe, config, seed
         seed_everything(seed, config.deterministic)  # as DeepEngine._fit, call for call
         pin_threads(config)
         t0 = time.perf_counter()
         name = config.model or DEFAULT_MODELS[split.modality]
         self.context = resample_context(split, recipe, config, dev, name)
-        self.featurizer, F_train, y = shared or prepare_training_data(split, recipe, config, seed, self.context)
+        self.featurizer, F_train, y = shared or prepare_training_data(split, recipe, config, seed, self.context,
+                                                                      sparse=sparse)
         self.resample_seconds = time.perf_counter() - t0
         self.model = build_model(name, self.featurizer.spec, split.num_classes).to(dev)
         self.rng = torch.Generator(device=dev)  # torch's global stream, where the single fit draws dropout
@@ -148,16 +163,17 @@ class _ExactStack:
     def __init__(self, split: Split, recipes: list[Recipe], configs: list[TrainingConfig], seeds: list[int],
                  dev: torch.device):
         self.split, self.dev, self.config = split, dev, configs[0]
+        self.sparse = sparse_rows(split, recipes, configs, dev)
         shared = None
         if all(r.resample is None for r in recipes):  # featurising draws nothing: one copy of the rows
             seed_everything(seeds[0], self.config.deterministic)
-            shared = prepare_training_data(split, recipes[0], self.config, seeds[0], None)
+            shared = prepare_training_data(split, recipes[0], self.config, seeds[0], None, sparse=self.sparse)
         self.members: list[_Member] = []
         self.ids: list[int] = []  # each member's index among the trials asked for
         self.failed: dict[int, BaseException] = {}
         for k, (r, c, s) in enumerate(zip(recipes, configs, seeds, strict=True)):
             try:
-                self.members.append(_Member(split, r, c, s, dev, shared))
+                self.members.append(_Member(split, r, c, s, dev, shared, self.sparse))
                 self.ids.append(k)
             except Exception as exc:  # noqa: BLE001 - as in a single fit, a failed set-up fails its trial alone
                 self.failed[k] = exc
@@ -173,10 +189,15 @@ class _ExactStack:
             self.X, self.Y = first.X, first.y
         else:  # each member's rows, padded to the longest (a member draws indices into its own rows only)
             rows = max(m.X.shape[0] for m in self.members)
-            self.X = torch.zeros((len(self.members), rows, *first.X.shape[1:]), dtype=first.X.dtype, device=dev)
             self.Y = torch.zeros((len(self.members), rows), dtype=torch.long, device=dev)
+            if self.sparse:  # sparse rows stay each member's own (a batch is gathered member by member)
+                self.X = [m.X for m in self.members]
+            else:
+                self.X = torch.zeros((len(self.members), rows, *first.X.shape[1:]), dtype=first.X.dtype, device=dev)
             for k, m in enumerate(self.members):
-                self.X[k, : m.X.shape[0]], self.Y[k, : m.y.shape[0]] = m.X, m.y
+                self.Y[k, : m.y.shape[0]] = m.y
+                if not self.sparse:
+                    self.X[k, : m.X.shape[0]] = m.X
         self.program = mlp_program(first.model)
         named = list(first.model.named_parameters())
         self.names = [k for k, _ in named]
@@ -210,7 +231,11 @@ class _ExactStack:
         for op, arg in self.program:
             if op == "linear":
                 params = live if (arg == "head" or not head_only) else frozen
-                h = StackedLinear.apply(h, params[index[arg + ".weight"]], params[index[arg + ".bias"]])
+                weight, bias = params[index[arg + ".weight"]], params[index[arg + ".bias"]]
+                if isinstance(h, list):  # each member's sparse rows, into the first layer
+                    h = StackedSparseLinear.apply(weight, bias, h)
+                else:
+                    h = StackedLinear.apply(h, weight, bias)
             elif op == "relu":
                 h = torch.relu(h)
             elif op == "dropout":
@@ -230,12 +255,15 @@ class _ExactStack:
 
     def _step(self, idx: torch.Tensor, loss_fns: list[Any], epoch: int, active: list[int], opt: StackedOptimizer,
               head_only: bool, totals: torch.Tensor) -> None:
-        if self.shared_X:
+        if self.sparse:
+            xb = [(self.X if self.shared_X else self.X[k])[idx[k]] for k in range(len(self.members))]
+            yb = self.Y[idx] if self.shared_X else self.Y[torch.arange(len(self.members), device=self.dev).unsqueeze(1), idx]
+        elif self.shared_X:
             xb, yb = self.X[idx], self.Y[idx]
         else:
             rows = torch.arange(len(self.members), device=self.dev).unsqueeze(1)
             xb, yb = self.X[rows, idx], self.Y[rows, idx]
-        if xb.dtype == torch.uint8:
+        if not self.sparse and xb.dtype == torch.uint8:
             xb = xb.float().div_(255)
         logits = self._forward(xb, active, head_only).float()
         if all(f is None for f in loss_fns):  # the default cross-entropy of every member in one kernel
@@ -337,7 +365,8 @@ class _ExactStack:
                        "feature_stage_seconds": 0.0, "graph_capture_seconds": 0.0, **m.timings,
                        "train_seconds": wall, "epochs": epochs, "epoch_samples": self.epoch_samples,
                        "train_samples": self.samples, "train_steps": self.steps,
-                       "training_rows": int(m.y.shape[0]), "stacked_trials": len(self.members)}
+                       "training_rows": int(m.y.shape[0]), "stacked_trials": len(self.members),
+                       **({"sparse_input": 1} if self.sparse else {})}
             fit_adjuster(m.recipe.adjust, predict_logits(m.model, m.X_val, lambda x: x, m.config, self.dev),
                          self.split.val.y, self.split.class_counts("train"), model=m.model)
             if m.context is not None:

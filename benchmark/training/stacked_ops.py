@@ -1,6 +1,7 @@
 """The arithmetic of exactly stacked trials (:mod:`benchmark.training.stacked_mlp`): linear layers batched
-over the members that sum as ``F.linear`` does for each member alone, and the engine's optimiser applied to
-each member's parameters with its own learning rate and weight decay."""
+over the members that sum as ``F.linear`` does for each member alone (sparse TF-IDF rows: member by member,
+by the single fit's functions), and the engine's optimiser applied to each member's parameters with its own
+learning rate and weight decay."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import functools
 
 import torch
 
+from benchmark.models.sparse_rows import SparseBatch, sparse_product, sparse_weight_grad
 from benchmark.training.base import TrainingConfig
 from benchmark.training.step import make_optimizer
 
@@ -66,6 +68,29 @@ class StackedLinear(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         grad_x = _product("grad_x", x, weight, None, grad) if ctx.needs_input_grad[0] else None
         return grad_x, _product("grad_w", x, weight, None, grad), _product("grad_b", x, weight, None, grad)
+
+
+class StackedSparseLinear(torch.autograd.Function):
+    """Sparse rows (one :class:`~benchmark.models.sparse_rows.SparseBatch` per member) x (M, O, I) weights + (M, O)
+    biases -> (M, B, O): each member by the single fit's own functions, so it sums as that fit does."""
+
+    @staticmethod
+    def forward(ctx, weight: torch.Tensor, bias: torch.Tensor, batches: list[SparseBatch]) -> torch.Tensor:
+        ctx.save_for_backward(weight)
+        ctx.batches = batches
+        return torch.stack([sparse_product(x, weight[m]).add_(bias[m]) for m, x in enumerate(batches)])
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (weight,) = ctx.saved_tensors
+        grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_w = grad.new_zeros(weight.shape)
+            for m, x in enumerate(ctx.batches):
+                sparse_weight_grad(x, grad[m], grad_w[m])
+        if ctx.needs_input_grad[1]:
+            grad_b = torch.stack([grad[m].sum(0) for m in range(grad.shape[0])])
+        return grad_w, grad_b, None
 
 
 @functools.lru_cache(maxsize=8)

@@ -13,7 +13,7 @@ from benchmark.errors import DivergedError
 from benchmark.methods import method_registry
 from benchmark.methods.base import MethodContext, Recipe
 from benchmark.models.base import Backbone
-from benchmark.testing import make_image_split, make_tabular_split
+from benchmark.testing import make_image_split, make_tabular_split, make_text_split
 from benchmark.training.base import TrainingConfig
 from benchmark.training.deep import DeepEngine, DeepModel
 from benchmark.training.stacked import fit_many
@@ -51,6 +51,27 @@ def test_every_member_is_its_single_fit_bit_for_bit(methods, optimizer):
     for m, s, c, out in zip(methods, seeds, configs, stacked, strict=True):
         assert out.timings.get("stacked_trials") == 3, f"{m} did not take the stacked path"
         assert_same_fit(DeepEngine().fit(split, recipe_of(m, split, s), c, seed=s, device="cpu"), out, split)
+
+
+# Sparse TF-IDF rows: the first layer runs member by member with the single fit's sparse functions.
+@pytest.mark.parametrize("methods,optimizer", [
+    (("baseline", "focal-loss", "class-weighted-ce"), "adam"),
+    (("random-undersampling", "smote", "random-oversampling"), "adam"),
+    (("crt", "crt", "crt"), "adam"),
+    (("class-balanced-sampling", "drw", "baseline"), "sgd"),
+])
+def test_every_member_on_sparse_text_rows_is_its_single_fit_bit_for_bit(methods, optimizer):
+    split = make_text_split(n_train=(90, 25))
+    seeds = [3, 4, 5]
+    configs = [replace(CONFIG, optimizer=optimizer, lr=lr, weight_decay=wd, tfidf_max_features=300)
+               for lr, wd in [(3e-3, 1e-4), (1e-2, 0.0), (1e-3, 5e-2)]]
+    stacked = fit_many(split, [recipe_of(m, split, s) for m, s in zip(methods, seeds, strict=True)], configs, seeds,
+                       device="cpu")
+    for m, s, c, out in zip(methods, seeds, configs, stacked, strict=True):
+        assert out.timings.get("stacked_trials") == 3 and out.timings.get("sparse_input") == 1, m
+        single = DeepEngine().fit(split, recipe_of(m, split, s), c, seed=s, device="cpu")
+        assert single.timings.get("sparse_input") == 1
+        assert_same_fit(single, out, split)
 
 
 def test_a_pruned_and_a_diverged_member_end_alone_and_the_rest_stay_exact():
