@@ -19,6 +19,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 import optuna
+from optuna.trial import FrozenTrial
 
 from benchmark.datasets.base import Dataset, Split
 from benchmark.datasets.scenarios import split_name
@@ -154,9 +155,10 @@ def _run_pair(job: PairJob, store: Store, storage: optuna.storages.BaseStorage, 
               progress: Progress) -> str:
     start_pair(job, store, plan)
 
-    def on_trial(study: optuna.Study) -> None:
-        best = best_trial(study, job.budget)
-        progress.on_trial(job.label, job.method.name, spent(study, job.budget), best.value if best else None)
+    def on_trial(study: optuna.Study, trials: list[FrozenTrial] | None = None) -> None:
+        trials = study.get_trials(deepcopy=False) if trials is None else trials  # one read for both figures
+        best = best_trial(study, job.budget, trials)
+        progress.on_trial(job.label, job.method.name, spent(study, job.budget, trials), best.value if best else None)
 
     def on_wait(message: str) -> None:
         progress.on_wait(job.label, job.method.name, message)
@@ -208,9 +210,9 @@ def finish_tuning(job: PairJob, store: Store, study: optuna.Study,
                   on_wait: Callable[[str], None] | None = None) -> dict[str, Any] | None:
     """Once no trial of the budget runs anywhere: store the budget spent and the best parameters;
     returns them, or None (the pair failed: no trial completed)."""
-    wait_for_trials(study, job.budget, on_wait)
-    used = spent(study, job.budget)
-    best = best_trial(study, job.budget)
+    trials = wait_for_trials(study, job.budget, on_wait)
+    used = spent(study, job.budget, trials)
+    best = best_trial(study, job.budget, trials)
     suite, dataset, method, split_seed = job.suite, job.dataset, job.method.name, job.split_seed
     if best is None:
         reason = "no tuning trial completed: " + ("; ".join(used.failures) or "all were pruned")

@@ -215,9 +215,10 @@ class Spent:
         return cls(**values)
 
 
-def spent(study: optuna.Study, budget: Budget) -> Spent:
-    """The budget a pair has used: trials by outcome, device and wall-clock seconds, epochs, failures."""
-    every = study.get_trials(deepcopy=False)
+def spent(study: optuna.Study, budget: Budget, every: list[FrozenTrial] | None = None) -> Spent:
+    """The budget a pair has used: trials by outcome, device and wall-clock seconds, epochs, failures.
+    ``every``: the study's trials as just read (None: read them)."""
+    every = study.get_trials(deepcopy=False) if every is None else every
     trials = charged_trials(every, budget.trials)
     now = dt.datetime.now()  # Optuna stores naive local times
     intervals = [i for t in trials if (i := _interval(t, now)) is not None]

@@ -5,7 +5,8 @@ Tuning is deterministic whatever happens to the run: the configuration of budget
 :mod:`benchmark.tuning.budget`) depends only on the suite, the pair and k. The sampler of slot k is TPE
 seeded with (seed, k) that sees only the finished trials of slots 0..k-W, renumbered by slot, for a
 tuning width W the suite fixes (``Suite.tuning_width``); the trial loop waits until those slots are
-final before it samples (:func:`await_history`). The pruner sees the same history. So one worker, two
+final before it samples (:func:`await_history`; the history itself: :mod:`benchmark.tuning.history`).
+The pruner sees the same history. So one worker, two
 workers, trials finishing in another order, or a run killed and resumed (an interrupted slot is run
 again, with the same configuration) all give slot k the same parameters, the same training seed and
 so the same score. The shared training parameters (``Suite.tune``) are drawn first, so every method of
@@ -24,7 +25,7 @@ from __future__ import annotations
 import copy
 import time
 import warnings
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from typing import Any
 
 import optuna
@@ -39,10 +40,10 @@ from benchmark.tuning.budget import (
     RUN,
     SLOT,
     WORKER_DIED,
-    budget_trials,
+    charged_trials,
     open_slot,
-    slot_holders,
 )
+from benchmark.tuning.history import history_view, slot_history, slot_of
 from benchmark.tuning.job import PairJob
 from benchmark.tuning.writes import batched
 
@@ -55,73 +56,6 @@ SETTLE_SECONDS = 5.0
 optuna.logging.set_verbosity(optuna.logging.CRITICAL)  # trial outcomes are recorded in the store instead
 
 Waiting = Callable[[str], None]  # told what a worker waits for (the run layer shows it)
-
-
-# -- the history a slot conditions on ---------------------------------------------------------------
-def slot_of(trial: FrozenTrial) -> int:
-    return int(trial.user_attrs.get(SLOT, trial.number))
-
-
-def history(trials: list[FrozenTrial], slot: int, width: int, budget: int
-            ) -> tuple[list[FrozenTrial], list[int], list[FrozenTrial]]:
-    """What slot ``slot`` conditions on: (the finished holders of slots 0..slot-width renumbered by
-    slot, the slots among those that nobody holds, the holders among those still running)."""
-    holders = slot_holders(trials, budget)
-    visible, missing, running = [], [], []
-    for j in range(slot - width + 1):
-        t = holders.get(j)
-        if t is None:
-            missing.append(j)
-        elif t.state == TrialState.RUNNING:
-            running.append(t)
-        elif t.state in (TrialState.COMPLETE, TrialState.PRUNED):
-            renumbered = copy.copy(t)
-            renumbered.number = j
-            visible.append(renumbered)
-    return visible, missing, running
-
-
-class _HistoryStorage:
-    """A storage whose study holds only ``trials``; everything else (writes included) is the real one.
-
-    The study's id and directions are those of ``study`` (a view is made without reading the store), and
-    a system attribute written for a trial of ``tracked`` (the slot pruner's rungs of a running trial) is
-    also kept there, so that the pruner reads it back without the store."""
-
-    def __init__(self, study: optuna.Study, trials: list[FrozenTrial],
-                 tracked: dict[int, dict[str, Any]] | None = None):
-        self._real, self._trials, self._tracked = study._storage, trials, tracked
-        self._study_id, self._directions = study._study_id, study.directions
-
-    def get_study_id_from_name(self, study_name: str) -> int:
-        return self._study_id
-
-    def get_study_directions(self, study_id: int) -> list[optuna.study.StudyDirection]:
-        return list(self._directions)
-
-    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
-        self._real.set_trial_system_attr(trial_id, key, value)
-        if self._tracked is not None and trial_id in self._tracked:
-            self._tracked[trial_id][key] = value
-
-    def get_all_trials(self, study_id: int, deepcopy: bool = True,
-                       states: Container[TrialState] | None = None) -> list[FrozenTrial]:
-        trials = [t for t in self._trials if states is None or t.state in states]
-        return copy.deepcopy(trials) if deepcopy else trials
-
-    def get_n_trials(self, study_id: int, state=None) -> int:
-        return len(self.get_all_trials(study_id, deepcopy=False, states=None if state is None else (state,)))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-
-def history_view(study: optuna.Study, trials: list[FrozenTrial],
-                 tracked: dict[int, dict[str, Any]] | None = None) -> optuna.Study:
-    """``study`` as a sampler or pruner should see it: holding only ``trials`` (see :class:`_HistoryStorage`
-    for ``tracked``)."""
-    return optuna.Study(study.study_name, _HistoryStorage(study, trials, tracked),  # type: ignore[arg-type]
-                        sampler=study.sampler, pruner=study.pruner)
 
 
 def _real_study(study: optuna.Study) -> optuna.Study:
@@ -146,7 +80,7 @@ class TrialSeededTPE(optuna.samplers.BaseSampler):
             study = _real_study(study)
             slot = slot_of(trial)
             budget = self.budget if self.budget is not None else slot + 1
-            visible, _, _ = history(study.get_trials(deepcopy=False), slot, self.width, budget)
+            visible, _, _ = slot_history(study, slot, self.width, budget)
             tpe = optuna.samplers.TPESampler(seed=self.seed * 1_000_003 + slot,
                                              n_startup_trials=self.n_startup_trials)
             self._cached = (trial._trial_id, tpe, history_view(study, visible))
@@ -172,9 +106,10 @@ class SlotPruner(optuna.pruners.BasePruner):
     It is asked after every epoch of every trial, and reading the study each time cost a small model's
     trial more than its training (issue 26). So an epoch reads nothing from the store: the history of
     slot k is read once it is final (every slot 0..k-W held by a finished trial: the trial loop waits for
-    that before it trains, :func:`await_history`; it never changes after), and a running trial's system
-    attributes (the rungs Hyperband and successive halving record) once per trial, then kept as the
-    pruner writes them (it alone writes them). The decisions are those of a fresh read each epoch."""
+    that before it trains, :func:`await_history`, which leaves it in :func:`slot_history`; it never
+    changes after), and a running trial's system attributes (the rungs Hyperband and successive halving
+    record) once per trial, then kept as the pruner writes them (it alone writes them). The decisions are
+    those of a fresh read each epoch."""
 
     def __init__(self, inner: optuna.pruners.BasePruner, width: int, budget: int):
         self.inner, self.width, self.budget = inner, width, budget
@@ -186,7 +121,7 @@ class SlotPruner(optuna.pruners.BasePruner):
         slot = slot_of(trial)
         view = self._final.get((study._study_id, slot))
         if view is None:
-            visible, missing, running = history(study.get_trials(deepcopy=False), slot, self.width, self.budget)
+            visible, missing, running = slot_history(study, slot, self.width, self.budget)
             view = history_view(study, visible, self._attrs)
             if not missing and not running:
                 self._final[(study._study_id, slot)] = view
@@ -272,15 +207,18 @@ _first_seen: dict[tuple[int, int], float] = {}  # (storage, trial id) -> when fi
 _death_seen: dict[tuple[int, int], float] = {}  # (storage, trial id) -> when its worker was first seen dead
 
 
-def fail_interrupted_trials(study: optuna.Study, grace: float | None = None) -> list[int]:
+def fail_interrupted_trials(study: optuna.Study, grace: float | None = None,
+                            trials: list[FrozenTrial] | None = None) -> list[int]:
     """Fail the trials whose worker is gone: a dead process on this host (see :func:`dead_worker_reason`),
     a silent worker on another machine once its heartbeat is older than the storage's grace period, and
     a trial that has shown neither a worker nor a heartbeat for the grace period (its process died as
     Optuna created it: the loop records a heartbeat and its worker right after). Returns the numbers
-    failed."""
+    failed. ``trials``: the study's trials as just read (None: read its running ones)."""
     grace = grace_seconds(study._storage) if grace is None else grace
     now, failed = time.monotonic(), []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if trials is None else [
+        t for t in trials if t.state == TrialState.RUNNING]
+    for t in running:
         worker = t.user_attrs.get("worker")
         if worker_gone(worker):
             reason = dead_worker_reason(study, t, now)
@@ -296,6 +234,17 @@ def fail_interrupted_trials(study: optuna.Study, grace: float | None = None) -> 
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # no-op without heartbeats
     return failed
+
+
+def current_trials(study: optuna.Study, grace: float | None = None) -> list[FrozenTrial]:
+    """The study's trials once those of gone workers are failed (:func:`fail_interrupted_trials`): one
+    read of the store, and a second only when this process wrote to the study meanwhile (it failed one)."""
+    writes = getattr(study._storage, "writes", None)  # None: a storage that does not count them
+    trials = study.get_trials(deepcopy=False)
+    fail_interrupted_trials(study, grace, trials)
+    if writes is None or study._storage.writes != writes:
+        trials = study.get_trials(deepcopy=False)
+    return trials
 
 
 def dead_worker_reason(study: optuna.Study, t: FrozenTrial, now: float) -> str | None:
@@ -362,14 +311,17 @@ class Waiter:
         self.started = self.told = None
 
 
-def take_slot(study: optuna.Study, trial: optuna.Trial, budget: int, waiter: Waiter) -> int | None:
-    """The slot of a trial just asked for (recorded as its user attribute), or None (every slot is taken).
+def take_slot(study: optuna.Study, trial: optuna.Trial, budget: int, waiter: Waiter
+              ) -> tuple[int | None, list[FrozenTrial]]:
+    """The slot of a trial just asked for (recorded as its user attribute), or None (every slot is taken);
+    with the study's trials as last read, the trial's slot recorded there too (for :func:`await_history`).
 
     Slots are decided in trial-number order: first every earlier trial has taken its slot (or
     finished), so two workers never take one slot, and an orphan that never will is failed after the
     grace period."""
     while True:
-        before = [t for t in study.get_trials(deepcopy=False) if t.number < trial.number]
+        trials = study.get_trials(deepcopy=False)
+        before = [t for t in trials if t.number < trial.number]
         pending = [t for t in before if t.state == TrialState.RUNNING and SLOT not in t.user_attrs]
         if not pending:
             break
@@ -378,15 +330,28 @@ def take_slot(study: optuna.Study, trial: optuna.Trial, budget: int, waiter: Wai
     slot = open_slot(before, budget)
     if slot is not None:
         trial.set_user_attr(SLOT, slot)
-    return slot
+        trials = [with_user_attr(t, SLOT, slot) if t._trial_id == trial._trial_id else t for t in trials]
+    return slot, trials
 
 
-def await_history(study: optuna.Study, trial: optuna.Trial, width: int, budget: int, waiter: Waiter) -> bool:
+def with_user_attr(trial: FrozenTrial, key: str, value: Any) -> FrozenTrial:
+    """A copy of ``trial`` as read after this process set its user attribute ``key``."""
+    changed = copy.copy(trial)
+    changed.user_attrs = {**trial.user_attrs, key: value}
+    return changed
+
+
+def await_history(study: optuna.Study, trial: optuna.Trial, width: int, budget: int, waiter: Waiter,
+                  trials: list[FrozenTrial] | None = None) -> bool:
     """Wait until the slots trial's slot conditions on (0..k-W) are final; False when one of them is
-    free (its trial was interrupted): the trial is then released, so that the slot runs first."""
+    free (its trial was interrupted): the trial is then released, so that the slot runs first. The first
+    look is at ``trials`` where given (the study as just read, this process's writes since included), then
+    at the store after each wait; the final history stays in :func:`slot_history` for the sampler and
+    pruner."""
     slot = trial.user_attrs[SLOT]
     while True:
-        _, missing, running = history(study.get_trials(deepcopy=False), slot, width, budget)
+        _, missing, running = slot_history(study, slot, width, budget, trials)
+        trials = None  # after a wait, read again: other workers have moved on
         if missing:
             trial.set_user_attr("failure", f"{RELEASED}: slot {missing[0]} is re-run before slot {slot}")
             study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
@@ -398,10 +363,11 @@ def await_history(study: optuna.Study, trial: optuna.Trial, width: int, budget: 
         waiter.wait(f"the slots that slot {slot} builds on", running)
 
 
-def best_trial(study: optuna.Study, budget: Budget) -> FrozenTrial | None:
+def best_trial(study: optuna.Study, budget: Budget, trials: list[FrozenTrial] | None = None) -> FrozenTrial | None:
     """The best completed trial of the budget; ties go to the lower slot (not trial number: that
-    depends on the run's history)."""
-    complete = [t for t in budget_trials(study, budget.trials) if t.state == TrialState.COMPLETE]
+    depends on the run's history). ``trials``: the study's trials as just read (None: read them)."""
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
+    complete = [t for t in charged_trials(trials, budget.trials) if t.state == TrialState.COMPLETE]
     return max(complete, key=lambda t: (t.value, -slot_of(t))) if complete else None
 
 
@@ -411,11 +377,14 @@ def trial_params(trial: FrozenTrial) -> dict[str, Any]:
 
 
 def wait_for_trials(study: optuna.Study, budget: Budget, on_wait: Waiting | None = None, poll: float = 0.5,
-                    limit: float = 24 * 3600, grace: float | None = None) -> None:
+                    limit: float = 24 * 3600, grace: float | None = None) -> list[FrozenTrial]:
     """Wait until no trial within the budget is still running elsewhere (the best must be final),
     telling ``on_wait`` what it waits for; a trial whose worker is gone is failed (see
-    :func:`fail_interrupted_trials`), and after ``limit`` seconds it gives up with a BenchmarkError."""
+    :func:`fail_interrupted_trials`), and after ``limit`` seconds it gives up with a BenchmarkError.
+    Returns the study's trials as last read (none of the budget's running)."""
     waiter = Waiter(study, on_wait, poll, limit, grace)
-    fail_interrupted_trials(study, grace)
-    while running := [t for t in budget_trials(study, budget.trials) if t.state == TrialState.RUNNING]:
+    trials = current_trials(study, grace)
+    while running := [t for t in charged_trials(trials, budget.trials) if t.state == TrialState.RUNNING]:
         waiter.wait("trials of its budget running elsewhere", running)
+        trials = study.get_trials(deepcopy=False)
+    return trials

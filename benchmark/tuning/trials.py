@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from benchmark.errors import BenchmarkError, describe_failure
 from benchmark.metrics import compute_metric, compute_metrics
@@ -43,12 +43,12 @@ from benchmark.tuning.budget import (
     RUN,
     SLOT,
     STARTED,
-    budget_trials,
+    charged_trials,
     spent,
     time_left,
 )
 from benchmark.tuning.job import PairJob, suggest_params
-from benchmark.tuning.study import Waiter, await_history, fail_interrupted_trials, open_study, take_slot
+from benchmark.tuning.study import Waiter, await_history, current_trials, open_study, take_slot
 from benchmark.tuning.writes import hold
 
 
@@ -68,10 +68,11 @@ class Member:
 
 
 def run_trials(job: PairJob, storage: optuna.storages.BaseStorage,
-               on_trial: Callable[[optuna.Study], None] | None = None,
+               on_trial: Callable[[optuna.Study, list[FrozenTrial]], None] | None = None,
                on_wait: Callable[[str], None] | None = None) -> optuna.Study:
     """Run trials of the pair's study until its budget is used up (by this and any other worker) and
-    no trial of it runs anywhere; ``on_wait`` is told what this worker waits for, when it waits.
+    no trial of it runs anywhere; ``on_trial`` is given the study and its trials as read after each round
+    of trials, ``on_wait`` what this worker waits for, when it waits.
 
     Each trial takes a budget slot, waits until the slots its sampler conditions on are final (see
     :mod:`benchmark.tuning.study`), then draws its configuration and trains with the slot's seed: slot k
@@ -82,11 +83,15 @@ def run_trials(job: PairJob, storage: optuna.storages.BaseStorage,
     waiter = Waiter(study, on_wait)
     me = worker_id()
     carried: optuna.Trial | None = None  # slotted, but its history holds a member of this worker's last stack
+    told = True  # on_trial has seen the last round
     while True:
-        fail_interrupted_trials(study)
-        used = spent(study, job.budget)
+        trials = current_trials(study)  # one read for the liveness check, the budget, what runs and on_trial
+        if not told and on_trial is not None:
+            on_trial(study, trials)
+        told = True
+        used = spent(study, job.budget, trials)
         if used.stopped_by is not None and carried is None:
-            running = [t for t in budget_trials(study, job.budget.trials) if t.state == TrialState.RUNNING]
+            running = [t for t in charged_trials(trials, job.budget.trials) if t.state == TrialState.RUNNING]
             if not running:
                 break
             waiter.wait("trials of its budget running elsewhere", running)  # if one dies, its slot reopens
@@ -98,13 +103,14 @@ def run_trials(job: PairJob, storage: optuna.storages.BaseStorage,
         with heartbeats(storage, []) as beat:
             try:
                 for _ in range(max(carried is not None, min(group, job.budget.trials - used.trials))):
+                    read: list[FrozenTrial] | None = None  # the study as take_slot read it: the history's first look
                     if carried is not None:
                         trial, carried = carried, None
                         beat(trial._trial_id)
                         slots.append(int(trial.user_attrs[SLOT]))
                     else:
                         trial = ask(study, beat, me)
-                        slot = take_slot(study, trial, job.budget.trials, waiter)
+                        slot, read = take_slot(study, trial, job.budget.trials, waiter)
                         if slot is None:  # other workers took the last
                             finish(study, trial, TrialState.FAIL, failure=OVER_BUDGET)
                             break
@@ -116,7 +122,7 @@ def run_trials(job: PairJob, storage: optuna.storages.BaseStorage,
                             break
                         slots.append(slot)
                     asked.append(trial)
-                    if not await_history(study, trial, job.width, job.budget.trials, waiter):
+                    if not await_history(study, trial, job.width, job.budget.trials, waiter, read):
                         break
                     trial.set_user_attr(STARTED, dt.datetime.now().isoformat())  # waiting is not compute
                     member = prepare(study, trial, job)
@@ -129,8 +135,7 @@ def run_trials(job: PairJob, storage: optuna.storages.BaseStorage,
                     if study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
                         finish(study, trial, TrialState.FAIL, failure=f"{INTERRUPTED}: Ctrl-C")
                 raise
-        if on_trial is not None:
-            on_trial(study)
+        told = False
     return study
 
 

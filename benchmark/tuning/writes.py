@@ -14,6 +14,12 @@ rungs, the sampler reads the study). Other processes read a running trial's inte
 rungs at most :data:`FLUSH_SECONDS` late; none of their decisions reads them (the slot sampler and
 pruner see finished trials only, :mod:`benchmark.tuning.study`). A worker killed mid-trial loses its
 pending writes with the trial, which is failed as it would have been.
+
+Reads that need unfinished trials only (Optuna's look for waiting trials at every ask, the liveness
+check's running trials, a running trial's attributes) go to the store behind Optuna's read cache, for
+exactly what they ask: the cache would re-read every unfinished trial of the study whole. And the
+storage counts the trial writes made through it (:attr:`BatchedTrialWrites.writes`), so that a caller
+holding trials it read can tell whether this process has changed the study since.
 """
 
 from __future__ import annotations
@@ -27,12 +33,13 @@ from typing import Any
 import optuna
 from optuna.storages import BaseStorage
 from optuna.storages._heartbeat import BaseHeartbeat
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 # The longest a training trial's writes wait (a dashboard's lag), not a decision's. $BENCHMARK_FLUSH_SECONDS
 # sets it: 0 writes every epoch at once, for a dashboard that should follow each epoch live, or a test that
 # watches a trial train from another process.
 FLUSH_SECONDS = float(os.environ.get("BENCHMARK_FLUSH_SECONDS", "5.0"))
+UNFINISHED = frozenset({TrialState.RUNNING, TrialState.WAITING})
 
 
 @dataclass
@@ -54,6 +61,7 @@ class BatchedTrialWrites(BaseStorage, BaseHeartbeat):
     def __init__(self, real: BaseStorage):
         self._real = real
         self._held: dict[int, Pending] = {}
+        self.writes = 0  # trial writes made through this storage (held ones included)
 
     @property
     def _backend(self) -> BaseStorage:  # the storage behind the cache, as Optuna's own cache names it
@@ -72,6 +80,7 @@ class BatchedTrialWrites(BaseStorage, BaseHeartbeat):
         self._held[trial_id] = Pending(time.monotonic())
 
     def _held_write(self, trial_id: int, kind: str, key: Any, value: Any) -> bool:
+        self.writes += 1
         pending = self._held.get(trial_id)
         if pending is None:
             return False
@@ -94,6 +103,7 @@ class BatchedTrialWrites(BaseStorage, BaseHeartbeat):
             self._real.set_trial_system_attr(trial_id, key, value)
 
     def set_trial_state_values(self, trial_id: int, state, values=None) -> bool:
+        self.writes += 1
         if trial_id in self._held and state.is_finished():
             try:
                 self.flush(trial_id)
@@ -117,14 +127,17 @@ class BatchedTrialWrites(BaseStorage, BaseHeartbeat):
         return self._with_pending(self._real.get_trial(trial_id))
 
     def get_all_trials(self, study_id: int, deepcopy: bool = True, states=None) -> list[FrozenTrial]:
-        trials = self._real.get_all_trials(study_id, deepcopy=deepcopy, states=states)
+        # Unfinished states only: the store holds them, the cache would re-read every unfinished trial whole.
+        source = self._backend if states is not None and UNFINISHED.issuperset(states) else self._real
+        trials = source.get_all_trials(study_id, deepcopy=deepcopy, states=states)
         return [self._with_pending(t) for t in trials] if any(self._held.values()) else trials
 
+    # A trial's attributes alone (the slot pruner reads a running trial's): the cache reads the whole trial.
     def get_trial_user_attrs(self, trial_id: int) -> dict[str, Any]:
-        return {**self._real.get_trial_user_attrs(trial_id), **getattr(self._held.get(trial_id), "user", {})}
+        return {**self._backend.get_trial_user_attrs(trial_id), **getattr(self._held.get(trial_id), "user", {})}
 
     def get_trial_system_attrs(self, trial_id: int) -> dict[str, Any]:
-        return {**self._real.get_trial_system_attrs(trial_id), **getattr(self._held.get(trial_id), "system", {})}
+        return {**self._backend.get_trial_system_attrs(trial_id), **getattr(self._held.get(trial_id), "system", {})}
 
     # -- everything else is the real storage's ----------------------------------------------------
     def create_new_study(self, *a, **k):
@@ -158,9 +171,11 @@ class BatchedTrialWrites(BaseStorage, BaseHeartbeat):
         return self._real.get_all_studies(*a, **k)
 
     def create_new_trial(self, *a, **k):
+        self.writes += 1
         return self._real.create_new_trial(*a, **k)
 
     def set_trial_param(self, *a, **k):
+        self.writes += 1
         return self._real.set_trial_param(*a, **k)
 
     def get_trial_id_from_study_id_trial_number(self, *a, **k):

@@ -182,6 +182,82 @@ def test_a_held_trials_writes_are_read_back_here_and_stored_as_it_ends(tmp_path)
     assert done.system_attrs["completed_rung_0"] == 0.25
 
 
+def test_a_trial_reads_the_whole_study_once_as_it_starts_and_the_loop_once_a_round(fake_training, monkeypatch,
+                                                                                   tmp_path):
+    """Its slot (a read after it was created); its history, sampler and pruner use that read, and what a
+    round needs (the liveness check, the budget spent, the progress line) one read between them. The loop
+    before read the whole study 6 to 7 times a trial (issue 26: 8 ms a read on SQLite)."""
+    from optuna.storages._cached_storage import _CachedStorage
+
+    refreshes: list[int] = []  # full reads of the study (Optuna's cache re-reads its unfinished trials whole)
+    original = _CachedStorage._read_trials_from_remote_storage
+
+    def counted(self, study_id):
+        refreshes.append(study_id)
+        return original(self, study_id)
+
+    monkeypatch.setattr(_CachedStorage, "_read_trials_from_remote_storage", counted)
+    told: list[int] = []
+    for case, rounds in (("hyperband", TRIALS + 1), ("hyperband-stacked", math.ceil(TRIALS / 2) + 1)):
+        refreshes.clear()
+        pruner, stack, width, objective = CASES[case]
+        job = job_for(make_tabular_split(), method_with("fake", space), trials=TRIALS,
+                      config=TrainingConfig(epochs=EPOCHS, batch_size=32, lr=3e-3), tune=("lr",),
+                      objective=objective, pruner=pruner, stack=stack, width=width)
+        storage = optuna_storage(f"sqlite:///{tmp_path / (case + '.db')}", heartbeat=10)
+        study = run_trials(job, storage, on_trial=lambda study, trials: told.append(len(trials)))
+        assert len(refreshes) == TRIALS + rounds, case  # one a trial (its slot), one a round
+        assert sum(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)) >= 2
+    assert told[-1] == TRIALS  # the progress line saw the last round, from the loop's own read
+
+
+def test_the_liveness_check_reads_again_only_after_failing_a_trial(monkeypatch):
+    """``current_trials``: one read of the study; a second after it failed a gone worker's trial (its own
+    write), whose failure the trials returned then show."""
+    from benchmark.store.liveness import worker_id
+    from benchmark.tuning.budget import RUN
+    from benchmark.tuning.study import current_trials
+
+    storage = writes.batched(optuna.storages.InMemoryStorage())
+    study = optuna.create_study(storage=storage, direction="maximize")
+    reads: list[object] = []
+    original = storage.get_all_trials
+    monkeypatch.setattr(storage, "get_all_trials", lambda *a, **k: reads.append(k.get("states")) or original(*a, **k))
+    alive = study.ask()
+    alive.set_user_attr("worker", worker_id())
+    reads.clear()
+    assert [t.state for t in current_trials(study, grace=60)] == [TrialState.RUNNING]
+    assert reads == [None]
+    gone = 2**22 + 7  # beyond pid_max: a process that is gone
+    dead = study.ask()
+    dead.set_user_attr(RUN, worker_id(gone))
+    dead.set_user_attr("worker", worker_id(gone))
+    reads.clear()
+    assert [t.state for t in current_trials(study, grace=60)] == [TrialState.RUNNING, TrialState.FAIL]
+    assert reads == [None, None]
+
+
+def test_a_slots_history_is_read_until_final_then_kept(monkeypatch):
+    from benchmark.tuning.history import slot_history
+
+    study = optuna.create_study(storage=writes.batched(optuna.storages.InMemoryStorage()), direction="maximize")
+    reads: list[int] = []
+    original = study._storage.get_all_trials
+    monkeypatch.setattr(study._storage, "get_all_trials", lambda *a, **k: reads.append(1) or original(*a, **k))
+    first = study.ask()
+    first.set_user_attr(SLOT, 0)
+    reads.clear()
+    assert slot_history(study, 1, 2, 4) == ([], [], [])  # below the width: nothing to read
+    assert reads == []
+    _, missing, running = slot_history(study, 2, 2, 4)
+    assert (missing, [t.number for t in running]) == ([], [0])
+    study.tell(first, 0.5)
+    for _ in range(3):
+        visible, missing, running = slot_history(study, 2, 2, 4)
+        assert ([(t.number, t.value) for t in visible], missing, running) == ([(0, 0.5)], [], [])
+    assert len(reads) == 2  # running, then final: kept from there
+
+
 def record_all() -> dict[str, Any]:
     mp = pytest.MonkeyPatch()
     mp.setattr(trials_module, "fit_members", fake_fit_members)
