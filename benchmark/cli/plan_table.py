@@ -72,15 +72,23 @@ def _plan_assumptions(cost: RunCost) -> list[str]:
         lines.append(f"generator pre-training (generative rows, not in the device-hours): "
                      f"{sum(p.generator_samples for p in generators):,} samples over {len(generators)} pairs "
                      f"(a study's trials share a generator; each seed re-run trains its own)")
+    wall = cost.wall_hours()
+    if wall is not None:
+        lines.append(f"wall time with {plan.options.workers} worker(s), one core each: about {_hours(wall)} hours "
+                     "on a quiet machine" + (" (+: the pairs below not included)" if cost.unestimated() else ""))
     lines.append(f"pruning: none assumed, so {_hours(cost.device_hours())} device-hours is an upper bound"
                  + (f"; this suite's {cost.pruning[1]} finished studies in the store trained {share:.0%} of their "
                     f"tuning epochs ({plan.pruner}): with that share, {_hours(cost.device_hours(share))} device-hours"
                     if share is not None else ""))
-    if cost.bookkeeping is not None:
-        b = cost.bookkeeping
-        lines.append(f"besides steps, measured here and included: {b.epoch_seconds * 1e3:.1f} ms per tuning epoch "
-                     f"(metrics, Optuna), {b.trial_seconds * 1e3:.0f} ms per trial, {b.seed_seconds * 1e3:.0f} ms per "
-                     "seed re-run (scores, its row; SQLite here)")
+    if cost.pilot is not None:
+        b = cost.pilot
+        lines.append(f"besides steps, measured here and included: {b.fit_seconds:.2f} s per fit, from a pilot pair of "
+                     f"this budget ({b.fits} fits, {b.seconds:.1f} s: the trial loop, Optuna, scores and rows in a "
+                     "temporary SQLite store)")
+    stacked = [p for p in to_run if p.stacked]
+    if cost.stack_rates and stacked:
+        lines.append(f"stacked: {len(stacked)} of {len(to_run)} pairs train their trials and seed re-runs as stacked "
+                     "models, at the stacked rates below")
     if plan.suite.intended_device == "gpu" and not cost.device.startswith("cuda"):
         gpu = cost.gpu_hours()
         lines.append(f"suite '{plan.suite.name}' is meant for a GPU: the estimate above is this {cost.device}'s; "
@@ -106,8 +114,10 @@ def _plan_calibration(cost: RunCost) -> list[str]:
                      "the suite's settings, validation in the split's proportion):")
         for c in cost.calibrations.values():
             memory = f", peak {c.peak_reserved / 2**30:.2f} GiB" if c.peak_reserved is not None else ""
+            stacked = cost.stack_rates.get(c.shape)
             lines.append(f"  {c.shape.label}: {c.samples_per_second:,.0f} samples/s ({c.steps} steps in "
-                         f"{c.seconds:.2f} s), {c.overhead_seconds:.2f} s per fit to start{memory}")
+                         f"{c.seconds:.2f} s), {c.overhead_seconds:.2f} s per fit to start{memory}"
+                         + (f"; stacked {stacked:,.0f} samples/s" if stacked else ""))
     if cost.packing is not None:
         lines.append(f"packing: {cost.packing.reason}")
         if len(cost.aggregate) > 1:

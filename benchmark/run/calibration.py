@@ -11,9 +11,11 @@ On CUDA the fit is as large as the real split (up to :data:`CUDA_STEPS` steps pe
 gives the trial's peak memory (``torch.cuda.max_memory_allocated`` and ``..._reserved``), what the
 packing policy (:mod:`benchmark.run.packing`) divides the device by. On a CPU it is
 :data:`CPU_STEPS` steps per epoch, calibrated once unmeasured and then repeated within a time bound, the
-median kept (:func:`calibrate_stable`). What a fit pays besides its steps (metrics, Optuna's records, the
-seed row) is measured by :func:`measure_bookkeeping`; :data:`GPU_REFERENCE` holds the performance note's
-H100 figures for a GPU suite planned elsewhere.
+median kept (:func:`calibrate_stable`); a fit on one thread is timed by that thread's CPU time, which is what
+a quiet core would take (other jobs on a shared machine stretch wall time, not CPU time: with them, a
+wall-timed calibration once planned 96 device-hours for a 2.5-hour run). What a fit pays besides its steps
+(Optuna, scores, the store) and what stacked fits train per second: :mod:`benchmark.run.pilot`.
+:data:`GPU_REFERENCE` holds the performance note's H100 figures for a GPU suite planned elsewhere.
 
 :func:`aggregate_rates` measures the other half of packing on CUDA: the summed samples/s of k trial
 processes sharing one device, each running the same calibration at once.
@@ -26,7 +28,6 @@ import multiprocessing
 import os
 import queue
 import time
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -54,7 +55,7 @@ class StepShape:
     model: str
     input_shape: tuple[int, ...]
     batch_size: int
-    kind: str = "image"  # "image" (uint8 pixels) or "features" (float32 rows)
+    kind: str = "image"  # "image" (uint8 pixels), "features" (float32 rows) or "tfidf" (TF-IDF of texts)
 
     @property
     def label(self) -> str:
@@ -125,14 +126,25 @@ def synthetic_split(workload: Workload, device: str, seed: int = 0) -> Split:
     def part(n: int) -> DataPart:
         if shape.kind == "image":
             X = rng.integers(0, 256, size=(n, *shape.input_shape), dtype=np.uint8)
+        elif shape.kind == "tfidf":
+            X = synthetic_texts(rng, n, shape.input_shape[0])
         else:
             X = rng.standard_normal(size=(n, *shape.input_shape), dtype=np.float32)
         return DataPart(X, np.arange(n, dtype=np.int64) % workload.num_classes)
 
-    modality = "image" if shape.kind == "image" else "tabular"
+    modality = {"image": "image", "tfidf": "text"}.get(shape.kind, "tabular")
     classes = [f"class-{c}" for c in range(workload.num_classes)]
     return Split("calibration", modality, classes, part(train), part(val), part(workload.num_classes),
                  info={"synthetic": True})
+
+
+def synthetic_texts(rng: np.random.Generator, n: int, terms: int, words: int = 12) -> np.ndarray:
+    """``n`` texts of ``words`` words drawn from a Zipf-like vocabulary of ``terms`` words: their TF-IDF rows
+    (unigrams and bigrams, ``terms`` kept) hold about 20 non-zeros, as SMS spam's 16.5 of 5,000."""
+    ranks = np.arange(1, terms + 1, dtype=np.float64)
+    p = 1 / ranks
+    ids = rng.choice(terms, size=(n, words), p=p / p.sum())
+    return np.array([" ".join(f"w{i}" for i in row) for row in ids], dtype=object)
 
 
 def calibrate(workload: Workload, device: str) -> Calibration:
@@ -150,10 +162,11 @@ def calibrate(workload: Workload, device: str) -> Calibration:
         torch.cuda.synchronize(dev)
         torch.cuda.reset_peak_memory_stats(dev)
     marks: list[float] = []
-    start = time.perf_counter()
+    clock = time.thread_time if dev.type == "cpu" and config.cpu_threads == 1 else time.perf_counter
+    start = clock()
     # on_epoch gets the validation probabilities on the host: every mark follows a device sync
     model = DeepEngine().fit(split, Recipe(), config, seed=0, device=device,
-                             on_epoch=lambda epoch, proba: marks.append(time.perf_counter()))
+                             on_epoch=lambda epoch, proba: marks.append(clock()))
     if len(marks) != CALIBRATION_EPOCHS:
         raise BenchmarkError(f"calibrating {workload.shape.label} trained {len(marks)} epochs, not "
                              f"{CALIBRATION_EPOCHS}", "check the suite's training settings")
@@ -188,72 +201,6 @@ def calibrate_stable(workload: Workload, device: str) -> Calibration:
     middle = sorted(runs, key=lambda c: c.samples_per_second)[len(runs) // 2]
     return replace(middle, overhead_seconds=float(np.median([c.overhead_seconds for c in runs])), repeats=len(runs),
                    steps=sum(c.steps for c in runs), seconds=sum(c.seconds for c in runs))
-
-
-@dataclass(frozen=True)
-class Bookkeeping:
-    """What a fit pays besides its steps, measured on this machine: per tuning epoch the objective's metrics
-    and Optuna's report and compute attributes, per trial its ask and tell, per seed re-run its scores and its
-    row in the store (a temporary SQLite file: another store's writes cost what that store costs)."""
-
-    epoch_seconds: float
-    trial_seconds: float
-    seed_seconds: float
-
-    def record(self) -> dict[str, float]:
-        return {"epoch_seconds": round(self.epoch_seconds, 5), "trial_seconds": round(self.trial_seconds, 5),
-                "seed_seconds": round(self.seed_seconds, 5)}
-
-
-def measure_bookkeeping(num_classes: int, val_rows: int, test_rows: int, epochs: int = 10) -> Bookkeeping:
-    """Time the bookkeeping of one tuning trial of ``epochs`` epochs (the median epoch) and of one seed
-    re-run (see :class:`Bookkeeping`) on random predictions of the split's sizes."""
-    import tempfile
-
-    import optuna
-
-    from benchmark.metrics import compute_metrics, pr_curves
-    from benchmark.store import Store
-    from benchmark.store.studies import optuna_storage
-
-    rng = np.random.default_rng(0)
-    minority = [num_classes - 1]
-    y_val, y_test = np.arange(val_rows) % num_classes, np.arange(test_rows) % num_classes
-    p_val, p_test = rng.dirichlet(np.ones(num_classes), val_rows), rng.dirichlet(np.ones(num_classes), test_rows)
-    compute_metrics(y_val, p_val, minority)  # warm-up: the metrics' first call pays imports, discarded
-    with tempfile.TemporaryDirectory() as folder:
-        url = f"sqlite:///{folder}/bookkeeping.db"
-        store = Store(url)
-        study = optuna.create_study(storage=optuna_storage(url, 10), study_name="bookkeeping",
-                                    direction="maximize", pruner=optuna.pruners.HyperbandPruner())
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():  # the trial loop keeps heartbeats itself, as here
-            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
-            trial = study.ask()
-        trial.set_user_attr("worker", "bookkeeping")
-        t1 = time.perf_counter()
-        marks = [t1]
-        for epoch in range(epochs):  # what the trial loop's on_epoch does (benchmark.tuning.trials)
-            metrics, _ = compute_metrics(y_val, p_val, minority)
-            for attr in ("epochs", "samples", "steps"):
-                trial.set_user_attr(attr, epoch)
-            trial.report(float(np.nan_to_num(metrics["balanced_accuracy"])), epoch + 1)
-            trial.should_prune()
-            marks.append(time.perf_counter())
-        t2 = time.perf_counter()
-        trial.set_user_attr("val_metrics", metrics)
-        study.tell(trial, 0.5)
-        t3 = time.perf_counter()
-        store.claim_seed("bookkeeping", "d", "m", 0)
-        test_metrics, per_class = compute_metrics(y_test, p_test, minority)
-        val_metrics, _ = compute_metrics(y_val, p_val, minority)
-        store.finish_seed("bookkeeping", "d", "m", 0, status="ok", reason=None, params={}, metrics=test_metrics,
-                          val_metrics=val_metrics, per_class=per_class, timings={},
-                          artifacts={"pr_curves": pr_curves(y_test, p_test, minority)})
-        t4 = time.perf_counter()
-        store.engine.dispose()
-    # the median epoch: a write that waited on another process's disk traffic is not this run's cost
-    return Bookkeeping(float(np.median(np.diff(marks))), (t1 - t0) + (t3 - t2), t4 - t3)
 
 
 # -- GPU figures for suites meant for a GPU, planned elsewhere ----------------------------------------
@@ -398,6 +345,6 @@ def _concurrent_main(index: int, workload: Workload, device: str, ks: list[int],
             torch.cuda.empty_cache()  # the next round's processes find the memory free
 
 
-__all__ = ["GPU_REFERENCE", "Bookkeeping", "Calibration", "StepShape", "Workload", "aggregate_rates", "calibrate",
-           "calibrate_all", "calibrate_stable", "device_memory", "device_name", "measure_bookkeeping",
+__all__ = ["GPU_REFERENCE", "Calibration", "StepShape", "Workload", "aggregate_rates", "calibrate",
+           "calibrate_all", "calibrate_stable", "device_memory", "device_name",
            "synthetic_split"]

@@ -19,9 +19,12 @@ tuning trials trained, the estimate with that share is given too.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import torch
 
 from benchmark.datasets.base import Dataset, Split
 from benchmark.datasets.download import downloads_disabled, downloads_off
@@ -29,7 +32,6 @@ from benchmark.errors import DataUnavailableError, describe_failure
 from benchmark.methods import method_registry
 from benchmark.run.calibration import (
     GPU_REFERENCE,
-    Bookkeeping,
     Calibration,
     StepShape,
     Workload,
@@ -37,10 +39,15 @@ from benchmark.run.calibration import (
     calibrate_all,
     device_memory,
     device_name,
-    measure_bookkeeping,
 )
 from benchmark.run.packing import Packing, PackingInputs, choose_packing, measured_levels, memory_cap
 from benchmark.run.pair import applicability, check_pair_budget, model_config
+from benchmark.run.pilot import (
+    Pilot,
+    measure_beside_steps,
+    measure_generators,
+    recipes_stack,
+)
 from benchmark.run.plan import AUTO, RunPlan, capped_workers, machine_capacity
 from benchmark.run.resume import StoredProgress, observed_pruning
 from benchmark.store.status import DATA_ERROR, DATA_UNAVAILABLE, FINAL_PAIR_STATES
@@ -48,6 +55,7 @@ from benchmark.training.base import TrainingConfig, resolve_device
 from benchmark.training.deep import DEFAULT_MODELS
 from benchmark.training.epochs import epoch_compute
 from benchmark.training.features import make_featurizer
+from benchmark.training.stacked_mlp import exact_conflict
 
 TO_RUN = "to run"
 NO_ESTIMATE = "no estimate"  # data absent and no card to count from
@@ -111,7 +119,12 @@ def step_shape(split: Split, config: TrainingConfig) -> StepShape | None:
     if split.modality == "tabular":
         return StepShape(model, (int(split.train.X.shape[1]),), config.batch_size, "features")
     width = text_width(config, split)
-    return None if width is None else StepShape(model, (width,), config.batch_size, "features")
+    return None if width is None else StepShape(model, (width,), config.batch_size, text_kind(config))
+
+
+def text_kind(config: TrainingConfig) -> str:
+    """TF-IDF rows are calibrated as TF-IDF of synthetic texts (sparse rows, as a run trains them on a CPU)."""
+    return "tfidf" if config.text_features == "tfidf" else "features"
 
 
 def card_shape(entry: Dataset, config: TrainingConfig) -> StepShape | None:
@@ -119,7 +132,7 @@ def card_shape(entry: Dataset, config: TrainingConfig) -> StepShape | None:
     model = config.model or DEFAULT_MODELS[entry.modality]
     if entry.modality == "text":
         width = text_width(config, None)
-        return None if width is None else StepShape(model, (width,), config.batch_size, "features")
+        return None if width is None else StepShape(model, (width,), config.batch_size, text_kind(config))
     shape = entry.input_shape()
     return None if shape is None else StepShape(model, shape, config.batch_size,
                                                 "image" if entry.modality == "image" else "features")
@@ -156,6 +169,8 @@ class PairPlan:
     shape: StepShape | None = None
     epochs: int = 0
     epoch_samples: int = 0
+    stacked: bool = False  # its trials and seed re-runs train stacked (the run's stacking, its recipes allow it)
+    cells: int = 0  # training rows x input width: what a generator's start-up and a classical fit scale with
 
     @property
     def fits(self) -> int:
@@ -175,23 +190,49 @@ class RunCost:
     pruning: tuple[float, int] | None = None  # (share of tuning epochs trained, studies it comes from)
     packing: Packing | None = None
     aggregate: dict[int, float] = field(default_factory=dict)  # k processes at once -> samples/s (CUDA)
-    bookkeeping: Bookkeeping | None = None  # what a fit pays besides its steps (metrics, Optuna, the store)
+    pilot: Pilot | None = None  # what a fit pays besides its steps (Optuna, scores, the store), measured
+    stack_rates: dict[StepShape, float] = field(default_factory=dict)  # samples/s of stacked fits (CPU, MLP)
+    # generative row -> (cells it was timed at, start-up seconds there, seconds per generator sample)
+    generators: dict[str, tuple[int, float, float]] = field(default_factory=dict)
+    # classical-engine row -> ((cells, s per fit) on its smallest dataset, the same on its largest)
+    classical: dict[str, tuple[tuple[int, float], tuple[int, float]]] = field(default_factory=dict)
     seconds: float = 0.0
 
     def to_run(self) -> list[PairPlan]:
         return [p for p in self.pairs if p.status == TO_RUN]
 
     def pair_seconds(self, pair: PairPlan, share: float = 1.0) -> float | None:
-        """Device-seconds of a pair's fits left; tuning fits train ``share`` of their epochs (pruning)."""
+        """Device-seconds of a pair's fits left; tuning fits train ``share`` of their epochs (pruning). Each fit:
+        its start-up and samples at the calibrated rate (stacked fits: the stacked rate), plus what the pilot
+        pair paid per fit besides (:mod:`benchmark.run.pilot`)."""
+        if pair.status == TO_RUN and pair.engine == "classical" and pair.method in self.classical:
+            (lo, at_lo), (hi, at_hi) = self.classical[pair.method]  # a line through both, never below the least
+            per_fit = at_lo if hi == lo else max(min(at_lo, at_hi), at_lo + (at_hi - at_lo) * (pair.cells - lo) / (hi - lo))
+            return pair.fits * (per_fit + (self.pilot.fit_seconds if self.pilot else 0.0))
         calibration = self.calibrations.get(pair.shape) if pair.shape is not None else None
         if calibration is None or pair.status != TO_RUN:
             return None
         per_fit = pair.epochs * pair.epoch_samples
-        books = self.bookkeeping or Bookkeeping(0.0, 0.0, 0.0)
-        return (pair.fits * calibration.overhead_seconds
-                + (pair.trials * share * per_fit + pair.seeds * per_fit) / calibration.samples_per_second
-                + pair.trials * (share * pair.epochs * books.epoch_seconds + books.trial_seconds)
-                + pair.seeds * books.seed_seconds)
+        rate = self.stack_rates.get(pair.shape, calibration.samples_per_second) if pair.stacked else \
+            calibration.samples_per_second
+        seconds = (pair.fits * calibration.overhead_seconds
+                   + (pair.trials * share * per_fit + pair.seeds * per_fit) / rate
+                   + pair.fits * (self.pilot.fit_seconds if self.pilot else 0.0))
+        if pair.generator_samples:  # each generator's start-up (scaled by cells), then its samples
+            if pair.method not in self.generators:
+                return None
+            cells, start, per_sample = self.generators[pair.method]
+            trained = (pair.trials > 0) + pair.seeds
+            seconds += trained * start * pair.cells / cells + pair.generator_samples * per_sample
+        return seconds
+
+    def wall_hours(self, share: float = 1.0) -> float | None:
+        """On a CPU: hours of wall time with the run's workers, each training on a core of its own (None
+        elsewhere, where packing decides; or when the workers are not known)."""
+        workers = self.plan.options.workers
+        if self.device != "cpu" or not isinstance(workers, int) or workers < 1:
+            return None
+        return self.device_hours(share) / workers
 
     def gpu_hours(self) -> tuple[float, list[str]] | None:
         """For a suite meant for a GPU planned on a CPU: hours on one H100 from the performance note's
@@ -209,7 +250,7 @@ class RunCost:
         return sum(s for p in self.to_run() if (s := self.pair_seconds(p, share)) is not None) / 3600
 
     def unestimated(self) -> list[PairPlan]:
-        """Pairs to run whose fits have no calibration (classical engine, uncalibrated inputs)."""
+        """Pairs to run whose fits have no calibration (classical engine, uncalibrated inputs, untimed generators)."""
         return [p for p in self.to_run() if p.fits and self.pair_seconds(p) is None]
 
     def record(self) -> dict[str, Any]:
@@ -228,7 +269,7 @@ class RunCost:
             "pairs": [{"dataset": p.dataset, "method": p.method, "split_seed": p.split_seed, "status": p.status,
                        "reason": p.reason, "engine": p.engine, "trials": p.trials, "seeds": p.seeds,
                        "stored_trials": p.stored_trials, "stored_seeds": p.stored_seeds, "samples": p.samples,
-                       "generator_samples": p.generator_samples,
+                       "generator_samples": p.generator_samples, "cells": p.cells, "stacked": p.stacked,
                        "device_seconds": _round(self.pair_seconds(p))} for p in self.pairs],
             "totals": {"pairs": len(self.pairs), "to_run": len(pairs), "fits": sum(p.fits for p in pairs),
                        "trials": sum(p.trials for p in pairs), "seeds": sum(p.seeds for p in pairs),
@@ -241,7 +282,13 @@ class RunCost:
                        "gpu_hours": round(gpu[0], 4) if gpu else None},
             "intended_device": self.plan.suite.intended_device,
             "gpu_reference": gpu[1] if gpu else None,
-            "bookkeeping": self.bookkeeping.record() if self.bookkeeping else None,
+            "pilot": self.pilot.record() if self.pilot else None,
+            "stack_rates": {shape.label: round(rate, 1) for shape, rate in self.stack_rates.items()},
+            "wall_hours": _round(self.wall_hours()),
+            "generators": {m: {"cells": c, "start_seconds": round(a, 4), "seconds_per_sample": b}
+                           for m, (c, a, b) in self.generators.items()},
+            "classical": {m: [{"cells": c, "fit_seconds": round(f, 4)} for c, f in points]
+                          for m, points in self.classical.items()},
             "not_run_by_reason": [{"status": s, "reason": r, "pairs": len(ps)} for (s, r), ps in refused_by_reason(
                 self.pairs).items()],
             "pruning": {"assumption": "no pruning: an upper bound", "observed_share": share,
@@ -280,6 +327,7 @@ def plan_cost(plan: RunPlan, *, calibrate: bool = True) -> RunCost:
     rows = {(p.dataset, p.method, p.split_seed): p for p in store.pairs(plan.suite.name)}
     datasets: list[DatasetPlan] = []
     pairs: list[PairPlan] = []
+    splits: dict[str, Split] = {}  # each dataset's first split read: where generators are timed
     for name in plan.datasets:
         asked = plan.pair_budget(name)
         for split_seed in range(plan.split_seeds):
@@ -296,6 +344,8 @@ def plan_cost(plan: RunPlan, *, calibrate: bool = True) -> RunCost:
             if todo:
                 dataset, split = read_dataset(plan, name, split_seed)
                 datasets.append(dataset)
+                if split is not None and dataset.source == "data":  # a card's stand-in rows time nothing real
+                    splits.setdefault(name, split)
                 pairs += [pair_plan(plan, dataset, split, method, row, stored) for method, row in todo]
     cost = RunCost(plan, device, device_name(device), datasets, pairs, pruning=observed_pruning(plan, store))
     if calibrate:
@@ -303,9 +353,9 @@ def plan_cost(plan: RunPlan, *, calibrate: bool = True) -> RunCost:
                      for d in datasets if d.shape is not None and any(
                          p.dataset == d.name and p.shape == d.shape and p.fits for p in cost.to_run())]
         cost.calibrations = calibrate_all(workloads, device)
-        if workloads:  # the largest validation split stands for all (test splits: about twice as large)
-            big = max(workloads, key=lambda w: w.val_rows)
-            cost.bookkeeping = measure_bookkeeping(big.num_classes, big.val_rows, 2 * big.val_rows)
+        if workloads:
+            measure_beside_steps(cost, workloads, device)
+            measure_generators(cost, splits, device)
         cost.device_name = device_name(device)  # on a CPU: the threads a trial trains on (the engine sets them)
         cost.packing, cost.aggregate = pack(cost, workloads)
     cost.seconds = time.perf_counter() - started
@@ -327,11 +377,15 @@ def pair_plan(plan: RunPlan, dataset: DatasetPlan, split: Split | None, method_n
         pair.status, pair.reason = str(status), reason
         return pair
     pair.stored_trials, pair.stored_seeds, trials_left = stored.progress(plan, row, method_name, dataset)
+    pair.cells = dataset.train_rows * (math.prod(dataset.shape.input_shape) if dataset.shape is not None else 1)
     pair.trials, pair.seeds = trials_left, plan.budget.seeds - pair.stored_seeds
     if pair.engine == "deep":
         pair.epochs, pair.epoch_samples = config.epochs, dataset.epoch_samples
         pair.samples = pair.fits * pair.epochs * pair.epoch_samples
         pair.shape = dataset.shape
+        exact_only_excludes = plan.stack_exact_only and exact_conflict(split, config, torch.device(plan.device or "cpu"))
+        pair.stacked = (plan.options.stack_trials or 1) > 1 and not exact_only_excludes and recipes_stack(
+            method, split, config, plan.device or "cpu", plan.stack_exact_only)
         if generative(method):  # a study's trials share a generator; each seed re-run trains its own
             pair.generator_samples = ((pair.trials > 0) + pair.seeds) * config.generator_budget.samples(dataset.train_rows)
     return pair

@@ -51,8 +51,17 @@ def held_out(n: int, fraction: float) -> int:
     return min(max(1, round(fraction * n)), n - 1)
 
 
+def fixed_generators(cost, splits, device):
+    """Every generative row timed as one made-up generator (timing each on images takes minutes on a CPU):
+    the plan's arithmetic is what is checked; tests/run/test_pilot.py times real ones."""
+    for p in cost.to_run():
+        if p.generator_samples:
+            cost.generators[p.method] = (1000, 0.5, 2e-5)
+
+
 def test_plan_of_vision_lt_counts_what_the_suite_implies(data_root, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cost_module, "calibrate_all", tiny_calibrations)
+    monkeypatch.setattr(cost_module, "measure_generators", fixed_generators)
     store = tmp_path / "absent.db"
     started = time.perf_counter()
     status, out, err = run_cli(["run", "--suite", "vision-lt", "--plan", "--format", "json", "--data-root",
@@ -88,15 +97,26 @@ def test_plan_of_vision_lt_counts_what_the_suite_implies(data_root, tmp_path, mo
     assert pairs[("mnist-lt", "horizontal-flip")]["status"] == "not-applicable"
     assert {pairs[(d, "horizontal-flip")]["status"] for d in ("fashion-mnist-lt", "cifar10-lt")} == {TO_RUN}
     assert all(pairs[(d, "baseline")]["status"] == TO_RUN for d in epochs)
-    # device-hours: every fit's start-up plus its samples at the calibrated rate, plus its bookkeeping
-    # (per tuning epoch and trial, per seed re-run), measured on this machine
-    calibration, books = record["calibrations"][0], record["bookkeeping"]
+    # device-hours: every fit's start-up plus its samples at the calibrated rate (images do not stack on a CPU),
+    # plus what the pilot pair paid per fit besides its steps, plus each generator's start-up (scaled by the
+    # cells of the pair's table) and samples, measured on this machine
+    calibration, pilot, generators = record["calibrations"][0], record["pilot"], record["generators"]
     rate, overhead = calibration["samples_per_second"], calibration["overhead_seconds"]
-    assert all(books[k] > 0 for k in ("epoch_seconds", "trial_seconds", "seed_seconds"))
-    expected = sum((q["trials"] + q["seeds"]) * overhead + q["samples"] / rate
-                   + q["trials"] * (epochs[q["dataset"]] * books["epoch_seconds"] + books["trial_seconds"])
-                   + q["seeds"] * books["seed_seconds"] for q in to_run) / 3600
+    assert pilot["fits"] == 23 and pilot["fit_seconds"] > 0 and not record["stack_rates"]
+    assert not any(q["stacked"] for q in to_run)
+    assert {q["method"] for q in to_run if q["generator_samples"]} == set(generators) != set()
+
+    def generator(q):
+        if not q["generator_samples"]:
+            return 0.0
+        g = generators[q["method"]]
+        return ((q["trials"] > 0) + q["seeds"]) * g["start_seconds"] * q["cells"] / g["cells"] \
+            + q["generator_samples"] * g["seconds_per_sample"]
+
+    expected = sum((q["trials"] + q["seeds"]) * (overhead + pilot["fit_seconds"]) + q["samples"] / rate + generator(q)
+                   for q in to_run) / 3600
     assert record["totals"]["device_hours"] == pytest.approx(expected, rel=1e-3)
+    assert record["totals"]["unestimated_pairs"] == 0
     # a GPU suite planned on a CPU: said so, with the H100 figures' estimate of its training steps
     assert record["intended_device"] == "gpu" and record["gpu_reference"]
     gpu_rates = {"mnist-lt": 176_000, "fashion-mnist-lt": 176_000, "cifar10-lt": 34_700, "cifar100-lt": 34_700}
@@ -266,4 +286,4 @@ def test_the_plan_table_summarises_refusals_by_rule_and_names_the_gpu_suite(tmp_
     assert len(refused) > 3 * len(rules)  # one line per rule, not one per pair
     assert sum(int(line.split()[0]) for line in rules) == len(refused)
     assert "suite 'vision-lt' is meant for a GPU" in text and "on one H100" in text
-    assert "per tuning epoch" in text
+    assert "s per fit, from a pilot pair of this budget (23 fits" in text
