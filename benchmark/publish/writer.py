@@ -10,7 +10,7 @@
       trials.json.gz     split seed 0's tuning trials (what the report's tuning histories draw)
       predictions.json.gz  index of the predictions: per seed row, its file, arrays, shape, SHA-256, scoring
       predictions/<dataset>/<method>.npz   float16 probabilities and labels of the test split, per seed row
-      report/            the HTML report (and its CSV, JSON, LaTeX, BibTeX exports)
+      report/            the HTML report (and its CSV, LaTeX, BibTeX exports; its rows are rows.json.gz)
       CITATION.cff  CITATION.bib
       MANIFEST.json      size and SHA-256 of every other file
 
@@ -184,7 +184,7 @@ def _write_bundle(store: Store, run: StoredRun, suite: Suite, work: Path, comman
     index = _write_predictions(store, suite.name, work)
     step("the report")
     report_root = Path(tempfile.mkdtemp(prefix="report-", dir=work))
-    built = build_report(store, suite.name, report_root, data_root=data_root)
+    built = build_report(store, suite.name, report_root, data_root=data_root, bundle_rows="../rows.json.gz")
     shutil.move(str(report_root / suite.name), work / "report")
     report_root.rmdir()
     definition = suite_definition(suite)

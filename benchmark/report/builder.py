@@ -160,13 +160,16 @@ def in_progress_note(pairs: list[Any]) -> str | None:
 
 
 def build_report(store: Store, suite: str, output: str | Path = "reports", *,
-                 data_root: str | None = None, progress: Callable[[str], None] | None = None) -> BuiltReport:
+                 data_root: str | None = None, progress: Callable[[str], None] | None = None,
+                 bundle_rows: str | None = None) -> BuiltReport:
     """Write the report of ``suite`` into ``<output>/<suite>/`` and return what was written.
 
     ``data_root`` (default ``$BENCHMARK_DATA`` when set) lets dataset cards show class counts the
     store lacks: the split is rebuilt and its fingerprint checked against the stored one. ``progress``
     is called with a few words before each step (reading the store, each dataset page, the index, the
-    exports): a report of many datasets takes tens of seconds, and the command line shows them. Raises
+    exports): a report of many datasets takes tens of seconds, and the command line shows them. A published
+    bundle's report (``bundle_rows``: the path of the bundle's rows file from the report) links the bundle's
+    rows instead of writing ``results.json``, a second copy of them (13 MB of 20 for 773 cells). Raises
     :class:`BenchmarkError` only when the store holds nothing for the suite, after writing an
     ``index.html`` that says so.
     """
@@ -217,12 +220,14 @@ def build_report(store: Store, suite: str, output: str | Path = "reports", *,
         unlabeled_lines=legend_lines(unlabeled, agg.methods),
         uncited=[m for m in agg.methods if not mcards[m].paper.strip()],
         robustness=robustness_table(run.results, suite_entry.objective if suite_entry else "minority_f1"),
+        bundle_rows=bundle_rows,
         suite_description=(suite_entry.description if suite_entry else "This suite is not registered here; "
                            "its results are shown as stored."),
     )
     _write(folder / "index.html", plots.unique_page_ids(html), files, private)
     step("the exports (results.json, leaderboard.csv, leaderboard.tex, references.bib)")
-    _write(folder / "results.json", records_json(records_from_run(run)), files, private)
+    if bundle_rows is None:
+        _write(folder / "results.json", records_json(records_from_run(run)), files, private)
     _write(folder / "leaderboard.csv", leaderboard_csv(agg, mcards, unlabeled), files, private)
     _write(folder / "leaderboard.tex", leaderboard_tex(agg, suite, digest, unlabeled, mcards), files, private)
     _write(folder / "metrics.json", metrics_json(), files, private)

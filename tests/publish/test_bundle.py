@@ -80,6 +80,9 @@ def test_a_bundle_holds_every_part_and_reads_back_as_the_same_store(published):
     assert {"bundle.json", "suite.json", "environment.json", "data.json", "pairs.json.gz", "rows.json.gz",
             "trials.json.gz", "predictions.json.gz", "report/index.html", "CITATION.cff", "CITATION.bib",
             "MANIFEST.json", "predictions/keel-yeast3/smote.npz"} <= names
+    # the report links the bundle's rows instead of a second copy of them (most of a bundle's size)
+    assert "report/results.json" not in names
+    assert 'href="../rows.json.gz"' in (done.folder / "report" / "index.html").read_text()
     meta = json.loads((done.folder / "bundle.json").read_text())
     assert meta["command"] == "python -m benchmark run --suite smoke" and meta["counts"]["cells"] == 12
     assert len(json.loads((done.folder / "environment.json").read_text())["lock"]["packages"]) > 20
