@@ -23,6 +23,7 @@ from benchmark.errors import BenchmarkError
 BUNDLE_FORMAT = 1
 MANIFEST = "MANIFEST.json"
 ROWS, PAIRS, TRIALS, PREDICTIONS = "rows.json.gz", "pairs.json.gz", "trials.json.gz", "predictions.json.gz"
+FROM_PREDICTIONS = "from predictions"  # an artifact a bundle leaves out: its reader computes it from the predictions
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # every member's time stamp: equal arrays give equal files
 
 
@@ -65,14 +66,15 @@ def read_json(folder: Path, name: str, kind: type = dict) -> Any:
     return value
 
 
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """``arrays`` as an ``.npz`` whose bytes depend only on the arrays (fixed member times, sorted names)."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+def write_npz(path: Path, arrays: dict[str, np.ndarray], compression: int = zipfile.ZIP_DEFLATED) -> None:
+    """``arrays`` as an ``.npz`` whose bytes depend only on the arrays (fixed member times, sorted names);
+    ``compression`` a zip method (``np.load`` reads deflate and LZMA members alike)."""
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
         for name in sorted(arrays):
             buffer = io.BytesIO()
             np.lib.format.write_array(buffer, np.ascontiguousarray(arrays[name]), allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = compression
             archive.writestr(info, buffer.getvalue())
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from benchmark.errors import BenchmarkError
 from benchmark.publish.files import (
     BUNDLE_FORMAT,
+    FROM_PREDICTIONS,
     PAIRS,
     PREDICTIONS,
     ROWS,
@@ -119,8 +120,14 @@ def read_predictions(folder: Path) -> list[tuple[dict[str, Any], Predictions]]:
                                  "restore the bundle's original files")
         arrays = archives.setdefault(path, read_npz(path))
         try:
-            p = Predictions(arrays[entry["labels"]], arrays[entry["proba"]], **scoring_from(entry["scoring"]))
-            if arrays[entry["proba"]].dtype.kind != "f" or p.digest() != entry["sha256"]:
+            proba = arrays[entry["proba"]]
+            if "start" in entry:  # a split's seed rows stacked in one array (bundles since the LZMA layout)
+                start, rows = entry["start"], entry.get("rows")
+                if not isinstance(start, int) or not isinstance(rows, int) or not 0 <= start <= start + rows <= len(proba):
+                    raise ValueError(f"rows {start}..{start}+{rows} lie outside its array of {len(proba)}")
+                proba = proba[start:start + rows]
+            p = Predictions(arrays[entry["labels"]], proba, **scoring_from(entry["scoring"]))
+            if proba.dtype.kind != "f" or p.digest() != entry["sha256"]:
                 raise ValueError("the arrays' SHA-256 differs from the index's")
         except (KeyError, TypeError, ValueError) as exc:
             raise BenchmarkError(f"{folder / PREDICTIONS}: entry {i} ({entry['dataset']} x {entry['method']} "
@@ -162,7 +169,14 @@ def _store_content(store: Store, content: dict[str, Any], rename: dict[tuple[str
                           study_name=p.get("study_name"), budget=p["budget"], spent=p["spent"],
                           best_params=p.get("best_params"), best_value=p.get("best_value"), info=p["info"],
                           updated_at=_date(p.get("updated_at"))))
+        curves = {(e["dataset"], e["method"], e["split_seed"], e["seed"]): p for e, p in content["predictions"]}
         for r in content["rows"]:
+            p = curves.get((r["dataset"], r["method"], r["split_seed"], r["seed"]))
+            if (r["artifacts"] or {}).get("pr_curves") == FROM_PREDICTIONS:  # left out by the writer as derived
+                if p is None:
+                    raise BenchmarkError(f"a row of {r['dataset']} x {r['method']} computes its curves from predictions "
+                                         "the bundle lacks", "restore the bundle's original files")
+                r = {**r, "artifacts": {**r["artifacts"], "pr_curves": p.curves()}}
             s.add(ResultRow(suite=r["suite"], dataset=r["dataset"], method=name(r), split_seed=r["split_seed"],
                             seed=r["seed"], status=r["status"], reason=r.get("reason"),
                             **{k: r[k] for k in ("params", "metrics", "val_metrics", "per_class", "timings",

@@ -25,13 +25,13 @@ from benchmark.datasets.base import Dataset, Split
 from benchmark.datasets.scenarios import split_name
 from benchmark.errors import BenchmarkError, DataUnavailableError, ResourceUnavailableError, describe_failure
 from benchmark.methods import method_registry
-from benchmark.metrics import compute_metrics, pr_curves
+from benchmark.metrics import compute_metrics
 from benchmark.run.plan import RunPlan
 from benchmark.run.progress import SKIPPED, Progress
 from benchmark.store import Store
 from benchmark.store.full_disk import disk_full_as_error
 from benchmark.store.liveness import beating
-from benchmark.store.predictions import Predictions, as_stored, save_predictions
+from benchmark.store.predictions import Predictions, save_predictions
 from benchmark.store.provenance import provenance
 from benchmark.store.status import (
     COMPLETE,
@@ -316,14 +316,13 @@ def score_seed(job: PairJob, model: Any, t0: float) -> dict[str, Any]:
     # job.prior_shift: the same predictions, the test rows re-weighted to other class priors, as well.
     predictions = Predictions(split.test.y, model.predict_proba(split.test.X), split.minority_classes,
                               train_counts, job.prior_shift)
-    test_proba = as_stored(predictions.proba)
     test_metrics, per_class = predictions.scores()
     val_metrics, _ = compute_metrics(split.val.y, model.predict_proba(split.val.X), split.minority_classes,
                                      train_counts)
     timings = dict(model.timings)
     timings["predict_seconds"] = time.perf_counter() - t_pred
     timings["total_seconds"] = time.perf_counter() - t0
-    artifacts = {"pr_curves": pr_curves(split.test.y, test_proba, split.minority_classes)}
+    artifacts = {"pr_curves": predictions.curves()}
     for key, value in (getattr(model, "artifacts", None) or {}).items():  # generative rows: sample grids, fidelity
         artifacts[key] = value() if callable(value) else value  # computed for seed rows only, never in trials
     adjust = getattr(model, "adjust", None)

@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from benchmark.datasets.scenarios import prior_shift_metrics
-from benchmark.metrics import compute_metrics
+from benchmark.metrics import compute_metrics, pr_curves
 from benchmark.store.results import Base, Store, now
 
 PROBA_DTYPE = np.dtype("<f2")  # float16, little-endian: 2 bytes per class per test row
@@ -82,6 +82,11 @@ class Predictions:
     def scores(self) -> tuple[dict[str, float], dict[str, list[float]]]:
         """The metrics and per-class figures of these predictions (:func:`seed_scores`)."""
         return seed_scores(self.y_true, self.proba, self.minority_classes, self.train_counts, self.prior_shift)
+
+    def curves(self) -> dict[str, dict]:
+        """The report's precision-recall curves of the minority classes, from these (stored) predictions: the
+        seed row's ``pr_curves`` artifact, so a bundle need not keep it twice."""
+        return pr_curves(self.y_true, as_stored(self.proba), self.minority_classes)
 
     def scoring(self) -> dict[str, Any]:
         """What scoring needs besides the arrays, as stored beside them."""

@@ -47,9 +47,14 @@ def test_smoke_round_trip_run_publish_verify_and_an_edited_score_fails(tmp_path,
         recomputed, per_class = predictions[(r.suite, r.dataset, r.method, r.split_seed, r.seed)].scores()
         assert json.dumps(recomputed, sort_keys=True) == json.dumps(r.metrics, sort_keys=True), (r.dataset, r.method)
         assert per_class == r.per_class
-    # the bundle read back is the store: the same scores (JSON text: NaN equals NaN)
-    assert json.dumps([r.metrics for r in read_run(open_bundles([bundle]), "smoke").results if r.status == OK],
-                      sort_keys=True) == json.dumps([r.metrics for r in rows], sort_keys=True)
+    # the bundle read back is the store: the same scores (JSON text: NaN equals NaN) and artifacts, the PR
+    # curves, which the bundle leaves out as derived, computed again from its predictions
+    again = [r for r in read_run(open_bundles([bundle]), "smoke").results if r.status == OK]
+    assert json.dumps([r.metrics for r in again], sort_keys=True) == json.dumps([r.metrics for r in rows], sort_keys=True)
+    assert json.dumps([r.artifacts for r in again], sort_keys=True) == json.dumps([r.artifacts for r in rows],
+                                                                                  sort_keys=True)
+    stored_rows = json.loads(gzip.decompress((bundle / "rows.json.gz").read_bytes()))
+    assert {json.dumps(r["artifacts"].get("pr_curves")) for r in stored_rows if r["status"] == OK} == {'"from predictions"'}
 
     checked = cli(sys.executable, "-m", "benchmark", "verify", str(bundle), "--cells", "3", "--seed", "7", env=env)
     assert checked.returncode == 0, checked.stdout + checked.stderr[-3000:]
