@@ -118,7 +118,9 @@ def read_predictions(folder: Path) -> list[tuple[dict[str, Any], Predictions]]:
         if folder.resolve() not in path.parents:
             raise BenchmarkError(f"{folder / PREDICTIONS}: entry {i} points outside the bundle ({entry['file']})",
                                  "restore the bundle's original files")
-        arrays = archives.setdefault(path, read_npz(path))
+        if path not in archives:  # each file read once (setdefault would read it again for every entry)
+            archives[path] = read_npz(path)
+        arrays = archives[path]
         try:
             proba = arrays[entry["proba"]]
             if "start" in entry:  # a split's seed rows stacked in one array (bundles since the LZMA layout)
