@@ -61,7 +61,7 @@ from benchmark.publish.trials import study_records
 from benchmark.report import build_report
 from benchmark.report.records import StoredRun, read_run, scores_hash
 from benchmark.store import COMPLETE, OK, Store
-from benchmark.store.predictions import load_predictions
+from benchmark.store.predictions import PredictionKey, Predictions, load_predictions
 from benchmark.suites import Suite, resolve_suite
 from benchmark.tuning.budget import Spent
 
@@ -105,14 +105,14 @@ def default_command(run: StoredRun, suite: Suite) -> str:
     return " ".join(parts)
 
 
-def _write_predictions(store: Store, suite: str, folder: Path) -> list[dict[str, Any]]:
+def _write_predictions(predictions: dict[PredictionKey, Predictions], folder: Path) -> list[dict[str, Any]]:
     """One ``.npz`` per dataset under ``predictions/``: per split seed, every seed row's probabilities stacked in
     one float16 array (methods and seeds in order; the index gives each row's ``start`` and ``rows``) and the
     split's test labels once, LZMA-compressed; and the index of what each holds. Stacked, the probabilities
     of a split compress 3.1x (LZMA finds the structure across rows) where a small array per seed row did not
     compress at all (tabular-cpu: 4.4 MB for 1,130 cells as one array per row, 1.4 MB stacked)."""
     index, grouped = [], {}
-    for (_, dataset, method, split_seed, seed), p in load_predictions(store, suite).items():
+    for (_, dataset, method, split_seed, seed), p in predictions.items():
         grouped.setdefault(dataset, {}).setdefault(split_seed, {})[(method, seed)] = p
     for dataset, splits in sorted(grouped.items()):
         rel = f"predictions/{_safe(dataset)}.npz"
@@ -141,10 +141,9 @@ def _write_predictions(store: Store, suite: str, folder: Path) -> list[dict[str,
     return index
 
 
-def _rows_without_curves(run: StoredRun, store: Store, suite: str) -> list[dict[str, Any]]:
+def _rows_without_curves(run: StoredRun, predictions: dict[PredictionKey, Predictions], suite: str) -> list[dict[str, Any]]:
     """The seed rows, each ``pr_curves`` artifact that its stored predictions give again (:meth:`Predictions.curves`)
     written as :data:`FROM_PREDICTIONS`, which the reader replaces by the curves: a quarter of the rows' size."""
-    predictions = load_predictions(store, suite)
     rows = []
     for r in run.results:
         row = _plain(r)
@@ -213,7 +212,8 @@ def _write_bundle(store: Store, run: StoredRun, suite: Suite, work: Path, comman
     step("the tuning trials")
     trials = study_records(store, suite.name, split_seeds=(0,))
     step("the predictions")
-    index = _write_predictions(store, suite.name, work)
+    predictions = load_predictions(store, suite.name)  # read once: the arrays and the rows' derived curves
+    index = _write_predictions(predictions, work)
     step("the report")
     report_root = Path(tempfile.mkdtemp(prefix="report-", dir=work))
     built = build_report(store, suite.name, report_root, data_root=data_root, bundle_rows="../rows.json.gz")
@@ -238,7 +238,7 @@ def _write_bundle(store: Store, run: StoredRun, suite: Suite, work: Path, comman
     files = {"bundle.json": meta, "suite.json": {"definition": definition, "digest": meta["suite_digest"]},
              "environment.json": {"lock": environment_lock(), "hardware": run_hardware(run)},
              "data.json": data_files(datasets, suite, data_root),
-             PAIRS: [_plain(p) for p in run.pairs], ROWS: _rows_without_curves(run, store, suite.name),
+             PAIRS: [_plain(p) for p in run.pairs], ROWS: _rows_without_curves(run, predictions, suite.name),
              TRIALS: trials, PREDICTIONS: index}
     for name, value in files.items():
         write_json(work, name, value)

@@ -147,6 +147,12 @@ def synthetic_texts(rng: np.random.Generator, n: int, terms: int, words: int = 1
     return np.array([" ".join(f"w{i}" for i in row) for row in ids], dtype=object)
 
 
+def fit_clock(device: str, config: TrainingConfig):
+    """The clock a timed fit reads: on a CPU with one thread, that thread's CPU time (what a quiet core takes;
+    other jobs stretch wall time, not CPU time); elsewhere wall time."""
+    return time.thread_time if str(device) == "cpu" and config.cpu_threads == 1 else time.perf_counter
+
+
 def calibrate(workload: Workload, device: str) -> Calibration:
     """Train the workload's shape for :data:`CALIBRATION_EPOCHS` epochs on synthetic data and time it."""
     import torch
@@ -162,7 +168,7 @@ def calibrate(workload: Workload, device: str) -> Calibration:
         torch.cuda.synchronize(dev)
         torch.cuda.reset_peak_memory_stats(dev)
     marks: list[float] = []
-    clock = time.thread_time if dev.type == "cpu" and config.cpu_threads == 1 else time.perf_counter
+    clock = fit_clock(device, config)
     start = clock()
     # on_epoch gets the validation probabilities on the host: every mark follows a device sync
     model = DeepEngine().fit(split, Recipe(), config, seed=0, device=device,
@@ -347,4 +353,4 @@ def _concurrent_main(index: int, workload: Workload, device: str, ks: list[int],
 
 __all__ = ["GPU_REFERENCE", "Calibration", "StepShape", "Workload", "aggregate_rates", "calibrate",
            "calibrate_all", "calibrate_stable", "device_memory", "device_name",
-           "synthetic_split"]
+           "fit_clock", "synthetic_split"]

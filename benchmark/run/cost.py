@@ -208,7 +208,7 @@ class RunCost:
         if pair.status == TO_RUN and pair.engine == "classical" and pair.method in self.classical:
             (lo, at_lo), (hi, at_hi) = self.classical[pair.method]  # a line through both, never below the least
             per_fit = at_lo if hi == lo else max(min(at_lo, at_hi), at_lo + (at_hi - at_lo) * (pair.cells - lo) / (hi - lo))
-            return pair.fits * (per_fit + (self.pilot.fit_seconds if self.pilot else 0.0))
+            return pair.fits * (per_fit + self.beside_steps)
         calibration = self.calibrations.get(pair.shape) if pair.shape is not None else None
         if calibration is None or pair.status != TO_RUN:
             return None
@@ -217,7 +217,7 @@ class RunCost:
             calibration.samples_per_second
         seconds = (pair.fits * calibration.overhead_seconds
                    + (pair.trials * share * per_fit + pair.seeds * per_fit) / rate
-                   + pair.fits * (self.pilot.fit_seconds if self.pilot else 0.0))
+                   + pair.fits * self.beside_steps)
         if pair.generator_samples:  # each generator's start-up (scaled by cells), then its samples
             if pair.method not in self.generators:
                 return None
@@ -225,6 +225,11 @@ class RunCost:
             trained = (pair.trials > 0) + pair.seeds
             seconds += trained * start * pair.cells / cells + pair.generator_samples * per_sample
         return seconds
+
+    @property
+    def beside_steps(self) -> float:
+        """Seconds a fit pays besides its steps (the pilot pair's, per fit; 0 without one)."""
+        return self.pilot.fit_seconds if self.pilot else 0.0
 
     def wall_hours(self, share: float = 1.0) -> float | None:
         """On a CPU: hours of wall time with the run's workers, each training on a core of its own (None

@@ -121,9 +121,10 @@ def single_rate(split: Split, config: TrainingConfig, device: str) -> float:
     """Training samples/s of one fit by the engine on ``split``, validation included, after its first epoch
     (on a CPU with one thread, CPU time: as the calibration)."""
     from benchmark.methods.base import Recipe
+    from benchmark.run.calibration import fit_clock
     from benchmark.training.deep import DeepEngine
 
-    clock = time.thread_time if device == "cpu" and config.cpu_threads == 1 else time.perf_counter
+    clock = fit_clock(device, config)
     marks: list[float] = []
     model = DeepEngine().fit(split, Recipe(), config, seed=0, device=device,
                              on_epoch=lambda epoch, proba: marks.append(clock()))
@@ -136,13 +137,14 @@ def stacked_rate(split: Split, config: TrainingConfig, members: int, device: str
     import torch
 
     from benchmark.methods.base import Recipe
+    from benchmark.run.calibration import fit_clock
     from benchmark.training.stacked_mlp import exact_conflict, fit_exact
 
     dev = torch.device(device)
     if members < 2 or exact_conflict(split, config, dev) is not None:
         return None
     marks: list[float] = []
-    clock = time.thread_time if config.cpu_threads == 1 else time.perf_counter  # as the calibration's
+    clock = fit_clock(device, config)
 
     def on_epoch(member: int, epoch: int, proba: Any) -> None:
         if member == 0:
@@ -163,23 +165,17 @@ _STACKS: dict[tuple[Any, ...], bool] = {}  # (method, dataset, modality, device,
 
 def recipes_stack(method: Any, split: Split, config: TrainingConfig, device: str = "cpu",
                   exact_only: bool = False) -> bool:
-    """Whether a deep pair's trials would train stacked (:func:`benchmark.training.stacked.fit_many`): its
-    recipe, built at parameters drawn from its space (which hooks a recipe has does not depend on their
-    values), passes the stacking rule, and with ``exact_only`` does not train on sparse TF-IDF rows (those
-    train one by one). Asked once per method and dataset (a dataset's split seeds share its shape)."""
+    """Whether a deep pair's trials would train stacked: the engine's own rule
+    (:func:`benchmark.training.stacked.stack_path`) on its recipe, built at parameters drawn from its space
+    (which hooks a recipe has does not depend on their values). Asked once per method and dataset (a
+    dataset's split seeds share its shape)."""
     key = (method.name, split.dataset, split.modality, device, exact_only)
     if key not in _STACKS:
-        import torch
-
-        from benchmark.training.deep import DEFAULT_MODELS
-        from benchmark.training.sparse_input import dense_input_reason
-        from benchmark.training.stacked import stack_conflicts
+        from benchmark.training.stacked import stack_path
 
         try:
             recipe = drawn_recipe(method, split, "deep", config.epochs)
-            sparse = dense_input_reason(split, recipe, config, torch.device(device),
-                                        config.model or DEFAULT_MODELS[split.modality]) is None
-            _STACKS[key] = stack_conflicts([recipe, recipe], [config, config]) is None and not (exact_only and sparse)
+            _STACKS[key] = stack_path(split, [recipe, recipe], [config, config], device, exact_only) is not None
         except Exception:  # noqa: BLE001 - a recipe that cannot be built here counts as unstacked (the safe side)
             _STACKS[key] = False
     return _STACKS[key]

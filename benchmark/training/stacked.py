@@ -106,6 +106,22 @@ def stack_conflicts(recipes: list[Recipe], configs: list[TrainingConfig]) -> str
     return None
 
 
+def stack_path(split: Split, recipes: list[Recipe], configs: list[TrainingConfig], device: str = "auto",
+               exact_only: bool = False) -> str | None:
+    """How :func:`fit_many` trains these trials: "exact" (:mod:`benchmark.training.stacked_mlp`), "vmap"
+    (:func:`fit_stacked`, which may still refuse at run time) or None (one after another). The one rule: the
+    run asks it to train, ``--plan`` to count (:mod:`benchmark.run.pilot`)."""
+    if len(recipes) < 2 or stack_conflicts(recipes, configs) is not None:
+        return None
+    dev = torch.device(resolve_device(device))
+    exact = exact_conflict(split, configs[0], dev) is None
+    if exact and exact_only and sparse_rows(split, recipes, configs, dev):
+        exact = False  # sparse TF-IDF rows train faster one by one: stacked only when asked for, exactly
+    if exact:
+        return "exact"
+    return None if exact_only else "vmap"
+
+
 def fit_many(split: Split, recipes: list[Recipe], configs: list[TrainingConfig], seeds: list[int], *,
              device: str = "auto", on_epoch: MemberCallback | None = None,
              stack: bool = True, exact_only: bool = False) -> list[DeepModel | BaseException]:
@@ -119,18 +135,14 @@ def fit_many(split: Split, recipes: list[Recipe], configs: list[TrainingConfig],
     Returns one entry per trial: its :class:`DeepModel`, or the exception that ended it (a pruned
     or diverged trial ends alone; the others go on).
     """
-    if stack and len(recipes) > 1 and stack_conflicts(recipes, configs) is None:
-        dev = torch.device(resolve_device(device))
-        exact = exact_conflict(split, configs[0], dev) is None
-        if exact and exact_only and sparse_rows(split, recipes, configs, dev):
-            exact = False  # sparse TF-IDF rows train faster one by one: stacked only when asked for, exactly
-        if exact:
-            return fit_exact(split, recipes, configs, seeds, dev, on_epoch)
-        if not exact_only:
-            try:
-                return fit_stacked(split, recipes, configs, seeds, device=device, on_epoch=on_epoch)
-            except StackingRefused:
-                pass  # e.g. resampled sets of unequal size: fall back to one trial at a time
+    path = stack_path(split, recipes, configs, device, exact_only) if stack else None
+    if path == "exact":
+        return fit_exact(split, recipes, configs, seeds, torch.device(resolve_device(device)), on_epoch)
+    if path == "vmap":
+        try:
+            return fit_stacked(split, recipes, configs, seeds, device=device, on_epoch=on_epoch)
+        except StackingRefused:
+            pass  # e.g. resampled sets of unequal size: fall back to one trial at a time
     results: list[DeepModel | BaseException] = []
     engine = DeepEngine()
     for m, (recipe, config, seed) in enumerate(zip(recipes, configs, seeds, strict=True)):
