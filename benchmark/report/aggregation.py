@@ -265,7 +265,8 @@ def suite_cell(entries: list[tuple[str, DatasetEntry]], metric: str, total: int)
     if not have:
         statuses = Counter(e.status for _, e in missing)
         status = statuses.most_common(1)[0][0] if statuses else MISSING
-        reason = "; ".join(f"{d}: {STATUS_TEXT.get(e.status, e.status)} ({e.reason})" for d, e in missing)
+        reason = "; ".join(f"{where}: {STATUS_TEXT.get(status, status)} ({reason})"
+                           for where, status, reason in missing_groups(missing, total))
         return Cell(status=status, reason=reason or "no result on any dataset")
     means = [c.mean for _, c in have]
     halves = [c.half for _, c in have]
@@ -282,8 +283,19 @@ def suite_cell(entries: list[tuple[str, DatasetEntry]], metric: str, total: int)
     cell = Cell(mean, half, len(have), covers=covers, low=low, high=high, clipped=clipped)
     if len(have) < total:
         cell.note = f"mean over {len(have)} of {total} datasets; none on " + "; ".join(
-            f"{d} ({STATUS_TEXT.get(e.status, e.status)}: {e.reason})" for d, e in missing)
+            f"{where} ({STATUS_TEXT.get(status, status)}: {reason})" for where, status, reason in missing_groups(missing, total))
     return cell
+
+
+def missing_groups(missing: list[tuple[str, DatasetEntry]], total: int) -> list[tuple[str, str, str | None]]:
+    """The datasets without a figure, one (datasets, status, reason) per distinct status and reason: a cell's
+    hover text names a reason once, not once per dataset (a tabular suite's image rows said the same thing
+    for each of 22 datasets, in each of 8 cells)."""
+    groups: dict[tuple[str, str | None], list[str]] = {}
+    for d, e in missing:
+        groups.setdefault((e.status, e.reason), []).append(d)
+    return [(f"all {len(ds)} datasets" if len(ds) == total > 1 else ", ".join(ds), status, reason)
+            for (status, reason), ds in groups.items()]
 
 
 def aggregate(run: StoredRun, families: dict[str, str], registered: set[str], problems: list[str],

@@ -29,6 +29,7 @@ from benchmark.report.statistics import (
     rank_rows,
 )
 from benchmark.store import NOT_APPLICABLE, OK
+from benchmark.store.status import reason_rule
 from benchmark.tuning.budget import RETRIES_PER_SLOT, Spent
 
 TOP_METHODS_PR = 3  # precision-recall curves of the best methods by minority PR-AUC
@@ -125,9 +126,33 @@ def index_page(agg: Aggregate, cards: dict[str, DatasetCard], budgets: list[dict
     dataset_rows = [{"name": d, "href": f"datasets/{page_file(d)}", "card": cards[d],
                      "winners": [r.method for r in agg.rows if d in r.datasets_won],
                      "covered": sum(1 for e in agg.entries[d].values() if e.status == OK)} for d in agg.datasets]
+    nowhere = {r.method: agg.entries[agg.datasets[0]][r.method].reason for r in agg.rows if agg.datasets and all(
+        agg.entries[d][r.method].status == NOT_APPLICABLE for d in agg.datasets)}
     return {"agg": agg, "shown": SUITE_COLUMNS, "best": best, "best_rank": best_rank, "rankings": rankings(agg),
+            "rows": [r for r in agg.rows if r.method not in nowhere],
+            "not_applicable": not_applicable_lines(nowhere, agg.datasets[0] if agg.datasets else None,
+                                                   rule=len(agg.datasets) > 1),
             "dataset_rows": dataset_rows, "rank_definition": RANK_DEFINITION,
             "budget_text": ", ".join(f"{b.get('trials')} trials, {b.get('seeds')} seeds" for b in budgets)}
+
+
+def not_applicable_lines(reasons: dict[str, str | None], dataset: str | None = None, *,
+                         rule: bool = False) -> list[dict[str, Any]]:
+    """Methods that do not apply (to one dataset, or to every dataset of a suite), one line per reason with
+    its methods, largest group first: ``{"reason": ..., "methods": [...]}``. A method's name at the head of
+    its reason is dropped ('affine supports image data, not tabular'), so the methods one rule refuses share
+    a line; with ``rule`` the reason is cut to its rule (:func:`benchmark.store.status.reason_rule`: the
+    details after ': ' or '; ' vary by dataset). The pages list these lines instead of a row of empty cells
+    per method (46 rows of a tabular suite's pages)."""
+    groups: dict[str, list[str]] = {}
+    for method, reason in sorted(reasons.items()):
+        text = reason or "no reason recorded"
+        text = reason_rule(text, method, dataset).replace("<dataset>", "a dataset") if rule else text.replace(
+            method, "<method>")
+        text = text.removeprefix("<method> ").replace("<method>", "this method")
+        groups.setdefault(text, []).append(method)
+    return [{"reason": text, "methods": methods}
+            for text, methods in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))]
 
 
 # -- the dataset pages --------------------------------------------------------------------------------
@@ -164,9 +189,14 @@ def dataset_page(d: str, agg: Aggregate, card: DatasetCard, pairs: dict[str, Sto
     entries = agg.entries[d]
     goal = METRICS[agg.objective]
     # Leaderboard order on the page: the suite objective's per-dataset mean, best first.
-    order = sorted(agg.methods, key=lambda m: (goal.sort_key(entries[m].cells[goal.name].mean), m))
+    # Methods that do not apply here get one line per reason under the leaderboard instead of a row of each
+    # table (leaderboard, tuning, best configurations).
+    refused = {m: entries[m].reason for m in agg.methods if entries[m].status == NOT_APPLICABLE}
+    order = sorted((m for m in agg.methods if m not in refused),
+                   key=lambda m: (goal.sort_key(entries[m].cells[goal.name].mean), m))
     ctx: dict[str, Any] = {"card": card, "entries": entries, "interval_text": agg.interval_text(d),
-                           "methods_order": order, "file": page_file(d)}
+                           "methods_order": order, "file": page_file(d),
+                           "not_applicable": not_applicable_lines(refused, d)}
     ctx.update(_leaderboard_columns(entries))
     ctx.update(_heatmap(entries, order, card, goal.label))
     ctx.update(_pr_panels(entries, [m for m in order if entries[m].status == OK], card, colors))

@@ -50,7 +50,7 @@ from benchmark.run.pilot import (
 )
 from benchmark.run.plan import AUTO, RunPlan, capped_workers, machine_capacity
 from benchmark.run.resume import StoredProgress, observed_pruning
-from benchmark.store.status import DATA_ERROR, DATA_UNAVAILABLE, FINAL_PAIR_STATES
+from benchmark.store.status import DATA_ERROR, DATA_UNAVAILABLE, FINAL_PAIR_STATES, reason_rule
 from benchmark.training.base import TrainingConfig, resolve_device
 from benchmark.training.deep import DEFAULT_MODELS
 from benchmark.training.epochs import epoch_compute
@@ -306,15 +306,12 @@ class RunCost:
 
 
 def refused_by_reason(pairs: list[PairPlan]) -> dict[tuple[str, str], list[PairPlan]]:
-    """The pairs a run would not run, grouped by status and rule: the reason up to its first ':' or ';' (the
-    rule; the details after it vary by dataset), the pair's own method and dataset names written as <method>
-    and <dataset>; largest group first."""
+    """The pairs a run would not run, grouped by status and rule (:func:`benchmark.store.status.reason_rule`);
+    largest group first."""
     groups: dict[tuple[str, str], list[PairPlan]] = {}
     for p in pairs:
         if p.status != TO_RUN and p.reason:
-            rule = p.reason.replace(p.method, "<method>").replace(p.dataset, "<dataset>")
-            rule = rule.split(": ")[0].split("; ")[0]
-            groups.setdefault((p.status, rule), []).append(p)
+            groups.setdefault((p.status, reason_rule(p.reason, p.method, p.dataset)), []).append(p)
     return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
 
 

@@ -41,3 +41,13 @@ NOT_APPLICABLE, DATA_UNAVAILABLE, DATA_ERROR = Status.NOT_APPLICABLE, Status.DAT
 RESOURCE_UNAVAILABLE = Status.RESOURCE_UNAVAILABLE
 
 FINAL_PAIR_STATES = (COMPLETE, NOT_APPLICABLE, FAILED)  # a run skips these pairs; the others get (re)tried
+
+
+def reason_rule(reason: str, method: str, dataset: str | None = None) -> str:
+    """The rule behind a pair's refusal, shared by the pairs it refuses: ``reason`` up to its first ': ' or
+    '; ' (the details after it vary by dataset), with the pair's own method and dataset names written as
+    ``<method>`` and ``<dataset>``. The plan's not-run lines and the report's not-applicable lines group by it."""
+    rule = reason.replace(method, "<method>")
+    if dataset:
+        rule = rule.replace(dataset, "<dataset>")
+    return rule.split(": ")[0].split("; ")[0]

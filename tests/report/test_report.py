@@ -275,9 +275,17 @@ def test_missing_results_are_statuses_with_reasons_never_zeros(built):
         assert rows[key]["status"] == status
         assert rows[key]["minority_f1_mean"] == "" and rows[key]["minority_pr_auc_mean"] == ""
     sms = (built.folder / "datasets" / "sms-spam-mini.html").read_text()
-    row = re.search(r'<tr data-method="smote".*?</tr>', sms, re.S).group(0)
-    assert row.count('class="status"') == 7 and "0.000" not in row  # 5 suite columns, G-mean and ECE
-    assert f'title="{NOT_APPLICABLE[2]}">not applicable</td>' in row
+    # A method that does not apply is one line under the leaderboard (its reason, without its own name at
+    # the head), not a row of empty cells in each table.
+    assert '<tr data-method="smote"' not in sms
+    box = re.search(r'<div class="not-applicable".*?</div>', sms, re.S).group(0)
+    assert "Not applicable to this dataset (1 method, no row above)" in box
+    assert ('<li data-reason="interpolates numeric features; sms-spam-mini is text">interpolates numeric features; '
+            'sms-spam-mini is text (1): <span data-method="smote">smote</span></li>') in box
+    # On the suite page the row stays (smote has figures on other datasets), its hover naming the reason once.
+    index = (built.folder / "index.html").read_text()
+    row = re.search(r'<tr data-method="smote".*?</tr>', index, re.S).group(0)
+    assert "sms-spam-mini (not applicable: " + NOT_APPLICABLE[2] + ")" in row
     keel = (built.folder / "datasets" / "keel-yeast3.html").read_text()
     assert "title=\"no tuning trial completed: DivergedError: NaN loss at epoch 3\">failed</td>" in keel
     cifar = (built.folder / "datasets" / "cifar10-lt.html").read_text()
