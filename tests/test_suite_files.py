@@ -26,6 +26,7 @@ COMPLETE = """
     pruner = "median"
     tune = ["lr"]
     tuning_width = 2
+    intended_device = "gpu"
 
     [budget]
     trials = 3
@@ -67,8 +68,8 @@ def test_a_complete_file(tmp_path, table):
     assert suite.methods[:3] == ("baseline", "random-oversampling", "random-undersampling")
     assert set(suite.methods) == {"baseline", "random-oversampling", "random-undersampling"} | ensembles
     assert suite.budget.record() == {"trials": 3, "seeds": 2, "timeout": 60, "device_seconds": 120.5}
-    assert (suite.split_seeds, suite.objective, suite.pruner, suite.tune, suite.tuning_width) == (
-        2, "balanced_accuracy", "median", ("lr",), 2)
+    assert (suite.split_seeds, suite.objective, suite.pruner, suite.tune, suite.tuning_width, suite.intended_device) == (
+        2, "balanced_accuracy", "median", ("lr",), 2, "gpu")
     assert suite.engines == {"image": "deep", "text": "deep", "tabular": "classical"}
     config = suite.training_for("keel-yeast3", "tabular")
     assert (config.epochs, config.batch_size, config.lr, config.lr_steps) == (7, 32, 0.01, (0.5, 0.75))
@@ -138,6 +139,7 @@ BASE = """
     (("[budget]", 'objective = "accuracyy"\n[budget]'), "objective 'accuracyy' is unknown", "use one of"),
     (("[budget]", 'tune = ["momentum"]\n[budget]'), "tunes unknown shared parameters ['momentum']", "lr"),
     (("[budget]", "split_seeds = true\n[budget]"), "split_seeds = True is a boolean", "a whole number"),
+    (("[budget]", 'intended_device = "tpu"\n[budget]'), "has intended_device 'tpu'", "use 'any' or 'gpu'"),
     (("[budget]", '[engines]\ntabular = "gpu"\n[budget]'), "engines.tabular = 'gpu' is unknown", "deep, classical"),
     (("[training.tabular]\nepochs = 2", "[training.image]\nepochs = 2"),
      "no training settings for tabular data (dataset 'keel-yeast3')", "add a [training.tabular] table"),

@@ -41,7 +41,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 SUITE_KEYS = ("name", "description", "datasets", "methods", "families", "budget", "split_seeds", "objective",
-              "pruner", "tune", "tuning_width", "engines", "training", "scenarios")
+              "pruner", "tune", "tuning_width", "intended_device", "engines", "training", "scenarios")
 BUDGET_KEYS = ("trials", "seeds", "timeout", "device_seconds")
 DATASET_KEYS = ("name", "training")  # a registered dataset (or pattern) with its own training settings
 FILE_DATASET_KEYS = (*FILE_OPTIONS, "training")
@@ -151,7 +151,8 @@ class SuiteFile:
         for key, kind, need in (("split_seeds", int, "a whole number of 1 or more"),
                                 ("tuning_width", int, "a whole number of 1 or more"),
                                 ("objective", str, "a metric name, e.g. \"minority_f1\""),
-                                ("pruner", str, "\"hyperband\", \"successive-halving\", \"median\" or \"none\"")):
+                                ("pruner", str, "\"hyperband\", \"successive-halving\", \"median\" or \"none\""),
+                                ("intended_device", str, "\"any\" or \"gpu\"")):
             if key in data:
                 kwargs[key] = self.value(data, key, kind, "", None, need)
         tune = self.strings(data, "tune")

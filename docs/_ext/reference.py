@@ -26,6 +26,8 @@ SUITE_KEY_TEXT = {
     "pruner": "hyperband, successive-halving, median or none.",
     "tune": "Shared settings tuned for every method alike, e.g. `[\"lr\", \"weight_decay\"]`.",
     "tuning_width": "Trials the sampler may run before conditioning on their results (the determinism width).",
+    "intended_device": "\"gpu\" for a suite whose settings are meant for a GPU: the plan then gives the GPU "
+                       "estimate beside the CPU one and says so on a CPU (default \"any\").",
     "engines": "A table, per modality: `deep` or `classical`.",
     "training": "Tables `[training.<modality>]` of training settings (below).",
     "scenarios": "Stress scenarios, e.g. `[\"label-noise-0.2\", \"missing-0.1\", \"prior-shift\"]`: each pair is "
