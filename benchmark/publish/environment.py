@@ -43,6 +43,21 @@ def environment_lock() -> dict[str, Any]:
             "packages": dict(sorted(packages.items(), key=lambda kv: kv[0].lower()))}
 
 
+PROJECT = "imbalance-benchmark"  # this package's own distribution: installed from the checkout, never pinned
+
+
+def constraints_text(lock: dict[str, Any]) -> str:
+    """The lock as a pip constraints file (``name==version`` a line), so that a reader installs the versions a
+    bundle's rows ran with: ``pip install -c DIR/constraints.txt -e ".[all]"``. Then ``verify`` compares
+    exactly instead of within its tolerance (a fresh install takes the newest versions: 22 differed, Optuna
+    among them, a month after the lock was made)."""
+    lines = [f"# The versions the bundle's rows ran with (Python {lock.get('python')}, {lock.get('machine')}): "
+             'pip install -c constraints.txt -e ".[all]"']
+    lines += [f"{name}=={version}" for name, version in (lock.get("packages") or {}).items()
+              if name.lower() != PROJECT]
+    return "\n".join(lines) + "\n"
+
+
 def run_hardware(run: StoredRun) -> list[dict[str, Any]]:
     """The distinct machines (CPU model, cores, memory; GPU name and memory where used) and devices
     the suite's seed rows ran on, as their provenance records them."""

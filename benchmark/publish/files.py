@@ -22,6 +22,7 @@ from benchmark.errors import BenchmarkError
 
 BUNDLE_FORMAT = 1
 MANIFEST = "MANIFEST.json"
+CONSTRAINTS = "constraints.txt"  # the lock as pip constraints
 ROWS, PAIRS, TRIALS, PREDICTIONS = "rows.json.gz", "pairs.json.gz", "trials.json.gz", "predictions.json.gz"
 FROM_PREDICTIONS = "from predictions"  # an artifact a bundle leaves out: its reader computes it from the predictions
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # every member's time stamp: equal arrays give equal files

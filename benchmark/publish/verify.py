@@ -32,7 +32,7 @@ from benchmark.publish.environment import (
     suite_definition,
     suite_digest,
 )
-from benchmark.publish.files import check_manifest, read_json
+from benchmark.publish.files import CONSTRAINTS, check_manifest, read_json
 from benchmark.publish.reader import read_bundle
 from benchmark.report.records import StoredResult, StoredRun, scores_hash
 from benchmark.run.pair import prepare_split, rerun_seeds, run_pair, start_pair
@@ -127,7 +127,9 @@ def environment_differences(folder: Path, content: dict[str, Any], device: str, 
                      if (lock.get("packages") or {}).get(k) != here["packages"].get(k))
     if changed:
         out.append(f"{len(changed)} package version(s) differ from the bundle's lock: {', '.join(changed[:8])}"
-                   + (" ..." if len(changed) > 8 else ""))
+                   + (" ..." if len(changed) > 8 else "")
+                   + (f" (to compare exactly, install the bundle's versions: pip install -c {folder / CONSTRAINTS} "
+                      "-e \".[all]\")" if (folder / CONSTRAINTS).is_file() else ""))
     if lock.get("python") != here["python"]:
         out.append(f"Python {here['python']} here, {lock.get('python')} in the bundle")
     if not same_machine(recorded.get("hardware") or [], device):

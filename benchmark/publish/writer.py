@@ -4,6 +4,7 @@
       bundle.json        what the bundle is: format, suite, version, command, hashes, counts, run span
       suite.json         the suite's definition and its digest
       environment.json   the lock (every installed distribution), Python, platform; the hardware rows ran on
+      constraints.txt    the lock as pip constraints: install it to verify exactly
       data.json          [path, bytes, SHA-256] of every data file the suite's datasets read
       pairs.json.gz      every pair row: status, budget asked and spent, best parameters, split record
       rows.json.gz       every seed row: scores, per-class figures, parameters, timings (cost), provenance
@@ -38,6 +39,7 @@ import benchmark
 from benchmark.errors import BenchmarkError
 from benchmark.publish.citation import bundle_bibtex, bundle_cff
 from benchmark.publish.environment import (
+    constraints_text,
     data_files,
     environment_lock,
     run_hardware,
@@ -46,6 +48,7 @@ from benchmark.publish.environment import (
 )
 from benchmark.publish.files import (
     BUNDLE_FORMAT,
+    CONSTRAINTS,
     FROM_PREDICTIONS,
     MANIFEST,
     PAIRS,
@@ -236,12 +239,13 @@ def _write_bundle(store: Store, run: StoredRun, suite: Suite, work: Path, comman
             "run": run_span(run, trials),
             "commits": sorted({str(r.provenance.get("git_commit")) for r in run.results if r.provenance})}
     files = {"bundle.json": meta, "suite.json": {"definition": definition, "digest": meta["suite_digest"]},
-             "environment.json": {"lock": environment_lock(), "hardware": run_hardware(run)},
+             "environment.json": {"lock": (lock := environment_lock()), "hardware": run_hardware(run)},
              "data.json": data_files(datasets, suite, data_root),
              PAIRS: [_plain(p) for p in run.pairs], ROWS: _rows_without_curves(run, predictions, suite.name),
              TRIALS: trials, PREDICTIONS: index}
     for name, value in files.items():
         write_json(work, name, value)
+    (work / CONSTRAINTS).write_text(constraints_text(lock), encoding="utf-8")
     (work / "CITATION.cff").write_text(bundle_cff(meta), encoding="utf-8")
     (work / "CITATION.bib").write_text(bundle_bibtex(meta) + "\n", encoding="utf-8")
     step("the manifest")

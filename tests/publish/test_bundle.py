@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -82,13 +83,18 @@ def test_a_bundle_holds_every_part_and_reads_back_as_the_same_store(published):
     names = {p.relative_to(done.folder).as_posix() for p in done.folder.rglob("*") if p.is_file()}
     assert {"bundle.json", "suite.json", "environment.json", "data.json", "pairs.json.gz", "rows.json.gz",
             "trials.json.gz", "predictions.json.gz", "report/index.html", "CITATION.cff", "CITATION.bib",
-            "MANIFEST.json", "predictions/keel-yeast3.npz"} <= names
+            "MANIFEST.json", "predictions/keel-yeast3.npz", "constraints.txt"} <= names
     # the report links the bundle's rows instead of a second copy of them (most of a bundle's size)
     assert "report/results.json" not in names
     assert 'href="../rows.json.gz"' in (done.folder / "report" / "index.html").read_text()
     meta = json.loads((done.folder / "bundle.json").read_text())
     assert meta["command"] == "python -m benchmark run --suite smoke" and meta["counts"]["cells"] == 12
-    assert len(json.loads((done.folder / "environment.json").read_text())["lock"]["packages"]) > 20
+    lock = json.loads((done.folder / "environment.json").read_text())["lock"]["packages"]
+    assert len(lock) > 20
+    # the lock again as pip constraints, without this package itself (installed from the checkout)
+    pins = [line for line in (done.folder / "constraints.txt").read_text().splitlines() if not line.startswith("#")]
+    assert sorted(pins) == sorted(f"{k}=={v}" for k, v in lock.items() if k.lower() != "imbalance-benchmark")
+    assert "optuna==" + lock["optuna"] in pins and not any(p.startswith("imbalance-benchmark==") for p in pins)
     again = open_bundles([done.folder])
     assert scores_hash(read_run(again, SUITE)) == done.scores_hash == scores_hash(read_run(store, SUITE))
     assert report_hash(again, SUITE) == report_hash(store, SUITE) == done.results_hash  # trials included
@@ -96,6 +102,22 @@ def test_a_bundle_holds_every_part_and_reads_back_as_the_same_store(published):
            {k: v.digest() for k, v in load_predictions(store, SUITE).items()}
     assert "sha256:" + done.scores_hash in (done.folder / "CITATION.cff").read_text()
     assert verify_bundle(done.folder, cells=0).ok
+
+
+def test_other_package_versions_are_named_with_the_install_that_makes_verify_exact(published, tmp_path):
+    from benchmark.publish.verify import environment_differences
+
+    _, done = published
+    folder = tmp_path / "bundle"
+    shutil.copytree(done.folder, folder)
+    content = read_bundle(folder)
+    assert not [d for d in environment_differences(folder, content, "cpu", None) if "package" in d]
+    recorded = json.loads((folder / "environment.json").read_text())
+    recorded["lock"]["packages"]["optuna"] = "0.0.1"
+    (folder / "environment.json").write_text(json.dumps(recorded))
+    (line,) = [d for d in environment_differences(folder, content, "cpu", None) if "package" in d]
+    assert line.startswith("1 package version(s) differ from the bundle's lock: optuna")
+    assert f"pip install -c {folder / 'constraints.txt'} -e \".[all]\"" in line
 
 
 def _edit_first_score(folder: Path, value: float = 0.123456) -> None:
